@@ -1,0 +1,71 @@
+# The commands the README names. Every target runs with the closed-network settings below.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= $(or $(REFLEX_FRONTEND_PORT),$(REFLEX_BACKEND_PORT),3000)
+
+# Closed network: no bun download, no telemetry, no version check, no public-address probe.
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export REFLEX_HTTP_CLIENT_BIND_ADDRESS := 0.0.0.0
+export NPM_CONFIG_FUND := false
+export NPM_CONFIG_AUDIT := false
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help install install-dev migrate seed run test test-unit test-e2e lint bench clean
+
+help:
+	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
+	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests"
+	@echo "make lint   ruff"
+	@echo "make bench  benchmarks (see bench/README.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/reflex db migrate
+
+seed: migrate
+	$(BIN)/rxapp seed-demo --if-empty
+
+run: seed
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m rxapp.testing --check-browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install-dev
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-e2e: install-dev
+	$(BIN)/python -m rxapp.testing --check-browser
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .web .states rxapp.db rxapp.db-* rxapp.key

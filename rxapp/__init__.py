@@ -1,0 +1,1 @@
+"""rxapp: an open two-factor authentication portal built with Reflex."""

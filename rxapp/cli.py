@@ -1,0 +1,124 @@
+"""The `rxapp` command line: accounts and demo data, with clear errors and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from rxapp.closed_network import apply_closed_network_settings
+
+EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 1
+
+
+class CommandError(Exception):
+    """A message for the person at the terminal; the command exits non-zero."""
+
+
+def _read_password(stdin: object) -> str:
+    if getattr(stdin, "isatty", lambda: False)():
+        raise CommandError("--password-stdin reads the password from a pipe, e.g. `echo ... |`.")
+    raw = stdin.read()  # type: ignore[attr-defined]
+    # One trailing newline comes from `echo`; anything else is part of the password.
+    return raw[:-1] if raw.endswith("\n") else raw
+
+
+def _create_user(args: argparse.Namespace) -> str:
+    from rxapp.services import accounts
+    from rxapp.services.clock import utcnow
+
+    if not args.password_stdin:
+        raise CommandError("give the password on standard input with --password-stdin.")
+    password = _read_password(sys.stdin)
+    with _database() as db:
+        try:
+            user = accounts.create_user(
+                db, args.email, password, now=utcnow(), is_admin=args.admin
+            )
+        except accounts.AccountError as error:
+            raise CommandError(str(error)) from None
+    role = "admin" if user.is_admin else "user"
+    return f"Created {role} {user.email}."
+
+
+def _seed_demo(args: argparse.Namespace) -> str:
+    from rxapp.services import demo
+    from rxapp.services.clock import utcnow
+
+    if args.users < 0:
+        raise CommandError("--users must be zero or more.")
+    with _database() as db:
+        if args.if_empty and demo.has_users(db):
+            return "Demo data skipped: the database already has accounts."
+        report = demo.seed(db, extra_users=args.users, now=utcnow(), progress=_progress)
+    return report
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"  {done:,} / {total:,} users", file=sys.stderr, flush=True)
+
+
+class _database:
+    """A session on the configured database, turning a missing schema into advice."""
+
+    def __enter__(self):  # noqa: ANN204
+        from rxapp.services.database import session_for
+        from rxapp.settings import get_settings
+
+        self._context = session_for(get_settings().db_url)
+        return self._context.__enter__()
+
+    def __exit__(self, kind, error, trace) -> bool:  # noqa: ANN001
+        self._context.__exit__(kind, error, trace)
+        if isinstance(error, OperationalError | ProgrammingError):
+            raise CommandError(
+                "the database is not ready (run `make migrate`, or `reflex db migrate`): "
+                f"{error.orig}"
+            ) from None
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `rxapp`."""
+    parser = argparse.ArgumentParser(prog="rxapp", description="Manage rxapp accounts.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    create = commands.add_parser("create-user", help="create an account")
+    create.add_argument("email")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.add_argument("--admin", action="store_true", help="make the account an admin")
+    create.set_defaults(handler=_create_user)
+
+    seed = commands.add_parser("seed-demo", help="add the demo accounts (and N synthetic users)")
+    seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when accounts already exist"
+    )
+    seed.set_defaults(handler=_seed_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print errors as `rxapp: error: ...` and return an exit code."""
+    apply_closed_network_settings()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        message = args.handler(args)
+    except CommandError as error:
+        print(f"rxapp: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rxapp: interrupted", file=sys.stderr)
+        return 130
+    print(message)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Labelled form controls and announced messages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.layout import testid
+
+
+def labelled_input(
+    label: str,
+    *,
+    name: str,
+    test_id: str,
+    input_type: str = "text",
+    autocomplete: str = "off",
+    hint: str = "",
+    **props: object,
+) -> rx.Component:
+    """An input with a visible <label>, its `data-testid` on the <input> itself."""
+    control_id = test_id
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=control_id),
+        rx.input(
+            id=control_id,
+            name=name,
+            type=input_type,
+            auto_complete=autocomplete,
+            size="3",
+            width="100%",
+            custom_attrs={**testid(test_id), **({"aria-describedby": f"{control_id}-hint"} if hint else {})},
+            **props,
+        ),
+        rx.text(hint, id=f"{control_id}-hint", size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
+    """A live region that screen readers announce; shown only when `message` is set."""
+    return rx.box(
+        rx.cond(
+            message != "",
+            rx.callout(
+                message,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                size="1",
+                width="100%",
+                custom_attrs=testid(test_id),
+            ),
+        ),
+        aria_live="assertive",
+        width="100%",
+    )

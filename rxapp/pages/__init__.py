@@ -1,0 +1,1 @@
+"""One module per page; pages only lay out."""

@@ -1,0 +1,56 @@
+"""/login: email and password."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.fields import error_message, labelled_input
+from rxapp.components.layout import card, page, testid
+from rxapp.state.login import LoginState
+
+
+def login_page() -> rx.Component:
+    """The sign-in form; Enter submits, the button shows progress."""
+    return page(
+        card(
+            rx.form(
+                rx.vstack(
+                    labelled_input(
+                        "Email",
+                        name="email",
+                        test_id="login-email",
+                        input_type="email",
+                        autocomplete="username",
+                        required=True,
+                        max_length=254,
+                        auto_focus=True,
+                    ),
+                    labelled_input(
+                        "Password",
+                        name="password",
+                        test_id="login-password",
+                        input_type="password",
+                        autocomplete="current-password",
+                        required=True,
+                        max_length=1024,
+                    ),
+                    error_message(LoginState.error, test_id="login-error"),
+                    rx.button(
+                        "Log in",
+                        type="submit",
+                        size="3",
+                        width="100%",
+                        loading=LoginState.busy,
+                        custom_attrs=testid("login-submit"),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                on_submit=LoginState.submit,
+                reset_on_submit=False,
+                width="100%",
+            ),
+        ),
+        title="Log in",
+        signed_in=False,
+    )

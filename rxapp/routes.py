@@ -1,0 +1,7 @@
+"""Route constants: the stable URLs of the app."""
+
+INDEX = "/"
+LOGIN = "/login"
+PASSCODE = "/passcode"
+PROFILE = "/profile"
+USERS = "/users"

@@ -1,0 +1,38 @@
+"""Engine helpers shared by the app, the command line and the tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+
+@sa.event.listens_for(Engine, "connect")
+def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
+    """WAL lets readers and one writer proceed together; busy_timeout makes writers queue
+    instead of failing at once when several threads or processes write."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per database URL for this process."""
+    return create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+
+
+@contextmanager
+def session_for(url: str) -> Iterator[Session]:
+    """A session on `url`; the caller commits."""
+    with Session(engine_for(url), expire_on_commit=False) as db:
+        yield db

@@ -1,0 +1,79 @@
+"""Demo data: a few named accounts to try the app, and bulk synthetic users for scale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, select
+
+from rxapp.models import User
+from rxapp.services import accounts, passwords
+
+DEMO_ADMIN = ("admin@example.com", "admin-demo-1234")
+DEMO_USERS = (
+    ("alice@example.com", "alice-demo-1234"),
+    ("bob@example.com", "bob-demo-1234"),
+    ("carol@example.com", "carol-demo-1234"),
+)
+SYNTHETIC_DOMAIN = "users.example.com"
+_BATCH = 10_000
+
+
+def has_users(db: Session) -> bool:
+    """Whether any account exists."""
+    return db.exec(select(func.count()).select_from(User)).one() > 0
+
+
+def seed(
+    db: Session,
+    *,
+    extra_users: int,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Create the demo accounts that are missing and `extra_users` synthetic ones.
+
+    Returns a report for people, with the demo credentials.
+    """
+    lines = []
+    for (email, password), is_admin in [(DEMO_ADMIN, True)] + [(u, False) for u in DEMO_USERS]:
+        if accounts.find_user(db, email) is None:
+            accounts.create_user(db, email, password, now=now, is_admin=is_admin)
+            lines.append(f"  {'admin' if is_admin else 'user '}  {email}  password: {password}")
+    if extra_users:
+        added = _add_synthetic_users(db, extra_users, now=now, progress=progress)
+        lines.append(f"  {added:,} synthetic users @{SYNTHETIC_DOMAIN} (password: synthetic-1234)")
+    if not lines:
+        return "Demo accounts already exist; nothing added."
+    return "Demo data added:\n" + "\n".join(lines)
+
+
+def _add_synthetic_users(
+    db: Session, count: int, *, now: datetime, progress: Callable[[int, int], None] | None
+) -> int:
+    """Bulk-insert `count` users after the highest existing synthetic number."""
+    shared_hash = passwords.hash_password("synthetic-1234")
+    start = db.exec(select(func.count()).select_from(User).where(User.email.like(f"%@{SYNTHETIC_DOMAIN}"))).one()
+    done = 0
+    while done < count:
+        size = min(_BATCH, count - done)
+        rows = []
+        for i in range(start + done, start + done + size):
+            created = now - timedelta(minutes=i % 500_000)
+            rows.append(
+                {
+                    "email": f"user{i:07d}@{SYNTHETIC_DOMAIN}",
+                    "password_hash": shared_hash,
+                    "is_admin": False,
+                    "created_at": created,
+                    "last_sign_in_at": created + timedelta(hours=i % 48) if i % 3 else None,
+                }
+            )
+        db.exec(insert(User), params=rows)
+        db.commit()
+        done += size
+        if progress:
+            progress(done, count)
+    return done

@@ -1,0 +1,59 @@
+"""Password hashing with argon2id through passlib's API (from its maintained fork libpass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passlib.context import CryptContext
+
+MIN_PASSWORD_LENGTH = 8
+# NIST SP 800-63B asks for at least 64 characters; the cap keeps hashing cheap to call.
+MAX_PASSWORD_LENGTH = 1024
+
+# OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
+_CONTEXT = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+_DUMMY_HASH = _CONTEXT.hash("not a real password: keeps unknown emails as slow as real ones")
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of checking a password: `new_hash` is set when the stored one is outdated."""
+
+    ok: bool
+    new_hash: str | None = None
+
+
+def password_problem(password: object) -> str | None:
+    """Why `password` cannot be used for a new account, or None when it can."""
+    if not isinstance(password, str) or password == "":
+        return "Enter a password."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
+    return None
+
+
+def hash_password(password: str) -> str:
+    """A new argon2id hash of `password`."""
+    return _CONTEXT.hash(password)
+
+
+def check_password(password: str, stored_hash: str | None) -> PasswordCheck:
+    """Verify `password`; with no stored hash, spend the same time on a dummy and fail."""
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        password = ""
+    if stored_hash is None:
+        _CONTEXT.verify(password, _DUMMY_HASH)
+        return PasswordCheck(ok=False)
+    try:
+        ok, new_hash = _CONTEXT.verify_and_update(password, stored_hash)
+    except (ValueError, TypeError):
+        return PasswordCheck(ok=False)
+    return PasswordCheck(ok=ok, new_hash=new_hash if ok else None)

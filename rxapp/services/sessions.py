@@ -1,0 +1,146 @@
+"""Server-side sessions: full sessions after every factor, pending logins in between.
+
+The browser holds only the random token; the database holds its SHA-256. A token is
+untrusted input: anything that is not a live row of the right kind means "no session".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select, update
+
+from rxapp.models import AuthSession, PendingLogin, User
+from rxapp.services.tokens import new_token, token_hash
+from rxapp.settings import get_settings
+
+# last_seen_at is written at most this often, so reads stay reads.
+_TOUCH_EVERY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A live session and its user."""
+
+    user: User
+    session: AuthSession
+
+
+def start_session(db: Session, user: User, *, now: datetime) -> str:
+    """Create a full session for `user`, record the sign-in time, commit; return the token."""
+    settings = get_settings()
+    token = new_token()
+    db.add(
+        AuthSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
+            fresh_proof_at=now,
+        )
+    )
+    user.last_sign_in_at = now
+    db.add(user)
+    db.commit()
+    return token
+
+
+def current_session(db: Session, token: object, *, now: datetime) -> SignedIn | None:
+    """The live session behind `token`, or None (unknown, revoked, expired or idle too long)."""
+    digest = token_hash(token)
+    if digest is None:
+        return None
+    row = db.exec(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    auth, user = row
+    idle_limit = timedelta(seconds=get_settings().session_idle_seconds)
+    if auth.revoked_at is not None or now >= auth.expires_at or now - auth.last_seen_at >= idle_limit:
+        return None
+    if now - auth.last_seen_at >= _TOUCH_EVERY:
+        db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))
+        db.commit()
+        auth.last_seen_at = now
+    return SignedIn(user=user, session=auth)
+
+
+def mark_fresh_proof(db: Session, session_id: int, *, now: datetime) -> None:
+    """Record that the session's user just proved a factor again (for sensitive actions)."""
+    db.exec(update(AuthSession).where(AuthSession.id == session_id).values(fresh_proof_at=now))
+    db.commit()
+
+
+def has_fresh_proof(signed_in: SignedIn, *, now: datetime) -> bool:
+    """Whether the session proved a factor recently enough for a sensitive action."""
+    window = timedelta(seconds=get_settings().fresh_proof_seconds)
+    return now - signed_in.session.fresh_proof_at < window
+
+
+def revoke_session(db: Session, token: object, *, now: datetime) -> int | None:
+    """End the session behind `token`; return its user id if it was live."""
+    digest = token_hash(token)
+    if digest is None:
+        return None
+    auth = db.exec(select(AuthSession).where(AuthSession.token_hash == digest)).first()
+    if auth is None or auth.revoked_at is not None:
+        return None
+    auth.revoked_at = now
+    db.add(auth)
+    db.commit()
+    return auth.user_id
+
+
+def revoke_all_sessions(db: Session, user_id: int, *, now: datetime) -> None:
+    """End every session and pending login of a user (the caller commits)."""
+    db.exec(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.exec(
+        update(PendingLogin)
+        .where(PendingLogin.user_id == user_id, PendingLogin.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def start_pending_login(db: Session, user: User, *, now: datetime) -> str:
+    """After the password of a 2FA user: a login that waits for the second factor."""
+    token = new_token()
+    db.add(
+        PendingLogin(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=get_settings().pending_login_seconds),
+        )
+    )
+    db.commit()
+    return token
+
+
+def current_pending_login(db: Session, token: object, *, now: datetime) -> PendingLogin | None:
+    """The live pending login behind `token`, or None."""
+    digest = token_hash(token)
+    if digest is None:
+        return None
+    pending = db.exec(select(PendingLogin).where(PendingLogin.token_hash == digest)).first()
+    if pending is None or pending.ended_at is not None or now >= pending.expires_at:
+        return None
+    return pending
+
+
+def end_pending_login(db: Session, pending_id: int, *, now: datetime) -> bool:
+    """End a pending login once; True only for the caller that ended it (the caller commits)."""
+    result = db.exec(
+        update(PendingLogin)
+        .where(PendingLogin.id == pending_id, PendingLogin.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return result.rowcount == 1

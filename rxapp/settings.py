@@ -1,0 +1,70 @@
+"""Typed settings, read once from the environment (RXAPP_*), with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'rxapp.db'}"
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is present but unusable."""
+
+
+def _int(name: str, default: int, *, minimum: int = 1) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the app, documented where it is defined."""
+
+    db_url: str
+    """SQLAlchemy URL of the database (REFLEX_DB_URL); default: a SQLite file in the project."""
+    secret_key: str | None
+    """RXAPP_SECRET_KEY: the Fernet key that encrypts TOTP secrets at rest."""
+    issuer: str
+    """RXAPP_ISSUER: the name authenticator apps show next to the account."""
+    session_absolute_seconds: int
+    """RXAPP_SESSION_HOURS: a signed-in session ends this long after sign-in (default 12 h)."""
+    session_idle_seconds: int
+    """RXAPP_SESSION_IDLE_MINUTES: a session unused this long ends (default 30 min)."""
+    pending_login_seconds: int
+    """How long the password step's pending login waits for the second factor (5 min)."""
+    fresh_proof_seconds: int
+    """How long a password or code proof counts as fresh for sensitive actions (5 min)."""
+    backup_reveal_seconds: int
+    """RXAPP_BACKUP_REVEAL_SECONDS: how long new backup codes stay on screen (default 30)."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.db_url.startswith("sqlite")
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings(
+        db_url=os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL,
+        secret_key=os.environ.get("RXAPP_SECRET_KEY") or None,
+        issuer=(os.environ.get("RXAPP_ISSUER") or "rxapp").strip() or "rxapp",
+        session_absolute_seconds=_int("RXAPP_SESSION_HOURS", 12) * 3600,
+        session_idle_seconds=_int("RXAPP_SESSION_IDLE_MINUTES", 30) * 60,
+        pending_login_seconds=5 * 60,
+        fresh_proof_seconds=5 * 60,
+        backup_reveal_seconds=_int("RXAPP_BACKUP_REVEAL_SECONDS", 30),
+    )

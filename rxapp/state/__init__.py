@@ -1,0 +1,1 @@
+"""Server-side Reflex states, one module per page, all deriving AuthState."""

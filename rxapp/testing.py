@@ -1,0 +1,369 @@
+"""Test harness for rxapp, shipped as a pytest plugin (entry point `rxapp`).
+
+QA engineers write Playwright flows against the real production build:
+
+    def test_sign_in(page, rxapp_user):
+        page.goto("/login")
+        page.get_by_test_id("login-email").fill(rxapp_user.email)
+        page.get_by_test_id("login-password").fill(rxapp_user.password)
+        page.get_by_test_id("login-submit").click()
+
+Fixtures: `rxapp_server` (the app built and served in production mode on a free port with a
+fresh database, once per test session), `base_url` (its address, so `page.goto("/login")`
+works), `rxapp_user` / `rxapp_admin` (a new account per test) and a browser found on this
+machine (Playwright's own Chromium when installed, else a system Chromium). Any test during
+which the server logs an error fails. `python -m rxapp.testing --check-browser` tells
+which browser the tests will use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rxapp.closed_network import apply_closed_network_settings
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SYSTEM_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+NO_BROWSER_HELP = (
+    "No browser for the end-to-end tests. Install one of:\n"
+    "  - Debian/Ubuntu: sudo apt-get install chromium\n"
+    "  - Playwright's own build (needs internet): .venv/bin/playwright install chromium\n"
+    "or point RXAPP_BROWSER at a Chromium executable."
+)
+SERVER_ERROR_MARKERS = ("Traceback (most recent call last)", "| ERROR", " ERROR ", "Exception in ")
+
+
+def find_browser() -> str | None:
+    """A Chromium executable: RXAPP_BROWSER, then Playwright's own, then a system one.
+
+    Returns "" for Playwright's own build (no executable_path needed) and None when none exists.
+    """
+    if override := os.environ.get("RXAPP_BROWSER"):
+        return override if Path(override).is_file() else None
+    with contextlib.suppress(Exception):
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            if Path(pw.chromium.executable_path).is_file():
+                return ""
+    for name in SYSTEM_BROWSERS:
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def browser_launch_args(executable: str | None, *, headless: bool = True) -> dict[str, Any]:
+    """Playwright launch options for `executable` (as from `find_browser`)."""
+    if executable is None:
+        raise RuntimeError(NO_BROWSER_HELP)
+    options: dict[str, Any] = {"headless": headless, "args": list(CHROMIUM_FLAGS)}
+    if executable:
+        options["executable_path"] = executable
+    return options
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def project_root() -> Path:
+    """The rxapp checkout to serve: RXAPP_PROJECT_DIR, or the one this module belongs to."""
+    root = Path(os.environ.get("RXAPP_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
+    if not (root / "rxconfig.py").is_file():
+        raise RuntimeError(f"{root} has no rxconfig.py; set RXAPP_PROJECT_DIR to the rxapp checkout")
+    return root
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account made for a test, with the password in clear for the browser to type."""
+
+    email: str
+    password: str
+    is_admin: bool = False
+
+
+class RxappServer:
+    """The app in production mode (`reflex run --env prod`) on one port, with its own database."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        db_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        root: Path | None = None,
+    ) -> None:
+        self.root = root or project_root()
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.db_url = db_url or f"sqlite:///{workdir / 'rxapp-test.db'}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.extra_env = extra_env or {}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The address a browser opens."""
+        return f"http://localhost:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment of the server: closed network, this database, a test secret key."""
+        env = apply_closed_network_settings(dict(os.environ))
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env["REFLEX_DB_URL"] = self.db_url
+        env.setdefault("RXAPP_SECRET_KEY", _test_secret_key())
+        env.pop("REFLEX_FRONTEND_PORT", None)
+        env.pop("REFLEX_BACKEND_PORT", None)
+        env.update(self.extra_env)
+        return env
+
+    def migrate(self) -> None:
+        """Apply the committed migrations to this server's database."""
+        result = subprocess.run(
+            [sys.executable, "-m", "reflex", "db", "migrate"],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self, *, timeout: float = 900) -> RxappServer:
+        """Migrate, build the frontend and serve; return once the page and backend answer."""
+        self.migrate()
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [
+                sys.executable, "-m", "reflex", "run", "--env", "prod",
+                "--frontend-port", str(self.port), "--backend-port", str(self.port),
+            ],
+            cwd=self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"rxapp exited with {self._process.returncode}:\n{self.log_tail()}")
+            if self._answers("/ping") and self._answers("/login"):
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"rxapp did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _answers(self, path: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as reply:  # noqa: S310
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server and every process it started."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def kill(self) -> None:
+        """Kill the server at once, as a crash would."""
+        process, self._process = self._process, None
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def log_size(self) -> int:
+        """Bytes logged so far; pass to `errors_since`."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def errors_since(self, offset: int) -> list[str]:
+        """Log lines after `offset` that show a server error."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+        return [line for line in text.splitlines() if any(m in line for m in SERVER_ERROR_MARKERS)]
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the server log, for failure messages."""
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
+
+    @contextlib.contextmanager
+    def db(self) -> Iterator[Any]:
+        """A database session on the server's database (for setup and assertions)."""
+        from rxapp.services.database import session_for
+
+        with session_for(self.db_url) as session:
+            yield session
+
+    def create_user(
+        self, email: str | None = None, password: str | None = None, *, admin: bool = False
+    ) -> Account:
+        """Create an account directly in the server's database."""
+        from rxapp.services import accounts
+        from rxapp.services.clock import utcnow
+
+        email = email or f"qa-{uuid.uuid4().hex[:12]}@example.com"
+        password = password or f"pw-{uuid.uuid4().hex}"
+        with self.db() as session:
+            accounts.create_user(session, email, password, now=utcnow(), is_admin=admin)
+        return Account(email=email.strip().lower(), password=password, is_admin=admin)
+
+    def __enter__(self) -> RxappServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _test_secret_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+# pytest plugin ------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rxapp")
+    group.addoption(
+        "--rxapp-keep-logs",
+        action="store_true",
+        help="keep the rxapp server's working folder (database and log) after the run",
+    )
+
+
+class _BrowserAndServerFixtures:
+    """Registered at configure time, after every plugin, so these win over pytest-playwright's
+    defaults of the same name."""
+
+    @pytest.fixture(scope="session")
+    def browser_type_launch_args(self, pytestconfig: pytest.Config) -> dict[str, Any]:
+        options = browser_launch_args(
+            find_browser(), headless=not pytestconfig.getoption("--headed", default=False)
+        )
+        if slowmo := pytestconfig.getoption("--slowmo", default=0):
+            options["slow_mo"] = slowmo
+        return options
+
+    @pytest.fixture(scope="session")
+    def base_url(self, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str:
+        if given := pytestconfig.getoption("--base-url", default=None):
+            return given
+        return request.getfixturevalue("rxapp_server").url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    apply_closed_network_settings()
+    if not config.pluginmanager.has_plugin("rxapp-browser-and-server"):
+        config.pluginmanager.register(_BrowserAndServerFixtures(), "rxapp-browser-and-server")
+
+
+@pytest.fixture(scope="session")
+def rxapp_server(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[RxappServer]:
+    """The app in production mode on a free port with a fresh database, for the whole session."""
+    workdir = tmp_path_factory.mktemp("rxapp-server")
+    server = RxappServer(workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if pytestconfig.getoption("--rxapp-keep-logs"):
+            print(f"\nrxapp server files kept in {workdir}")
+
+
+@pytest.fixture
+def rxapp_user(rxapp_server: RxappServer) -> Account:
+    """A new ordinary account for this test."""
+    return rxapp_server.create_user()
+
+
+@pytest.fixture
+def rxapp_admin(rxapp_server: RxappServer) -> Account:
+    """A new admin account for this test."""
+    return rxapp_server.create_user(admin=True)
+
+
+@pytest.fixture(autouse=True)
+def _rxapp_fails_on_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test during which the app server logged an error."""
+    if not {"rxapp_server", "base_url"} & set(request.fixturenames) or (
+        request.config.getoption("--base-url", default=None)
+    ):
+        yield
+        return
+    server: RxappServer = request.getfixturevalue("rxapp_server")
+    offset = server.log_size()
+    yield
+    if errors := server.errors_since(offset):
+        pytest.fail("the rxapp server logged errors during this test:\n" + "\n".join(errors[:20]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rxapp.testing --check-browser`: say which browser the tests will use."""
+    parser = argparse.ArgumentParser(prog="python -m rxapp.testing")
+    parser.add_argument("--check-browser", action="store_true", help="find a browser or explain")
+    args = parser.parse_args(argv)
+    if not args.check_browser:
+        parser.print_help()
+        return 2
+    found = find_browser()
+    if found is None:
+        print(NO_BROWSER_HELP, file=sys.stderr)
+        return 1
+    print(f"browser for the tests: {found or 'Playwright-managed Chromium'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
