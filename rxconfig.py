@@ -1,20 +1,18 @@
 """Reflex configuration. Every value can be overridden by a REFLEX_* environment variable."""
 
 import os
-from pathlib import Path
 
 import reflex as rx
 
 from rxapp.closed_network import apply_closed_network_settings
+from rxapp.settings import DEFAULT_DB_URL
 
 apply_closed_network_settings()
-
-_ROOT = Path(__file__).resolve().parent
 
 config = rx.Config(
     app_name="rxapp",
     # The embedded default: a SQLite file in the project. REFLEX_DB_URL overrides it.
-    db_url=os.environ.get("REFLEX_DB_URL") or f"sqlite:///{_ROOT / 'rxapp.db'}",
+    db_url=os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -33,11 +32,9 @@ def _create_user(args: argparse.Namespace) -> str:
     if not args.password_stdin:
         raise CommandError("give the password on standard input with --password-stdin.")
     password = _read_password(sys.stdin)
-    with _database() as db:
+    with _Database() as db:
         try:
-            user = accounts.create_user(
-                db, args.email, password, now=utcnow(), is_admin=args.admin
-            )
+            user = accounts.create_user(db, args.email, password, now=utcnow(), is_admin=args.admin)
         except accounts.AccountError as error:
             raise CommandError(str(error)) from None
     role = "admin" if user.is_admin else "user"
@@ -50,7 +47,7 @@ def _seed_demo(args: argparse.Namespace) -> str:
 
     if args.users < 0:
         raise CommandError("--users must be zero or more.")
-    with _database() as db:
+    with _Database() as db:
         if args.if_empty and demo.has_users(db):
             return "Demo data skipped: the database already has accounts."
         report = demo.seed(db, extra_users=args.users, now=utcnow(), progress=_progress)
@@ -61,10 +58,10 @@ def _progress(done: int, total: int) -> None:
     print(f"  {done:,} / {total:,} users", file=sys.stderr, flush=True)
 
 
-class _database:
+class _Database:
     """A session on the configured database, turning a missing schema into advice."""
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         from rxapp.services.database import session_for
         from rxapp.settings import get_settings
 

@@ -44,6 +44,18 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
     last_sign_in_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
 
+    # TOTP (RFC 6238). Secrets are Fernet-encrypted; 2FA is active when totp_enabled_at is set.
+    totp_secret: str | None = Field(default=None, max_length=512)
+    totp_enabled_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # A secret shown in the enable dialog and not yet confirmed with a code.
+    totp_pending_secret: str | None = Field(default=None, max_length=512)
+
+    # One throttle for every second-factor attempt (TOTP and backup codes), in the database
+    # so that every session and every app instance shares it.
+    second_factor_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    second_factor_blocked_until: datetime | None = Field(default=None, sa_column=_ts())
+
 
 class AuthSession(SQLModel, table=True):
     """A signed-in session. Only the SHA-256 of the browser's token is stored."""
@@ -86,3 +98,15 @@ class AuditEvent(SQLModel, table=True):
     actor_id: int | None = Field(default=None)
     email: str | None = Field(default=None, max_length=254)
     detail: str = Field(default="", max_length=1000)
+
+
+class BackupCode(SQLModel, table=True):
+    """One single-use backup code, stored only as a salted argon2id hash."""
+
+    __tablename__ = "backup_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=255)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -26,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -98,7 +97,9 @@ def project_root() -> Path:
     """The rxapp checkout to serve: RXAPP_PROJECT_DIR, or the one this module belongs to."""
     root = Path(os.environ.get("RXAPP_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
     if not (root / "rxconfig.py").is_file():
-        raise RuntimeError(f"{root} has no rxconfig.py; set RXAPP_PROJECT_DIR to the rxapp checkout")
+        raise RuntimeError(
+            f"{root} has no rxconfig.py; set RXAPP_PROJECT_DIR to the rxapp checkout"
+        )
     return root
 
 
@@ -166,10 +167,18 @@ class RxappServer:
         """Migrate, build the frontend and serve; return once the page and backend answer."""
         self.migrate()
         log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603
             [
-                sys.executable, "-m", "reflex", "run", "--env", "prod",
-                "--frontend-port", str(self.port), "--backend-port", str(self.port),
+                sys.executable,
+                "-m",
+                "reflex",
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(self.port),
+                "--backend-port",
+                str(self.port),
             ],
             cwd=self.root,
             env=self.env(),
@@ -181,7 +190,9 @@ class RxappServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"rxapp exited with {self._process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"rxapp exited with {self._process.returncode}:\n{self.log_tail()}"
+                )
             if self._answers("/ping") and self._answers("/login"):
                 return self
             time.sleep(0.5)
@@ -190,7 +201,7 @@ class RxappServer:
 
     def _answers(self, path: str) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as reply:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as reply:
                 return reply.status == 200
         except OSError:
             return False
@@ -280,30 +291,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-class _BrowserAndServerFixtures:
-    """Registered at configure time, after every plugin, so these win over pytest-playwright's
-    defaults of the same name."""
-
-    @pytest.fixture(scope="session")
-    def browser_type_launch_args(self, pytestconfig: pytest.Config) -> dict[str, Any]:
-        options = browser_launch_args(
-            find_browser(), headless=not pytestconfig.getoption("--headed", default=False)
-        )
-        if slowmo := pytestconfig.getoption("--slowmo", default=0):
-            options["slow_mo"] = slowmo
-        return options
-
-    @pytest.fixture(scope="session")
-    def base_url(self, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str:
-        if given := pytestconfig.getoption("--base-url", default=None):
-            return given
-        return request.getfixturevalue("rxapp_server").url
-
-
 def pytest_configure(config: pytest.Config) -> None:
     apply_closed_network_settings()
-    if not config.pluginmanager.has_plugin("rxapp-browser-and-server"):
-        config.pluginmanager.register(_BrowserAndServerFixtures(), "rxapp-browser-and-server")
+    # Registered now, after every plugin, so its fixtures win over pytest-playwright's
+    # defaults of the same name (browser_type_launch_args, base_url).
+    if not config.pluginmanager.has_plugin("rxapp.testing_overrides"):
+        config.pluginmanager.import_plugin("rxapp.testing_overrides")
 
 
 @pytest.fixture(scope="session")

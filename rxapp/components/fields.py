@@ -28,10 +28,15 @@ def labelled_input(
             auto_complete=autocomplete,
             size="3",
             width="100%",
-            custom_attrs={**testid(test_id), **({"aria-describedby": f"{control_id}-hint"} if hint else {})},
+            custom_attrs={
+                **testid(test_id),
+                **({"aria-describedby": f"{control_id}-hint"} if hint else {}),
+            },
             **props,
         ),
-        rx.text(hint, id=f"{control_id}-hint", size="1", color_scheme="gray") if hint else rx.fragment(),
+        rx.text(hint, id=f"{control_id}-hint", size="1", color_scheme="gray")
+        if hint
+        else rx.fragment(),
         spacing="1",
         width="100%",
     )

@@ -39,7 +39,7 @@ def header(*, signed_in: bool) -> rx.Component:
         rx.hstack(
             rx.hstack(
                 rx.icon("shield-check", size=22, color=rx.color("accent", 9)),
-                rx.heading("rxapp", size="5", weight="bold"),
+                rx.text("rxapp", size="5", weight="bold"),
                 spacing="2",
                 align="center",
             ),
@@ -57,7 +57,9 @@ def header(*, signed_in: bool) -> rx.Component:
     )
 
 
-def page(*children: rx.Component, title: str, signed_in: bool, width: str = "28rem") -> rx.Component:
+def page(
+    *children: rx.Component, title: str, signed_in: bool, width: str = "28rem"
+) -> rx.Component:
     """A page: header, then a centred column of `width` with a heading."""
     return rx.box(
         header(signed_in=signed_in),

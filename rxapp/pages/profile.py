@@ -4,8 +4,39 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.layout import card, page
-from rxapp.state.profile import ProfileState
+from rxapp.components.fields import error_message
+from rxapp.components.layout import card, page, testid
+from rxapp.components.widgets import code_input, countdown, status_badge
+from rxapp.state.profile import LOW_BACKUP_CODES, ProfileState
+
+AUTHENTICATOR_APPS = (
+    "Google Authenticator",
+    "Microsoft Authenticator",
+    "Authy",
+    "1Password",
+    "Bitwarden",
+    "FreeOTP",
+)
+
+
+def _notice() -> rx.Component:
+    return rx.cond(
+        ProfileState.notice != "",
+        rx.callout(
+            rx.hstack(
+                rx.text(ProfileState.notice, custom_attrs=testid("profile-notice")),
+                rx.button(
+                    "Dismiss", size="1", variant="ghost", on_click=ProfileState.dismiss_notice
+                ),
+                justify="between",
+                width="100%",
+            ),
+            icon="info",
+            color_scheme="amber",
+            role="status",
+            width="100%",
+        ),
+    )
 
 
 def account_card() -> rx.Component:
@@ -15,7 +46,7 @@ def account_card() -> rx.Component:
         rx.data_list.root(
             rx.data_list.item(
                 rx.data_list.label("Email"),
-                rx.data_list.value(ProfileState.user_email, custom_attrs={"data-testid": "profile-email"}),
+                rx.data_list.value(ProfileState.user_email, custom_attrs=testid("profile-email")),
             ),
             rx.data_list.item(
                 rx.data_list.label("Member since"), rx.data_list.value(ProfileState.member_since)
@@ -27,6 +58,381 @@ def account_card() -> rx.Component:
     )
 
 
+def _backup_summary() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Unused backup codes:", size="2"),
+            rx.text(
+                ProfileState.backup_remaining,
+                size="2",
+                weight="bold",
+                custom_attrs=testid("backup-remaining"),
+            ),
+            spacing="2",
+        ),
+        rx.cond(
+            ProfileState.backup_remaining <= LOW_BACKUP_CODES,
+            rx.callout(
+                "You are running out of backup codes. Generate new ones and keep them safe.",
+                icon="triangle-alert",
+                color_scheme="amber",
+                size="1",
+                custom_attrs=testid("backup-low-warning"),
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def twofa_card() -> rx.Component:
+    """Status of two-factor authentication and the actions that change it."""
+    return card(
+        rx.hstack(
+            rx.heading("Two-factor authentication", size="4", as_="h2"),
+            status_badge(ProfileState.twofa_active, test_id="twofa-status"),
+            justify="between",
+            align="center",
+            width="100%",
+        ),
+        rx.text(
+            "Two-factor authentication asks for a code from an app on your phone each time you "
+            "log in, so a stolen password alone cannot open your account.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            ProfileState.twofa_active,
+            rx.vstack(
+                rx.text("Active since ", ProfileState.twofa_since, ".", size="2"),
+                _backup_summary(),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("key-round", size=16),
+                        "Generate backup codes",
+                        on_click=ProfileState.start_backup_codes,
+                        custom_attrs=testid("generate-backup-codes"),
+                    ),
+                    rx.button(
+                        "Disable 2FA",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=ProfileState.start_disable,
+                        custom_attrs=testid("disable-2fa"),
+                    ),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            rx.button(
+                rx.icon("shield-plus", size=16),
+                "Enable 2FA",
+                on_click=ProfileState.start_enable,
+                custom_attrs=testid("enable-2fa"),
+            ),
+        ),
+    )
+
+
+def _step(number: str, title: str, *body: rx.Component) -> rx.Component:
+    return rx.hstack(
+        rx.badge(number, radius="full", size="2", variant="solid"),
+        rx.vstack(rx.text(title, weight="bold", size="2"), *body, spacing="2", width="100%"),
+        spacing="3",
+        align="start",
+        width="100%",
+    )
+
+
+def enroll_dialog() -> rx.Component:
+    """Install an app, scan the QR code (or type the key), check a code."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Enable two-factor authentication"),
+            rx.dialog.description(
+                "Three steps: install an app, add rxapp to it, and check one code.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.vstack(
+                _step(
+                    "1",
+                    "Install an authenticator app on your phone",
+                    rx.text("For example: " + ", ".join(AUTHENTICATOR_APPS) + ".", size="2"),
+                ),
+                _step(
+                    "2",
+                    "Scan this QR code with the app",
+                    rx.image(
+                        src=ProfileState.enroll_qr,
+                        alt="QR code to add rxapp to your authenticator app",
+                        width="180px",
+                        height="180px",
+                        background="white",
+                        custom_attrs=testid("enroll-qr"),
+                    ),
+                    rx.text("Can't scan it? Type this key into the app instead:", size="2"),
+                    rx.hstack(
+                        rx.code(
+                            ProfileState.enroll_secret_grouped,
+                            size="3",
+                            custom_attrs=testid("enroll-secret"),
+                        ),
+                        rx.icon_button(
+                            rx.icon("copy", size=16),
+                            variant="soft",
+                            aria_label="Copy the key",
+                            on_click=[
+                                rx.set_clipboard(ProfileState.enroll_secret),
+                                rx.toast("Key copied"),
+                            ],
+                        ),
+                        align="center",
+                        wrap="wrap",
+                    ),
+                ),
+                _step(
+                    "3",
+                    "Enter the 6-digit code the app shows",
+                    rx.form(
+                        rx.vstack(
+                            code_input(
+                                "Code from the app",
+                                name="code",
+                                test_id="enroll-code",
+                                numeric_only=True,
+                            ),
+                            error_message(ProfileState.enroll_error, test_id="enroll-error"),
+                            rx.hstack(
+                                rx.dialog.close(
+                                    rx.button(
+                                        "Cancel", variant="soft", color_scheme="gray", type="button"
+                                    )
+                                ),
+                                rx.button(
+                                    "Check", type="submit", custom_attrs=testid("enroll-check")
+                                ),
+                                justify="end",
+                                width="100%",
+                            ),
+                            spacing="3",
+                            width="100%",
+                        ),
+                        on_submit=ProfileState.submit_enroll,
+                        reset_on_submit=False,
+                        width="100%",
+                    ),
+                ),
+                spacing="5",
+                padding_top="1rem",
+                width="100%",
+            ),
+            max_width="34rem",
+        ),
+        open=ProfileState.enroll_open,
+        on_open_change=ProfileState.close_enroll,
+    )
+
+
+def reauth_dialog() -> rx.Component:
+    """A fresh proof before a sensitive action: the password, or a current code."""
+    for_enable = ProfileState.reauth_purpose == "enable"
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Confirm it's you"),
+            rx.dialog.description(
+                rx.cond(
+                    for_enable,
+                    "Enter your password to continue.",
+                    "Enter a code from your authenticator app or an unused backup code.",
+                ),
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.el.label(
+                        rx.text(rx.cond(for_enable, "Password", "Code"), size="2", weight="medium"),
+                        html_for="reauth-input",
+                    ),
+                    rx.input(
+                        id="reauth-input",
+                        name="proof",
+                        type=rx.cond(for_enable, "password", "text"),
+                        size="3",
+                        width="100%",
+                        required=True,
+                        auto_focus=True,
+                        max_length=1024,
+                        custom_attrs={
+                            **testid("reauth-input"),
+                            "autocomplete": "off",
+                        },
+                    ),
+                    error_message(ProfileState.reauth_error, test_id="reauth-error"),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button("Continue", type="submit", custom_attrs=testid("reauth-submit")),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    padding_top="1rem",
+                ),
+                on_submit=ProfileState.submit_reauth,
+                reset_on_submit=False,
+            ),
+            max_width="26rem",
+        ),
+        open=ProfileState.reauth_open,
+        on_open_change=ProfileState.cancel_reauth,
+    )
+
+
+def disable_dialog() -> rx.Component:
+    """Confirm turning 2FA off with a current code."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Disable two-factor authentication"),
+            rx.dialog.description(
+                "Your authenticator key and all backup codes will be deleted. Enter a current "
+                "code from your app, or a backup code, to confirm.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    code_input("Code", name="code", test_id="disable-code", numeric_only=False),
+                    error_message(ProfileState.disable_error, test_id="disable-error"),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button(
+                                "Keep 2FA on", variant="soft", color_scheme="gray", type="button"
+                            )
+                        ),
+                        rx.button(
+                            "Disable 2FA",
+                            type="submit",
+                            color_scheme="red",
+                            custom_attrs=testid("disable-confirm"),
+                        ),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    padding_top="1rem",
+                ),
+                on_submit=ProfileState.submit_disable,
+                reset_on_submit=False,
+            ),
+            max_width="28rem",
+        ),
+        open=ProfileState.disable_open,
+        on_open_change=ProfileState.close_disable,
+    )
+
+
+def backup_dialog() -> rx.Component:
+    """The five codes for 30 seconds with a live countdown, then gone for good."""
+    showing = ProfileState.backup_codes.length() > 0
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(
+                rx.cond(
+                    ProfileState.backup_first_batch,
+                    "2FA is on: save your backup codes",
+                    "Your new backup codes",
+                )
+            ),
+            rx.dialog.description(
+                "Each code works once, in place of a code from your app, if you lose your "
+                "phone. Any older codes no longer work.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                showing,
+                rx.vstack(
+                    countdown(ProfileState.backup_countdown, test_id="backup-countdown"),
+                    rx.el.ul(
+                        rx.foreach(
+                            ProfileState.backup_codes,
+                            lambda code: rx.el.li(
+                                rx.code(code, size="4", custom_attrs=testid("backup-code")),
+                                list_style="none",
+                            ),
+                        ),
+                        padding="0",
+                        margin="0",
+                        display="grid",
+                        gap="0.5rem",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            rx.icon("copy", size=16),
+                            "Copy all",
+                            variant="soft",
+                            on_click=[
+                                rx.set_clipboard(ProfileState.backup_codes_text),
+                                rx.toast("Backup codes copied"),
+                            ],
+                        ),
+                        rx.button(
+                            rx.icon("download", size=16),
+                            "Download .txt",
+                            variant="soft",
+                            on_click=rx.download(
+                                data=ProfileState.backup_codes_text,
+                                filename="rxapp-backup-codes.txt",
+                            ),
+                        ),
+                        spacing="3",
+                    ),
+                    spacing="4",
+                    padding_y="1rem",
+                ),
+                rx.callout(
+                    "For your security these codes can no longer be shown. If you did not save "
+                    "them, generate new ones.",
+                    icon="eye-off",
+                    color_scheme="gray",
+                    margin_y="1rem",
+                    role="status",
+                    custom_attrs=testid("backup-expired"),
+                ),
+            ),
+            rx.hstack(
+                rx.button(
+                    "Done",
+                    on_click=ProfileState.close_backup_codes,
+                    custom_attrs=testid("backup-close"),
+                ),
+                justify="end",
+            ),
+            max_width="28rem",
+        ),
+        open=ProfileState.backup_open,
+        on_open_change=ProfileState.close_backup_codes,
+    )
+
+
 def profile_page() -> rx.Component:
     """The profile page."""
-    return page(account_card(), title="My profile", signed_in=True, width="40rem")
+    return page(
+        _notice(),
+        account_card(),
+        twofa_card(),
+        enroll_dialog(),
+        reauth_dialog(),
+        disable_dialog(),
+        backup_dialog(),
+        title="My profile",
+        signed_in=True,
+        width="40rem",
+    )

@@ -60,7 +60,9 @@ def create_user(
     return user
 
 
-def check_password_step(db: Session, email: object, password: object, *, now: datetime) -> PasswordStep:
+def check_password_step(
+    db: Session, email: object, password: object, *, now: datetime
+) -> PasswordStep:
     """Check email and password with the same message and similar time for every failure.
 
     Upgrades an outdated hash on success and records the attempt in the audit trail.

@@ -18,6 +18,16 @@ class Event(StrEnum):
     SIGN_IN_PENDING = "sign_in_pending_second_factor"
     SIGN_OUT = "sign_out"
     USER_CREATED = "user_created"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    SECOND_FACTOR_LOCKOUT = "second_factor_lockout"
+    PENDING_LOGIN_VOIDED = "pending_login_voided"
+    TWOFA_ENABLED = "twofa_enabled"
+    TWOFA_DISABLED = "twofa_disabled"
+    BACKUP_CODE_USED = "backup_code_used"
+    BACKUP_CODES_GENERATED = "backup_codes_generated"
+    REAUTH_OK = "reauth_ok"
+    REAUTH_FAILED = "reauth_failed"
+    ADMIN_RESET_2FA = "admin_reset_2fa"
 
 
 def record(

@@ -55,7 +55,9 @@ def _add_synthetic_users(
 ) -> int:
     """Bulk-insert `count` users after the highest existing synthetic number."""
     shared_hash = passwords.hash_password("synthetic-1234")
-    start = db.exec(select(func.count()).select_from(User).where(User.email.like(f"%@{SYNTHETIC_DOMAIN}"))).one()
+    start = db.exec(
+        select(func.count()).select_from(User).where(User.email.like(f"%@{SYNTHETIC_DOMAIN}"))
+    ).one()
     done = 0
     while done < count:
         size = min(_BATCH, count - done)

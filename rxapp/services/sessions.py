@@ -61,7 +61,11 @@ def current_session(db: Session, token: object, *, now: datetime) -> SignedIn | 
         return None
     auth, user = row
     idle_limit = timedelta(seconds=get_settings().session_idle_seconds)
-    if auth.revoked_at is not None or now >= auth.expires_at or now - auth.last_seen_at >= idle_limit:
+    if (
+        auth.revoked_at is not None
+        or now >= auth.expires_at
+        or now - auth.last_seen_at >= idle_limit
+    ):
         return None
     if now - auth.last_seen_at >= _TOUCH_EVERY:
         db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))

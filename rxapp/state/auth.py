@@ -9,9 +9,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
+from rxapp.models import PendingLogin, User
 from rxapp.services import audit, sessions
 from rxapp.services.clock import utcnow
-from rxapp.models import PendingLogin, User
 from rxapp.services.sessions import SignedIn
 
 
@@ -36,6 +36,8 @@ class AuthState(rx.State):
     # Display only; every decision is made again from the database.
     user_email: str = ""
     user_is_admin: bool = False
+    # A one-off message for the next page, e.g. after signing in with a backup code.
+    notice: str = ""
 
     def _signed_in(self, db: Session) -> SignedIn | None:
         signed_in = sessions.current_session(db, self.session_token, now=utcnow())
@@ -63,10 +65,15 @@ class AuthState(rx.State):
         return rx.redirect(routes.PROFILE, replace=True)
 
     def _forget_session(self) -> None:
+        self.notice = ""
         self.session_token = ""
-        self.pending_token = ""
         self.user_email = ""
         self.user_is_admin = False
+
+    @rx.event
+    def dismiss_notice(self) -> None:
+        """Hide the one-off notice."""
+        self.notice = ""
 
     @rx.event
     def require_signed_in(self) -> rx.event.EventSpec | None:
@@ -94,4 +101,5 @@ class AuthState(rx.State):
                 audit.record(db, audit.Event.SIGN_OUT, now=now, user_id=user_id)
                 db.commit()
         self._forget_session()
+        self.pending_token = ""
         return rx.redirect(routes.LOGIN, replace=True)

@@ -7,7 +7,8 @@ from typing import TypedDict
 
 import reflex as rx
 
-from rxapp.services import accounts, sessions
+from rxapp import routes
+from rxapp.services import accounts, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
 from rxapp.state.auth import AuthState, db_session
@@ -31,11 +32,11 @@ class LoginState(AuthState):
         self.busy = False
         with db_session() as db:
             if self._signed_in(db) is not None:
-                return rx.redirect("/profile", replace=True)
+                return rx.redirect(routes.PROFILE, replace=True)
         return None
 
     @rx.event
-    def submit(self, form: dict) -> Iterator[rx.event.EventSpec | None]:
+    def submit(self, form: dict | None = None) -> Iterator[rx.event.EventSpec | None]:
         """Check email and password; start a session or, for 2FA users, a pending login."""
         if self.busy:
             return
@@ -58,13 +59,10 @@ class LoginState(AuthState):
                     self.error = step.message
                     yield rx.set_value("login-password", "")
                     return
-                if self._needs_second_factor(step.user):
+                if twofactor.is_enabled(step.user):
                     self.pending_token = sessions.start_pending_login(db, step.user, now=utcnow())
-                    yield rx.redirect("/passcode", replace=True)
+                    yield rx.redirect(routes.PASSCODE, replace=True)
                     return
                 yield self._begin_session(db, step.user.id)
         finally:
             self.busy = False
-
-    def _needs_second_factor(self, user: object) -> bool:
-        return False

@@ -1,0 +1,69 @@
+"""Small shared widgets: the one-time-code input, the 2FA status badge, the countdown."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.layout import testid
+
+
+def code_input(
+    label: str, *, name: str, test_id: str, numeric_only: bool, hint: str = ""
+) -> rx.Component:
+    """A labelled input for a 6-digit code (or a backup code when not `numeric_only`)."""
+    attrs = {
+        **testid(test_id),
+        "autocomplete": "one-time-code",
+        "inputmode": "numeric" if numeric_only else "text",
+        "autocapitalize": "characters",
+        "spellcheck": "false",
+    }
+    if hint:
+        attrs["aria-describedby"] = f"{test_id}-hint"
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=test_id),
+        rx.input(
+            id=test_id,
+            name=name,
+            size="3",
+            width="100%",
+            max_length=7 if numeric_only else 40,
+            placeholder="123 456" if numeric_only else "123456 or XXXX-XXXX-XXXX-XXXX",
+            required=True,
+            auto_focus=True,
+            font_family="ui-monospace, monospace",
+            letter_spacing="0.08em",
+            custom_attrs=attrs,
+        ),
+        rx.text(hint, id=f"{test_id}-hint", size="1", color_scheme="gray")
+        if hint
+        else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def status_badge(active: rx.Var[bool], *, test_id: str) -> rx.Component:
+    """Activated (green) or Not activated (grey); the text is the value."""
+    return rx.cond(
+        active,
+        rx.badge("Activated", color_scheme="green", size="2", custom_attrs=testid(test_id)),
+        rx.badge("Not activated", color_scheme="gray", size="2", custom_attrs=testid(test_id)),
+    )
+
+
+def countdown(seconds: rx.Var[int], *, test_id: str) -> rx.Component:
+    """Seconds left, announced politely to screen readers."""
+    return rx.hstack(
+        rx.icon("timer", size=16),
+        rx.text(
+            rx.el.span(seconds, custom_attrs=testid(test_id), font_weight="bold"),
+            " seconds left",
+            size="2",
+        ),
+        role="timer",
+        aria_live="polite",
+        aria_atomic="true",
+        align="center",
+        spacing="1",
+    )

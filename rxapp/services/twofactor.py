@@ -1,0 +1,282 @@
+"""Two-factor flows: enrolment, the passcode step, fresh proofs, disabling.
+
+Everything that must happen once (a TOTP step, a backup code, ending a pending login) is one
+conditional UPDATE whose row count decides. Failures of every kind of code share the
+account's throttle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from rxapp.models import PendingLogin, User
+from rxapp.services import audit, backup_codes, secretbox, sessions, throttle, totp
+from rxapp.settings import get_settings
+
+PENDING_LOGIN_MAX_FAILURES = 5
+
+TIME_SYNC_HINT = (
+    "If you are sure the code is right, check that the date and time on your phone are set "
+    "automatically (network time)."
+)
+ENROLL_HINT = "Check that you scanned the QR code shown here, or typed the key without mistakes."
+BACKUP_HINT = "You can also use one of your backup codes."
+FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The outcome of checking a second-factor code."""
+
+    ok: bool
+    message: str = ""
+    used_backup_code: bool = False
+    backup_codes_left: int | None = None
+    wait_seconds: int = 0
+    login_voided: bool = False
+    counted: bool = False
+    """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What the enable dialog shows: the secret as text and as a QR code."""
+
+    secret: str
+    uri: str
+    qr_data_uri: str
+
+
+def is_enabled(user: User) -> bool:
+    """Whether the user has confirmed TOTP."""
+    return user.totp_enabled_at is not None and user.totp_secret is not None
+
+
+def _wait_message(seconds: int) -> str:
+    if seconds >= 60:
+        minutes = -(-seconds // 60)
+        return (
+            f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+    return f"Too many failed attempts. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+
+
+def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment:
+    """A new secret for the enable dialog, kept encrypted until a code confirms it; commit."""
+    secret = totp.new_secret()
+    db.exec(
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(totp_pending_secret=secretbox.encrypt(secret))
+    )
+    db.commit()
+    uri = totp.provisioning_uri(secret, email=user.email, issuer=get_settings().issuer)
+    return Enrollment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
+
+
+def cancel_enrollment(db: Session, user_id: int) -> None:
+    """Forget an unconfirmed secret; commit."""
+    db.exec(update(User).where(col(User.id) == user_id).values(totp_pending_secret=None))
+    db.commit()
+
+
+def confirm_enrollment(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+    """Turn TOTP on if `raw_code` matches the pending secret; commit.
+
+    The accepted step is stored, so the same code cannot then sign in.
+    """
+    code = totp.normalize_code(raw_code)
+    if code is None:
+        return CodeCheck(
+            ok=False, message="Enter the 6-digit code that your authenticator app shows."
+        )
+    user = db.get(User, user_id)
+    if user is None or user.totp_pending_secret is None:
+        return CodeCheck(
+            ok=False, message="This setup has expired. Close the dialog and start again."
+        )
+    secret = secretbox.decrypt(user.totp_pending_secret)
+    step = totp.matching_step(secret, code, now=now) if secret else None
+    if step is None:
+        return CodeCheck(
+            ok=False,
+            message=f"That code is not right. {TIME_SYNC_HINT} {ENROLL_HINT}",
+        )
+    enabled = db.exec(
+        update(User)
+        .where(col(User.id) == user_id, col(User.totp_pending_secret) == user.totp_pending_secret)
+        .values(
+            totp_secret=user.totp_pending_secret,
+            totp_pending_secret=None,
+            totp_enabled_at=now,
+            totp_last_step=step,
+        )
+    )
+    if enabled.rowcount != 1:
+        db.rollback()
+        return CodeCheck(
+            ok=False, message="This setup has changed. Close the dialog and start again."
+        )
+    throttle.reset(db, user_id)
+    audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id)
+    db.commit()
+    return CodeCheck(ok=True)
+
+
+def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
+    """Accept a TOTP code once: its step must be later than the last accepted one."""
+    secret = secretbox.decrypt(user.totp_secret) if user.totp_secret else None
+    step = totp.matching_step(secret, code, now=now) if secret else None
+    if step is None:
+        return False
+    advanced = db.exec(
+        update(User)
+        .where(
+            col(User.id) == user.id,
+            col(User.totp_enabled_at).is_not(None),
+            (col(User.totp_last_step).is_(None)) | (col(User.totp_last_step) < step),
+        )
+        .values(totp_last_step=step)
+    )
+    return advanced.rowcount == 1
+
+
+def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+    """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
+
+    Does not commit a success (the caller completes its own action in the same
+    transaction); failures are committed at once so they count even if the caller fails.
+    """
+    user = db.get(User, user_id)
+    if user is None or not is_enabled(user):
+        return CodeCheck(ok=False, message="Two-factor authentication is not active.")
+    if wait := throttle.seconds_to_wait(db, user_id, now=now):
+        return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
+
+    totp_code = totp.normalize_code(raw_code)
+    backup_code = None if totp_code else backup_codes.normalize(raw_code)
+    if totp_code is None and backup_code is None:
+        return CodeCheck(ok=False, message=FORMAT_MESSAGE)
+
+    if totp_code is not None and _accept_totp(db, user, totp_code, now=now):
+        throttle.reset(db, user_id)
+        return CodeCheck(ok=True)
+    if backup_code is not None and backup_codes.use(db, user_id, backup_code, now=now):
+        throttle.reset(db, user_id)
+        audit.record(db, audit.Event.BACKUP_CODE_USED, now=now, user_id=user_id)
+        return CodeCheck(
+            ok=True, used_backup_code=True, backup_codes_left=backup_codes.remaining(db, user_id)
+        )
+
+    failure = throttle.record_failure(db, user_id, now=now)
+    audit.record(
+        db,
+        audit.Event.SECOND_FACTOR_FAILED,
+        now=now,
+        user_id=user_id,
+        detail=f"kind={'totp' if totp_code else 'backup'} consecutive={failure.failures}",
+    )
+    if failure.failures == throttle.LOCKOUT_AFTER:
+        audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
+    db.commit()
+    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    if failure.locked:
+        message = f"That code is not right. {_wait_message(wait)} {BACKUP_HINT}"
+    else:
+        hint = (
+            TIME_SYNC_HINT
+            if totp_code
+            else "Check the backup code for typos; each code works only once."
+        )
+        message = f"That code is not right. {hint}"
+    return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
+
+
+def verify_login_code(
+    db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
+) -> CodeCheck:
+    """The passcode step. On success the pending login is ended (once) and the caller starts
+    the full session; after five failures the pending login is voided."""
+    result = check_code(db, pending.user_id, raw_code, now=now)
+    if result.ok:
+        if not sessions.end_pending_login(db, pending.id, now=now):
+            db.rollback()
+            return CodeCheck(
+                ok=False, message="This sign-in has already finished.", login_voided=True
+            )
+        db.commit()
+        return result
+    if not result.counted:
+        return result  # a wait or a typo: nothing to count against this pending login
+    failures = db.exec(
+        update(PendingLogin)
+        .where(col(PendingLogin.id) == pending.id)
+        .values(failures=PendingLogin.failures + 1)
+        .returning(PendingLogin.failures)
+    ).scalar_one()
+    if failures >= PENDING_LOGIN_MAX_FAILURES:
+        sessions.end_pending_login(db, pending.id, now=now)
+        audit.record(db, audit.Event.PENDING_LOGIN_VOIDED, now=now, user_id=pending.user_id)
+        db.commit()
+        return CodeCheck(
+            ok=False,
+            message="Too many wrong codes. For your security, sign in again with your password.",
+            login_voided=True,
+            wait_seconds=result.wait_seconds,
+        )
+    db.commit()
+    left = PENDING_LOGIN_MAX_FAILURES - failures
+    return CodeCheck(
+        ok=False,
+        message=f"{result.message} {left} {'try' if left == 1 else 'tries'} left.",
+        wait_seconds=result.wait_seconds,
+    )
+
+
+def disable(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+    """Turn 2FA off after a current code: delete the secret and every backup code; commit."""
+    result = check_code(db, user_id, raw_code, now=now)
+    if not result.ok:
+        return result
+    remove(db, user_id)
+    audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
+    db.commit()
+    return result
+
+
+def remove(db: Session, user_id: int) -> None:
+    """Delete the TOTP secret, its state and all backup codes (the caller commits)."""
+    db.exec(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(
+            totp_secret=None,
+            totp_pending_secret=None,
+            totp_enabled_at=None,
+            totp_last_step=None,
+            second_factor_failures=0,
+            second_factor_blocked_until=None,
+        )
+    )
+    backup_codes.delete_all(db, user_id)
+
+
+def prove_with_code(
+    db: Session, signed_in: sessions.SignedIn, raw_code: object, *, now: datetime
+) -> CodeCheck:
+    """A fresh proof by code for a sensitive action; marks the session fresh on success."""
+    result = check_code(db, signed_in.user.id, raw_code, now=now)
+    if result.ok:
+        audit.record(db, audit.Event.REAUTH_OK, now=now, user_id=signed_in.user.id, detail="code")
+        db.commit()
+        sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
+    return result
+
+
+def user_with_pending(db: Session, pending: PendingLogin) -> User | None:
+    """The user a pending login belongs to."""
+    return db.exec(select(User).where(col(User.id) == pending.user_id)).first()

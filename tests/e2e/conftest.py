@@ -1,0 +1,117 @@
+"""End-to-end helpers: flows written only against routes and data-testids."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Page, WebSocket, WebSocketRoute, expect
+
+from rxapp.testing import Account
+
+PROFILE_URL = re.compile(r"/profile/?$")
+LOGIN_URL = re.compile(r"/login/?$")
+PASSCODE_URL = re.compile(r"/passcode/?$")
+
+
+def sign_in(page: Page, account: Account, *, password: str | None = None) -> None:
+    """Fill and submit the login form (does not wait for the outcome)."""
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(account.email)
+    page.get_by_test_id("login-password").fill(
+        password if password is not None else account.password
+    )
+    page.get_by_test_id("login-submit").click()
+
+
+def sign_in_to_profile(page: Page, account: Account) -> None:
+    """Sign in an account without 2FA and wait for its profile."""
+    sign_in(page, account)
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(account.email)
+
+
+@pytest.fixture
+def received_frames(page: Page) -> list[str]:
+    """Every websocket frame the page receives, as text."""
+    frames: list[str] = []
+
+    def record(payload: str | bytes) -> None:
+        frames.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framereceived", record)
+
+    page.on("websocket", watch)
+    return frames
+
+
+@dataclass
+class TwoFactor:
+    """What a test learned while turning 2FA on: the key and the first backup codes."""
+
+    secret: str
+    backup_codes: list[str]
+
+    def code(self, *, steps_ahead: int = 0) -> str:
+        """The authenticator code now, or `steps_ahead` 30-second steps later."""
+        return pyotp.TOTP(self.secret).at(time.time() + 30 * steps_ahead)
+
+
+def enable_2fa(page: Page) -> TwoFactor:
+    """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    codes = page.get_by_test_id("backup-code").all_inner_texts()
+    page.get_by_test_id("backup-close").click()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
+    return TwoFactor(secret=secret, backup_codes=codes)
+
+
+def sign_in_with_code(page: Page, account: Account, code: str) -> None:
+    """Password step, then the passcode step with `code` (does not wait for the outcome)."""
+    sign_in(page, account)
+    expect(page).to_have_url(PASSCODE_URL)
+    page.get_by_test_id("passcode-input").fill(code)
+    page.get_by_test_id("passcode-submit").click()
+
+
+def sign_out(page: Page) -> None:
+    """Use the logout button and wait for the login page."""
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(LOGIN_URL)
+
+
+class EventForger:
+    """Sends events the UI would never send, over the page's own websocket."""
+
+    def __init__(self, page: Page) -> None:
+        self._server: WebSocketRoute | None = None
+        page.route_web_socket(re.compile(r"/_event"), self._relay)
+
+    def _relay(self, route: WebSocketRoute) -> None:
+        self._server = route.connect_to_server()
+
+    def send(self, handler: str, payload: dict[str, Any], *, path: str) -> None:
+        """Call `handler` (a full Reflex event name) with `payload` as if from the page."""
+        assert self._server is not None, "open a page first"
+        event = {
+            "name": handler,
+            "payload": payload,
+            "router_data": {"pathname": path, "asPath": path},
+        }
+        self._server.send("42/_event," + json.dumps(["event", event]))
+
+
+@pytest.fixture
+def forge(page: Page) -> EventForger:
+    """Forge events from this page's websocket connection."""
+    return EventForger(page)

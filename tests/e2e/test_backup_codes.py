@@ -1,0 +1,170 @@
+"""Backup codes in a real browser: the 30-second reveal, single use, new batches."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import update
+from sqlmodel import select
+
+from rxapp.models import AuthSession, BackupCode, User
+from rxapp.services.clock import utcnow
+from rxapp.testing import Account, RxappServer
+from tests.e2e.conftest import (
+    PASSCODE_URL,
+    PROFILE_URL,
+    enable_2fa,
+    sign_in_to_profile,
+    sign_in_with_code,
+    sign_out,
+)
+
+pytestmark = pytest.mark.e2e
+CODE_FORMAT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
+
+
+def _countdown(page: Page) -> int:
+    return int(page.get_by_test_id("backup-countdown").inner_text())
+
+
+@pytest.mark.slow
+def test_the_reveal_counts_down_for_thirty_seconds_then_the_codes_are_gone(
+    page: Page, rxapp_user: Account, received_frames: list[str]
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+
+    codes = page.get_by_test_id("backup-code")
+    expect(codes).to_have_count(5)
+    shown = codes.all_inner_texts()
+    assert len(set(shown)) == 5 and all(CODE_FORMAT.match(c) for c in shown)
+    first = _countdown(page)
+    assert 27 <= first <= 30
+    timer = page.get_by_role("timer")
+    expect(timer).to_have_attribute("aria-live", "polite")
+    page.wait_for_timeout(2500)
+    later = _countdown(page)
+    assert later < first
+
+    expect(codes).to_have_count(0, timeout=35_000)
+    expect(page.get_by_test_id("backup-expired")).to_be_visible()
+    frames_at_end = len(received_frames)
+    page.reload()
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
+    after = "\n".join(received_frames[frames_at_end - 1 :])
+    for code in shown:
+        assert code not in after and code.replace("-", "") not in after
+
+
+def test_closing_early_hides_the_codes_for_good(
+    page: Page, rxapp_user: Account, received_frames: list[str]
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)  # closes the reveal with backup-close
+    closed_at = len(received_frames)
+    page.get_by_test_id("generate-backup-codes").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    new_codes = page.get_by_test_id("backup-code").all_inner_texts()
+    page.get_by_test_id("backup-close").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(0)
+    page.reload()
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
+    page.wait_for_timeout(500)
+    tail = "\n".join(received_frames[closed_at:])
+    last_reveal = max(i for i, f in enumerate(received_frames) if new_codes[0] in f)
+    after_close = "\n".join(received_frames[last_reveal + 1 :])
+    assert new_codes[0] in tail  # the reveal itself went through the websocket
+    for code in new_codes + twofa.backup_codes:
+        assert code not in after_close
+
+
+def test_a_backup_code_signs_in_once_in_any_case_and_format(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    sign_out(page)
+    code = twofa.backup_codes[0]
+    typed = " " + code.replace("-", " ").lower() + " "
+    sign_in_with_code(page, rxapp_user, typed)
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("4")
+
+    sign_out(page)
+    sign_in_with_code(page, rxapp_user, code.replace("-", ""))
+    expect(page.get_by_test_id("passcode-error")).to_contain_text("works only once")
+    expect(page).to_have_url(PASSCODE_URL)
+
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        rows = db.exec(select(BackupCode).where(BackupCode.user_id == user.id)).all()
+    assert len(rows) == 5 and sum(r.used_at is not None for r in rows) == 1
+    for row in rows:
+        assert row.code_hash.startswith("$argon2id$")
+        assert code.replace("-", "") not in row.code_hash
+
+
+def test_a_new_batch_invalidates_the_old_codes(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    page.get_by_test_id("generate-backup-codes").click()  # fresh: signed in moments ago
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    fresh = page.get_by_test_id("backup-code").all_inner_texts()
+    assert not set(fresh) & set(twofa.backup_codes)
+    page.get_by_test_id("backup-close").click()
+    sign_out(page)
+
+    sign_in_with_code(page, rxapp_user, twofa.backup_codes[1])
+    expect(page.get_by_test_id("passcode-error")).to_be_visible()
+    page.wait_for_timeout(1100)  # the backoff after one failure
+    page.get_by_test_id("passcode-input").fill(fresh[1])
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+
+
+def test_few_codes_left_are_warned_about_after_sign_in_and_on_the_profile(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    expect(page.get_by_test_id("backup-low-warning")).to_have_count(0)
+    for index in range(3):
+        sign_out(page)
+        sign_in_with_code(page, rxapp_user, twofa.backup_codes[index])
+        expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-notice")).to_have_text(
+        "2 backup codes left — generate new ones."
+    )
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("2")
+    expect(page.get_by_test_id("backup-low-warning")).to_be_visible()
+
+
+def test_new_codes_long_after_sign_in_need_a_fresh_code(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        db.exec(
+            update(AuthSession)
+            .where(AuthSession.user_id == user.id)
+            .values(fresh_proof_at=utcnow() - timedelta(minutes=6))
+        )
+        db.commit()
+    page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("reauth-input").fill("000000" if twofa.code() != "000000" else "111111")
+    page.get_by_test_id("reauth-submit").click()
+    expect(page.get_by_test_id("reauth-error")).to_be_visible()
+    expect(page.get_by_test_id("backup-code")).to_have_count(0)
+    page.wait_for_timeout(1100)
+    page.get_by_test_id("reauth-input").fill(twofa.backup_codes[4])
+    page.get_by_test_id("reauth-submit").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)

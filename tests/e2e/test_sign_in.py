@@ -1,0 +1,125 @@
+"""Signing in and out in a real browser against the production build."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from rxapp.models import AuthSession, User
+from rxapp.testing import Account, RxappServer
+from tests.e2e.conftest import LOGIN_URL, PROFILE_URL, sign_in, sign_in_to_profile
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_user_signs_in_and_sees_their_profile(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    expect(page.get_by_test_id("logout")).to_be_visible()
+
+
+def test_enter_in_the_password_field_submits(page: Page, rxapp_user: Account) -> None:
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-password").press("Enter")
+    expect(page).to_have_url(PROFILE_URL)
+
+
+def test_the_email_is_matched_in_any_case(page: Page, rxapp_user: Account) -> None:
+    sign_in(page, Account(rxapp_user.email.upper(), rxapp_user.password))
+    expect(page).to_have_url(PROFILE_URL)
+
+
+def test_wrong_password_and_unknown_email_show_the_same_message(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in(page, rxapp_user, password="not-the-password")
+    error = page.get_by_test_id("login-error")
+    expect(error).to_be_visible()
+    wrong_password_message = error.inner_text()
+
+    sign_in(page, Account("nobody-" + rxapp_user.email, "whatever-password"))
+    expect(error).to_be_visible()
+    assert error.inner_text() == wrong_password_message
+    assert "incorrect" in wrong_password_message.lower()
+    expect(page).to_have_url(LOGIN_URL)
+
+
+def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill("not an email")
+    page.get_by_test_id("login-password").fill("some-password")
+    # Bypass the browser's own type=email check to reach the server's.
+    page.get_by_test_id("login-email").evaluate("el => el.type = 'text'")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("valid email")
+
+
+def test_the_profile_without_a_session_goes_to_login(page: Page) -> None:
+    page.goto("/profile")
+    expect(page).to_have_url(LOGIN_URL)
+    expect(page.get_by_test_id("login-email")).to_be_visible()
+
+
+def test_a_forged_session_token_grants_nothing(page: Page) -> None:
+    page.goto("/login")
+    page.evaluate("localStorage.setItem('rxapp_session', 'forged-token-' + 'x'.repeat(40))")
+    page.goto("/profile")
+    expect(page).to_have_url(LOGIN_URL)
+
+
+def test_root_sends_visitors_by_session(page: Page, rxapp_user: Account) -> None:
+    page.goto("/")
+    expect(page).to_have_url(LOGIN_URL)
+    sign_in_to_profile(page, rxapp_user)
+    page.goto("/")
+    expect(page).to_have_url(PROFILE_URL)
+
+
+def test_after_sign_out_reload_and_back_do_not_restore_the_session(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(LOGIN_URL)
+
+    page.reload()
+    expect(page).to_have_url(LOGIN_URL)
+    page.go_back()
+    page.goto("/profile")
+    expect(page).to_have_url(LOGIN_URL)
+
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        sessions = db.exec(select(AuthSession).where(AuthSession.user_id == user.id)).all()
+    assert sessions, "the sign-in created a server-side session"
+    assert all(s.revoked_at is not None for s in sessions)
+
+
+def test_the_session_survives_a_reload(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.reload()
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+
+def test_no_websocket_frame_carries_a_hash(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer, received_frames: list[str]
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.reload()
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        token_hashes = [
+            s.token_hash for s in db.exec(select(AuthSession).where(AuthSession.user_id == user.id))
+        ]
+    assert received_frames, "the page spoke to the server over its websocket"
+    assert token_hashes
+    everything = "\n".join(received_frames)
+    assert rxapp_user.email in everything  # the frames were captured and readable
+    for secret in [user.password_hash, *token_hashes]:
+        assert secret not in everything
+    assert "argon2" not in everything
