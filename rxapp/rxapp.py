@@ -5,15 +5,18 @@ import sys
 import reflex as rx
 
 from rxapp import routes
+from rxapp.api import api
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
 from rxapp.pages.passcode import passcode_page
 from rxapp.pages.profile import profile_page
+from rxapp.pages.users import users_page
 from rxapp.services import secretbox
 from rxapp.state.auth import AuthState
 from rxapp.state.login import LoginState
 from rxapp.state.passcode import PasscodeState
 from rxapp.state.profile import ProfileState
+from rxapp.state.users import UsersState
 
 # Refuse to start without a usable key for TOTP secrets (a server database needs
 # RXAPP_SECRET_KEY); the embedded default creates its key file here, once.
@@ -23,7 +26,7 @@ except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None
 
-app = rx.App(stylesheets=["/styles.css"])
+app = rx.App(stylesheets=["/styles.css"], api_transformer=api)
 app.add_page(index_page, route=routes.INDEX, title="rxapp", on_load=AuthState.route_by_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · rxapp", on_load=LoginState.open_login)
 app.add_page(
@@ -37,4 +40,7 @@ app.add_page(
     route=routes.PROFILE,
     title="My profile · rxapp",
     on_load=ProfileState.open_profile,
+)
+app.add_page(
+    users_page, route=routes.USERS, title="All users · rxapp", on_load=UsersState.open_users
 )

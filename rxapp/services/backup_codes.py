@@ -50,9 +50,11 @@ def normalize(raw: object) -> str | None:
     """The canonical code from what someone typed (any case, dashes and spaces), or None."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         return None
-    code = re.sub(r"[\s\-]", "", raw).upper().translate(_READS_AS)
-    if not code.isascii():
+    stripped = re.sub(r"[\s\-]", "", raw)
+    # Check ASCII first: some letters (dotless i, long s, ligatures) upper-case into ASCII.
+    if not stripped.isascii():
         return None
+    code = stripped.upper().translate(_READS_AS)
     return code if _CODE.fullmatch(code) else None
 
 

@@ -28,7 +28,11 @@ def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
 @cache
 def engine_for(url: str) -> Engine:
     """One engine per database URL for this process."""
-    return create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+        # A streamed response may resume its generator on another thread of the pool; the
+        # connection is never used by two threads at once.
+        return create_engine(url, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True)
 
 
 @contextmanager

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rxapp.models import User
-from rxapp.services import accounts, passwords
+from rxapp.services import accounts, passwords, secretbox, totp
 
 DEMO_ADMIN = ("admin@example.com", "admin-demo-1234")
 DEMO_USERS = (
@@ -19,6 +19,7 @@ DEMO_USERS = (
 )
 SYNTHETIC_DOMAIN = "users.example.com"
 _BATCH = 10_000
+ACTIVATED_PERCENT = 37  # a realistic adoption mix for the dashboard
 
 
 def has_users(db: Session) -> bool:
@@ -55,15 +56,20 @@ def _add_synthetic_users(
 ) -> int:
     """Bulk-insert `count` users after the highest existing synthetic number."""
     shared_hash = passwords.hash_password("synthetic-1234")
-    start = db.exec(
-        select(func.count()).select_from(User).where(User.email.like(f"%@{SYNTHETIC_DOMAIN}"))
+    # Synthetic 2FA users share one encrypted secret: they exist to be counted, not used.
+    shared_secret = secretbox.encrypt(totp.new_secret())
+    highest = db.exec(
+        select(func.max(User.email)).where(col(User.email).like(f"user%@{SYNTHETIC_DOMAIN}"))
     ).one()
+    start = int(highest[4 : highest.index("@")]) + 1 if highest else 0
     done = 0
     while done < count:
         size = min(_BATCH, count - done)
         rows = []
         for i in range(start + done, start + done + size):
-            created = now - timedelta(minutes=i % 500_000)
+            # Spread over about two years, all in the past, sign-ins and 2FA after creation.
+            created = now - timedelta(days=2, minutes=(i * 37) % 1_000_000)
+            activated = i % 100 < ACTIVATED_PERCENT
             rows.append(
                 {
                     "email": f"user{i:07d}@{SYNTHETIC_DOMAIN}",
@@ -71,6 +77,9 @@ def _add_synthetic_users(
                     "is_admin": False,
                     "created_at": created,
                     "last_sign_in_at": created + timedelta(hours=i % 48) if i % 3 else None,
+                    "totp_secret": shared_secret if activated else None,
+                    "totp_enabled_at": created + timedelta(hours=1 + i % 24) if activated else None,
+                    "twofa_active": activated,
                 }
             )
         db.exec(insert(User), params=rows)

@@ -20,6 +20,6 @@ def email_problem(email: str) -> str | None:
     """Why a normalised `email` is not an address, or None when it is."""
     if email == "":
         return "Enter your email address."
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
         return "Enter a valid email address, like name@example.com."
     return None

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from rxapp.settings import SettingsError, get_settings
 
@@ -29,17 +31,26 @@ def key_file_for(db_url: str) -> Path:
 
 
 def _read_or_create_key_file(path: Path) -> bytes:
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(Fernet.generate_key())
+    """The key in `path`, created once: written to a private temporary file and linked into
+    place, so a process starting at the same moment reads a whole key, never a partial one."""
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(Fernet.generate_key())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            temporary.unlink()
+    if path.stat().st_mode & 0o077:
+        raise SecretKeyError(f"{path} must be readable by its owner only (chmod 600 {path})")
     return path.read_bytes().strip()
 
 
 @cache
-def _fernet(db_url: str, configured_key: str | None) -> Fernet:
+def _raw_key(db_url: str, configured_key: str | None) -> bytes:
     if configured_key:
         raw = configured_key.encode()
         source = "RXAPP_SECRET_KEY"
@@ -54,11 +65,27 @@ def _fernet(db_url: str, configured_key: str | None) -> Fernet:
             "print(Fernet.generate_key().decode())'"
         )
     try:
-        return Fernet(raw)
+        Fernet(raw)
     except ValueError:
         raise SecretKeyError(
             f"the key in {source} is not a Fernet key (32 url-safe base64-encoded bytes)"
         ) from None
+    return raw
+
+
+@cache
+def _fernet(db_url: str, configured_key: str | None) -> Fernet:
+    return Fernet(_raw_key(db_url, configured_key))
+
+
+def derived_key(purpose: str) -> bytes:
+    """A 32-byte key for another use (e.g. signing links), derived from the secret key with
+    HKDF so that one purpose's key reveals nothing about another's."""
+    settings = get_settings()
+    material = _raw_key(settings.db_url, settings.secret_key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+        material
+    )
 
 
 def box() -> Fernet:

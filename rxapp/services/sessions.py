@@ -47,8 +47,12 @@ def start_session(db: Session, user: User, *, now: datetime) -> str:
     return token
 
 
-def current_session(db: Session, token: object, *, now: datetime) -> SignedIn | None:
-    """The live session behind `token`, or None (unknown, revoked, expired or idle too long)."""
+def current_session(
+    db: Session, token: object, *, now: datetime, touch: bool = True
+) -> SignedIn | None:
+    """The live session behind `token`, or None (unknown, revoked, expired or idle too long).
+
+    `touch=False` checks without counting as activity (for background refreshes)."""
     digest = token_hash(token)
     if digest is None:
         return None
@@ -67,7 +71,7 @@ def current_session(db: Session, token: object, *, now: datetime) -> SignedIn | 
         or now - auth.last_seen_at >= idle_limit
     ):
         return None
-    if now - auth.last_seen_at >= _TOUCH_EVERY:
+    if touch and now - auth.last_seen_at >= _TOUCH_EVERY:
         db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))
         db.commit()
         auth.last_seen_at = now

@@ -24,7 +24,6 @@ TIME_SYNC_HINT = (
     "automatically (network time)."
 )
 ENROLL_HINT = "Check that you scanned the QR code shown here, or typed the key without mistakes."
-BACKUP_HINT = "You can also use one of your backup codes."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
 
 
@@ -113,6 +112,7 @@ def confirm_enrollment(db: Session, user_id: int, raw_code: object, *, now: date
             totp_secret=user.totp_pending_secret,
             totp_pending_secret=None,
             totp_enabled_at=now,
+            twofa_active=True,
             totp_last_step=step,
         )
     )
@@ -137,7 +137,7 @@ def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
         update(User)
         .where(
             col(User.id) == user.id,
-            col(User.totp_enabled_at).is_not(None),
+            col(User.twofa_active),
             (col(User.totp_last_step).is_(None)) | (col(User.totp_last_step) < step),
         )
         .values(totp_last_step=step)
@@ -185,7 +185,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     db.commit()
     wait = throttle.seconds_to_wait(db, user_id, now=now)
     if failure.locked:
-        message = f"That code is not right. {_wait_message(wait)} {BACKUP_HINT}"
+        message = f"That code is not right. {_wait_message(wait)}"
     else:
         hint = (
             TIME_SYNC_HINT
@@ -227,6 +227,7 @@ def verify_login_code(
             message="Too many wrong codes. For your security, sign in again with your password.",
             login_voided=True,
             wait_seconds=result.wait_seconds,
+            counted=True,
         )
     db.commit()
     left = PENDING_LOGIN_MAX_FAILURES - failures
@@ -234,6 +235,7 @@ def verify_login_code(
         ok=False,
         message=f"{result.message} {left} {'try' if left == 1 else 'tries'} left.",
         wait_seconds=result.wait_seconds,
+        counted=True,
     )
 
 
@@ -257,6 +259,7 @@ def remove(db: Session, user_id: int) -> None:
             totp_secret=None,
             totp_pending_secret=None,
             totp_enabled_at=None,
+            twofa_active=False,
             totp_last_step=None,
             second_factor_failures=0,
             second_factor_blocked_until=None,

@@ -1,0 +1,277 @@
+"""/users: every user's 2FA status, for admins."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.layout import page, testid
+from rxapp.state.users import Row, UsersState
+
+FILTERS = (("all", "All"), ("activated", "Activated"), ("not_activated", "Not activated"))
+
+
+def _sortable(label: str, key: str) -> rx.Component:
+    arrow = rx.cond(
+        UsersState.sort == key,
+        rx.cond(
+            UsersState.descending, rx.icon("arrow-down", size=14), rx.icon("arrow-up", size=14)
+        ),
+        rx.icon("arrow-up-down", size=14, opacity="0.35"),
+    )
+    return rx.table.column_header_cell(
+        rx.button(
+            label,
+            arrow,
+            variant="ghost",
+            size="1",
+            on_click=UsersState.sort_by(key),
+            custom_attrs=testid(f"users-sort-{key.replace('_', '-')}"),
+        ),
+        aria_sort=rx.cond(
+            UsersState.sort == key,
+            rx.cond(UsersState.descending, "descending", "ascending"),
+            "none",
+        ),
+    )
+
+
+def _row(row: Row) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.hstack(
+                rx.text(row["email"], custom_attrs=testid("user-email")),
+                rx.cond(row["admin"], rx.badge("admin", size="1", variant="outline")),
+                spacing="2",
+                align="center",
+            )
+        ),
+        rx.table.cell(
+            rx.badge(
+                row["status"],
+                color_scheme=rx.cond(row["status"] == "Activated", "green", "gray"),
+                custom_attrs=testid("user-2fa-status"),
+            )
+        ),
+        rx.table.cell(row["enabled"]),
+        rx.table.cell(row["created"]),
+        rx.table.cell(row["last_sign_in"]),
+        rx.table.cell(row["backup_codes"], text_align="right"),
+        rx.table.cell(
+            rx.cond(
+                row["status"] == "Activated",
+                rx.button(
+                    "Reset 2FA",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=UsersState.ask_reset(row["id"]),
+                    aria_label="Reset 2FA of " + row["email"],
+                    custom_attrs=testid("user-reset-2fa"),
+                ),
+            )
+        ),
+        custom_attrs=testid("user-row"),
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.el.label(rx.text("2FA status", size="1", weight="medium"), html_for="users-filter"),
+            rx.el.select(
+                *[rx.el.option(label, value=value) for value, label in FILTERS],
+                id="users-filter",
+                value=UsersState.status_filter,
+                on_change=UsersState.set_status_filter,
+                custom_attrs=testid("users-filter"),
+                class_name="rx-native-select",
+            ),
+            spacing="1",
+        ),
+        rx.vstack(
+            rx.el.label(
+                rx.text("Search by email", size="1", weight="medium"), html_for="users-search"
+            ),
+            rx.input(
+                id="users-search",
+                placeholder="Start of an email…",
+                type="search",
+                debounce_timeout=300,
+                on_change=UsersState.set_search,
+                max_length=254,
+                width="18rem",
+                custom_attrs=testid("users-search"),
+            ),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.button(
+            rx.icon("download", size=16),
+            "Export CSV",
+            variant="soft",
+            on_click=UsersState.export_csv,
+            custom_attrs=testid("users-export"),
+        ),
+        align="end",
+        spacing="4",
+        width="100%",
+        wrap="wrap",
+    )
+
+
+def _summary() -> rx.Component:
+    return rx.hstack(
+        rx.text(
+            rx.el.span(
+                UsersState.total_text,
+                custom_attrs={**testid("users-count"), "data-count": UsersState.total},
+            ),
+            " matching users",
+            size="2",
+            weight="medium",
+        ),
+        rx.text("·", color_scheme="gray"),
+        rx.text(
+            "Activated ",
+            rx.el.span(
+                UsersState.activated_text,
+                custom_attrs={
+                    **testid("users-count-activated"),
+                    "data-count": UsersState.activated,
+                },
+                class_name="tabular",
+            ),
+            " · Not activated ",
+            rx.el.span(
+                UsersState.not_activated_text,
+                custom_attrs={
+                    **testid("users-count-not-activated"),
+                    "data-count": UsersState.not_activated,
+                },
+                class_name="tabular",
+            ),
+            size="2",
+            color_scheme="gray",
+        ),
+        spacing="2",
+        role="status",
+        aria_live="polite",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            disabled=UsersState.page <= 1,
+            on_click=UsersState.previous_page,
+            custom_attrs=testid("users-page-prev"),
+        ),
+        rx.text(
+            "Page ",
+            UsersState.page,
+            " of ",
+            UsersState.pages,
+            size="2",
+            custom_attrs=testid("users-page"),
+        ),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            disabled=UsersState.page >= UsersState.pages,
+            on_click=UsersState.next_page,
+            custom_attrs=testid("users-page-next"),
+        ),
+        justify="center",
+        align="center",
+        spacing="4",
+        width="100%",
+    )
+
+
+def _reset_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Reset two-factor authentication?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "This deletes the authenticator key and backup codes of ",
+                    rx.text.strong(UsersState.reset_email),
+                    ". They will sign in with their password alone until they enable 2FA again.",
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Reset 2FA",
+                        color_scheme="red",
+                        on_click=UsersState.confirm_reset,
+                        custom_attrs=testid("reset-confirm"),
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+            ),
+            max_width="28rem",
+        ),
+        open=UsersState.reset_open,
+        on_open_change=UsersState.cancel_reset,
+    )
+
+
+def users_page() -> rx.Component:
+    """The All users dashboard."""
+    return page(
+        rx.text(
+            "Two-factor authentication status of every account. Filter, search by email, and "
+            "reset 2FA for someone who lost their phone and their backup codes.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            UsersState.filter_notice != "",
+            rx.callout(
+                UsersState.filter_notice,
+                icon="info",
+                color_scheme="amber",
+                role="status",
+                custom_attrs=testid("users-filter-notice"),
+            ),
+        ),
+        _toolbar(),
+        _summary(),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        _sortable("Email", "email"),
+                        rx.table.column_header_cell("2FA"),
+                        rx.table.column_header_cell("2FA enabled"),
+                        _sortable("Created", "created"),
+                        _sortable("Last sign-in", "last_sign_in"),
+                        rx.table.column_header_cell("Backup codes"),
+                        rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
+                    )
+                ),
+                rx.table.body(rx.foreach(UsersState.rows, _row)),
+                variant="surface",
+                size="1",
+                width="100%",
+                custom_attrs=testid("users-table"),
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+        rx.cond(UsersState.total == 0, rx.text("No users match.", size="2", color_scheme="gray")),
+        _pager(),
+        _reset_dialog(),
+        title="All users",
+        signed_in=True,
+        width="72rem",
+    )

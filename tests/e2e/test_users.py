@@ -1,0 +1,280 @@
+"""The admin "All users" dashboard in a real browser, on a seeded mix of statuses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import timedelta
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, insert
+from sqlmodel import select
+
+from rxapp.models import AuditEvent, User
+from rxapp.services.clock import utcnow
+from rxapp.state.users import UsersState
+from rxapp.testing import Account, RxappServer
+from tests.e2e.conftest import (
+    LOGIN_URL,
+    PROFILE_URL,
+    EventForger,
+    sign_in_to_profile,
+)
+
+pytestmark = pytest.mark.e2e
+SEEDED = 120
+ACTIVATED_EVERY = 3  # every third seeded user has 2FA on
+
+
+@pytest.fixture(scope="module")
+def mix(rxapp_server: RxappServer) -> str:
+    """120 users whose emails start with one unique prefix; every third has 2FA on."""
+    prefix = f"mix{uuid.uuid4().hex[:6]}-"
+    now = utcnow()
+    rows = []
+    for i in range(SEEDED):
+        activated = i % ACTIVATED_EVERY == 0
+        rows.append(
+            {
+                "email": f"{prefix}{i:03d}@example.com",
+                "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2VlZGVk$c2VlZGVkc2VlZGVk",
+                "is_admin": False,
+                "created_at": now - timedelta(days=i),
+                "last_sign_in_at": now - timedelta(hours=(i * 7) % 100) if i % 4 else None,
+                "totp_secret": "not-a-real-ciphertext" if activated else None,
+                "totp_enabled_at": now - timedelta(days=i, hours=-1) if activated else None,
+                "twofa_active": activated,
+            }
+        )
+    with rxapp_server.db() as db:
+        db.exec(insert(User), params=rows)
+        db.commit()
+    return prefix
+
+
+def _db_count(server: RxappServer, prefix: str, *, activated: bool | None = None) -> int:
+    query = select(func.count()).select_from(User).where(User.email.startswith(prefix))
+    if activated is not None:
+        query = query.where(User.twofa_active == activated)
+    with server.db() as db:
+        return db.exec(query).one()
+
+
+def _count(page: Page, testid: str) -> int:
+    return int(page.get_by_test_id(testid).inner_text().replace(",", ""))
+
+
+def _admin_on_users(page: Page, admin: Account, path: str = "/users") -> None:
+    sign_in_to_profile(page, admin)
+    page.goto(path)
+    expect(page.get_by_test_id("users-table")).to_be_visible()
+
+
+def _search(page: Page, text: str) -> None:
+    page.get_by_test_id("users-search").fill(text)
+
+
+def test_a_non_admin_is_sent_to_the_profile_with_a_reason(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.goto("/users")
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-notice")).to_have_text("Only admins can see All users.")
+    expect(page.get_by_test_id("users-table")).to_have_count(0)
+
+
+def test_without_a_session_the_dashboard_goes_to_login(page: Page) -> None:
+    page.goto("/users")
+    expect(page).to_have_url(LOGIN_URL)
+
+
+def test_the_activated_filter_shows_only_activated_users_and_true_counts(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    _admin_on_users(page, rxapp_admin)
+    # Unfiltered: the counts are those of the whole database.
+    with rxapp_server.db() as db:
+        everyone = db.exec(select(func.count()).select_from(User)).one()
+    expect(page.get_by_test_id("users-count")).to_have_text(f"{everyone:,}")
+
+    _search(page, mix)
+    expect(page.get_by_test_id("users-count")).to_have_text(str(SEEDED))
+    page.get_by_test_id("users-filter").select_option("activated")
+    expected = _db_count(rxapp_server, mix, activated=True)
+    expect(page.get_by_test_id("users-count")).to_have_text(str(expected))
+    statuses = page.get_by_test_id("user-2fa-status")
+    expect(statuses).to_have_count(expected)
+    assert set(statuses.all_inner_texts()) == {"Activated"}
+    assert _count(page, "users-count-activated") == expected
+    assert _count(page, "users-count-not-activated") == _db_count(
+        rxapp_server, mix, activated=False
+    )
+    expect(page).to_have_url(re.compile(r"/users\?twofa=activated$"))
+
+
+def test_the_filter_is_restored_from_the_url(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    _admin_on_users(page, rxapp_admin, "/users?twofa=not_activated")
+    expect(page.get_by_test_id("users-filter")).to_have_value("not_activated")
+    _search(page, mix)
+    expected = _db_count(rxapp_server, mix, activated=False)
+    expect(page.get_by_test_id("users-count")).to_have_text(str(expected))
+    assert set(page.get_by_test_id("user-2fa-status").all_inner_texts()) == {"Not activated"}
+
+
+def test_an_unknown_filter_in_the_url_is_explained_and_shows_all(
+    page: Page, rxapp_admin: Account
+) -> None:
+    _admin_on_users(page, rxapp_admin, "/users?twofa=<script>alert(1)</script>")
+    expect(page.get_by_test_id("users-filter-notice")).to_contain_text("Unknown 2FA filter")
+    expect(page.get_by_test_id("users-filter")).to_have_value("all")
+    expect(page).to_have_url(re.compile(r"/users$"))
+
+
+def test_search_paging_and_sort(page: Page, rxapp_admin: Account, mix: str) -> None:
+    _admin_on_users(page, rxapp_admin)
+    _search(page, mix.upper())  # emails match in any case
+    expect(page.get_by_test_id("users-count")).to_have_text(str(SEEDED))
+    emails = page.get_by_test_id("user-email")
+    expect(emails).to_have_count(50)
+    expect(emails.first).to_have_text(f"{mix}000@example.com")
+    expect(page.get_by_test_id("users-page-prev")).to_be_disabled()
+
+    page.get_by_test_id("users-page-next").click()
+    expect(emails.first).to_have_text(f"{mix}050@example.com")
+    page.get_by_test_id("users-page-next").click()
+    expect(emails).to_have_count(SEEDED - 100)
+    expect(page.get_by_test_id("users-page-next")).to_be_disabled()
+    page.get_by_test_id("users-page-prev").click()
+    expect(emails.first).to_have_text(f"{mix}050@example.com")
+
+    page.get_by_test_id("users-sort-email").click()  # same column: descending, page 1
+    expect(emails.first).to_have_text(f"{mix}119@example.com")
+    page.get_by_test_id("users-sort-created").click()  # oldest first: created 119 days ago
+    expect(emails.first).to_have_text(f"{mix}119@example.com")
+    page.get_by_test_id("users-sort-created").click()
+    expect(emails.first).to_have_text(f"{mix}000@example.com")
+    page.get_by_test_id("users-sort-last-sign-in").click()
+    expect(emails).to_have_count(50)
+
+    _search(page, mix + "11")
+    expect(page.get_by_test_id("users-count")).to_have_text("10")
+
+
+def test_the_csv_export_matches_the_view(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    _admin_on_users(page, rxapp_admin, "/users?twofa=activated")
+    _search(page, mix)
+    expected = _db_count(rxapp_server, mix, activated=True)
+    expect(page.get_by_test_id("users-count")).to_have_text(str(expected))
+    with page.expect_download() as download_info:
+        page.get_by_test_id("users-export").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    with open(download.path(), encoding="utf-8") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read())))
+    assert len(rows) == expected
+    assert {r["2fa_status"] for r in rows} == {"Activated"}
+    assert [r["email"] for r in rows] == sorted(r["email"] for r in rows)
+    assert all(r["email"].startswith(mix) for r in rows)
+    assert "totp_secret" not in rows[0] and "password_hash" not in rows[0]
+
+
+def test_an_export_link_does_not_work_for_anyone_else(
+    page: Page, rxapp_server: RxappServer
+) -> None:
+    reply = page.request.get(f"{rxapp_server.url}/api/users.csv?token=forged.token")
+    assert reply.status == 403
+    assert "users" not in reply.text() or "invalid" in reply.text()
+
+
+def test_an_admin_resets_a_users_2fa(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    _admin_on_users(page, rxapp_admin)
+    target = f"{mix}003@example.com"
+    _search(page, target)
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
+    expect(page.get_by_test_id("user-2fa-status")).to_have_text("Activated")
+    page.get_by_test_id("user-reset-2fa").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text(target)
+    page.get_by_test_id("reset-confirm").click()
+    expect(page.get_by_test_id("user-2fa-status")).to_have_text("Not activated")
+
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == target)).one()
+        admin = db.exec(select(User).where(User.email == rxapp_admin.email)).one()
+        event = db.exec(
+            select(AuditEvent).where(
+                AuditEvent.user_id == user.id, AuditEvent.event == "admin_reset_2fa"
+            )
+        ).one()
+    assert user.totp_secret is None and not user.twofa_active
+    assert event.actor_id == admin.id
+
+
+def test_the_table_follows_a_user_turning_2fa_on_without_a_reload(
+    page: Page, browser: Browser, rxapp_admin: Account, rxapp_server: RxappServer
+) -> None:
+    someone = rxapp_server.create_user()
+    _admin_on_users(page, rxapp_admin)
+    _search(page, someone.email)
+    expect(page.get_by_test_id("users-count")).to_have_text("1")
+    status = page.get_by_test_id("user-2fa-status")
+    expect(status).to_have_text("Not activated")
+
+    other = browser.new_context(base_url=rxapp_server.url).new_page()
+    try:
+        sign_in_to_profile(other, someone)
+        other.get_by_test_id("enable-2fa").click()
+        secret = other.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+        other.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+        other.get_by_test_id("enroll-check").click()
+        expect(other.get_by_test_id("backup-code")).to_have_count(5)
+    finally:
+        other.context.close()
+    expect(status).to_have_text("Activated", timeout=8000)
+
+
+FORGED = [
+    ("set_status_filter", {"value": "activated"}),
+    ("set_search", {"value": ""}),
+    ("sort_by", {"key": "created"}),
+    ("next_page", {}),
+    ("export_csv", {}),
+    ("confirm_reset", {}),
+    ("set_status_filter", {"value": {"$ne": 1}}),
+    ("watch_for_changes", {}),
+]
+
+
+def test_forged_dashboard_events_from_a_non_admin_change_and_reveal_nothing(
+    page: Page,
+    rxapp_user: Account,
+    rxapp_server: RxappServer,
+    mix: str,
+    forge: EventForger,
+    received_frames: list[str],
+) -> None:
+    victim = f"{mix}006@example.com"
+    with rxapp_server.db() as db:
+        victim_id = db.exec(select(User.id).where(User.email == victim)).one()
+    sign_in_to_profile(page, rxapp_user)
+    start = len(received_frames)
+    handler = f"{UsersState.get_full_name()}."
+    forge.send(handler + "ask_reset", {"user_id": victim_id}, path="/users")
+    for name, payload in FORGED:
+        forge.send(handler + name, payload, path="/users")
+    page.wait_for_timeout(2000)
+
+    with rxapp_server.db() as db:
+        still = db.exec(select(User).where(User.email == victim)).one()
+    assert still.twofa_active and still.totp_secret is not None
+    leaked = "\n".join(received_frames[start:])
+    assert mix not in leaked
+    assert "api/users.csv" not in leaked
