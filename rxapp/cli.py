@@ -41,6 +41,24 @@ def _create_user(args: argparse.Namespace) -> str:
     return f"Created {role} {user.email}."
 
 
+def _reset_2fa(args: argparse.Namespace) -> str:
+    from rxapp.services import accounts, admin, twofactor
+    from rxapp.services.clock import utcnow
+    from rxapp.services.emails import email_problem, normalize_email
+
+    email = normalize_email(args.email)
+    if problem := email_problem(email):
+        raise CommandError(problem)
+    with _Database() as db:
+        user = accounts.find_user(db, email)
+        if user is None:
+            raise CommandError(f"no account with the email {email}.")
+        if not twofactor.is_enabled(user) and user.totp_pending_secret is None:
+            return f"Two-factor authentication is not active for {email}; nothing to reset."
+        admin.reset_2fa(db, user.id, now=utcnow(), actor_id=None, via="command line")
+    return f"Two-factor authentication reset for {email}: key and backup codes deleted."
+
+
 def _seed_demo(args: argparse.Namespace) -> str:
     from rxapp.services import demo
     from rxapp.services.clock import utcnow
@@ -90,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--admin", action="store_true", help="make the account an admin")
     create.set_defaults(handler=_create_user)
+
+    reset = commands.add_parser(
+        "reset-2fa", help="turn a user's 2FA off (for a lost phone and lost backup codes)"
+    )
+    reset.add_argument("email")
+    reset.set_defaults(handler=_reset_2fa)
 
     seed = commands.add_parser("seed-demo", help="add the demo accounts (and N synthetic users)")
     seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")

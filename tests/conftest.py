@@ -1,24 +1,52 @@
-"""Shared fixtures: a real, migrated database for service tests."""
+"""Shared fixtures: a real, migrated database for service tests, on SQLite and PostgreSQL.
+
+Every test that uses `db_url` or `db` runs twice: on a fresh SQLite file (the embedded
+default) and on PostgreSQL (the scale-out database), each migrated with Reflex's own
+`reflex db migrate`. PostgreSQL comes from RXAPP_TEST_POSTGRES_URL (default: the local
+server, database `test`); a database of its own is created for the session and dropped after.
+Without a reachable server those tests are skipped, unless RXAPP_REQUIRE_SERVICES=1 (as in
+CI), where they fail.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from rxapp.closed_network import apply_closed_network_settings
+from rxapp.services import secretbox
 from rxapp.services.database import engine_for
-from rxapp.settings import PROJECT_ROOT
+from rxapp.settings import PROJECT_ROOT, get_settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RXAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("RXAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SERVICES_REQUIRED = os.environ.get("RXAPP_REQUIRE_SERVICES") == "1"
+
+
+def services_unavailable(what: str, error: Exception) -> None:
+    """Skip (on a developer's machine) or fail (in CI) when PostgreSQL or Redis is missing."""
+    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    if SERVICES_REQUIRED:
+        pytest.fail(message + "; RXAPP_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(message + "; set RXAPP_TEST_POSTGRES_URL / start the service to run these")
 
 
 def migrate(db_url: str) -> None:
     """Apply the committed migrations with Reflex's own command, as `make run` does."""
-    env = apply_closed_network_settings(dict(__import__("os").environ))
+    env = apply_closed_network_settings(dict(os.environ))
     env["REFLEX_DB_URL"] = db_url
     result = subprocess.run(
         [sys.executable, "-m", "reflex", "db", "migrate"],
@@ -33,6 +61,20 @@ def migrate(db_url: str) -> None:
         raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _secret_key_for_tests() -> Iterator[None]:
+    """A throwaway encryption key, so no test writes a key file into the project."""
+    previous = os.environ.get("RXAPP_SECRET_KEY")
+    os.environ["RXAPP_SECRET_KEY"] = previous or Fernet.generate_key().decode()
+    get_settings.cache_clear()
+    secretbox.forget_keys()
+    yield
+    if previous is None:
+        os.environ.pop("RXAPP_SECRET_KEY", None)
+    get_settings.cache_clear()
+    secretbox.forget_keys()
+
+
 @pytest.fixture(scope="session")
 def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file with every migration applied, copied for each test."""
@@ -41,12 +83,57 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test session's own."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"rxapp_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        services_unavailable("PostgreSQL", error)
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = engine_for(url)
+    with engine.begin() as connection:
+        tables = connection.execute(
+            sa.text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
-def db_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
-    """The URL of a fresh, migrated database for this test."""
+def sqlite_db_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh, migrated SQLite file for this test."""
     path = tmp_path / "test.db"
     shutil.copyfile(migrated_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh, migrated database for this test (once per database kind)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_db_url")
+    url = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
 
 
 @pytest.fixture
@@ -54,3 +141,17 @@ def db(db_url: str) -> Iterator[Session]:
     """A session on a fresh, migrated database."""
     with Session(engine_for(db_url), expire_on_commit=False) as session:
         yield session
+
+
+def stored_bytes(db_url: str) -> bytes:
+    """Everything the database holds, as bytes, to search for what must never be stored."""
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    engine = engine_for(db_url)
+    chunks = []
+    with engine.connect() as connection:
+        for table in sa.inspect(connection).get_table_names():
+            rows = connection.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars()
+            chunks.extend(row.encode() for row in rows)
+    return b"\n".join(chunks)

@@ -51,6 +51,22 @@ def seed(
     return "Demo data added:\n" + "\n".join(lines)
 
 
+def _next_synthetic_number(db: Session) -> int:
+    """One more than the highest `userNNNNNNN@` number taken (real accounts in the synthetic
+    domain with other names are passed over)."""
+    candidates = db.exec(
+        select(User.email)
+        .where(col(User.email).like(f"user_______@{SYNTHETIC_DOMAIN}"))
+        .order_by(col(User.email).desc())
+        .execution_options(yield_per=100)
+    )
+    for email in candidates:
+        number = email[4:11]
+        if number.isascii() and number.isdigit():
+            return int(number) + 1
+    return 0
+
+
 def _add_synthetic_users(
     db: Session, count: int, *, now: datetime, progress: Callable[[int, int], None] | None
 ) -> int:
@@ -58,10 +74,7 @@ def _add_synthetic_users(
     shared_hash = passwords.hash_password("synthetic-1234")
     # Synthetic 2FA users share one encrypted secret: they exist to be counted, not used.
     shared_secret = secretbox.encrypt(totp.new_secret())
-    highest = db.exec(
-        select(func.max(User.email)).where(col(User.email).like(f"user%@{SYNTHETIC_DOMAIN}"))
-    ).one()
-    start = int(highest[4 : highest.index("@")]) + 1 if highest else 0
+    start = _next_synthetic_number(db)
     done = 0
     while done < count:
         size = min(_BATCH, count - done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_EMAIL_LENGTH = 254
 # One @, no spaces or control characters, a dot in the domain. Deliverability is not our job.
@@ -20,6 +21,11 @@ def email_problem(email: str) -> str | None:
     """Why a normalised `email` is not an address, or None when it is."""
     if email == "":
         return "Enter your email address."
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
+    if (
+        len(email) > MAX_EMAIL_LENGTH
+        or not _EMAIL.fullmatch(email)
+        # Invisible format characters (zero-width space, BOM, ...) would make look-alikes.
+        or any(unicodedata.category(c) == "Cf" for c in email)
+    ):
         return "Enter a valid email address, like name@example.com."
     return None

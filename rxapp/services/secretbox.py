@@ -88,6 +88,12 @@ def derived_key(purpose: str) -> bytes:
     )
 
 
+def forget_keys() -> None:
+    """Drop the cached keys, so the next use reads the settings again (tests, key rotation)."""
+    _raw_key.cache_clear()
+    _fernet.cache_clear()
+
+
 def box() -> Fernet:
     """The cipher for this process's settings (raises SecretKeyError when unusable)."""
     settings = get_settings()

@@ -91,17 +91,17 @@ def has_fresh_proof(signed_in: SignedIn, *, now: datetime) -> bool:
 
 
 def revoke_session(db: Session, token: object, *, now: datetime) -> int | None:
-    """End the session behind `token`; return its user id if it was live."""
-    digest = token_hash(token)
-    if digest is None:
+    """End the session behind `token`; return its user id if it was live until now."""
+    signed_in = current_session(db, token, now=now, touch=False)
+    if signed_in is None:
         return None
-    auth = db.exec(select(AuthSession).where(AuthSession.token_hash == digest)).first()
-    if auth is None or auth.revoked_at is not None:
-        return None
-    auth.revoked_at = now
-    db.add(auth)
+    db.exec(
+        update(AuthSession)
+        .where(AuthSession.id == signed_in.session.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     db.commit()
-    return auth.user_id
+    return signed_in.user.id
 
 
 def revoke_all_sessions(db: Session, user_id: int, *, now: datetime) -> None:

@@ -35,7 +35,12 @@ def sign(purpose: str, payload: dict[str, Any], *, now: datetime, ttl_seconds: i
 
 def verify(purpose: str, token: object, *, now: datetime) -> dict[str, Any] | None:
     """The payload of a valid, unexpired token for `purpose`, else None."""
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN or token.count(".") != 1:
+    if (
+        not isinstance(token, str)
+        or len(token) > _MAX_TOKEN
+        or not token.isascii()
+        or token.count(".") != 1
+    ):
         return None
     body, signature = token.split(".")
     expected = hmac.new(

@@ -1,7 +1,7 @@
 """The admin "All users" query: filter, search, sort, page and count, all in SQL.
 
 Only the requested page of rows leaves the database. Emails are stored lower-cased, so an
-email prefix search is an index range scan (`email >= p AND email < p + U+FFFF`) on every
+email prefix search is an index range scan (`email >= p AND email < p + U+10FFFF`) on every
 database, without LIKE and its collation rules.
 """
 
@@ -78,7 +78,7 @@ def parse_filter(raw: object) -> StatusFilter:
     try:
         return StatusFilter(str(raw))
     except ValueError:
-        raise QueryError(f"Unknown 2FA filter {str(raw)[:40]!r}; showing all users.") from None
+        raise QueryError(f"Unknown 2FA filter {str(raw)[:40]!r}.") from None
 
 
 def parse_sort(raw: object) -> SortKey:
@@ -99,7 +99,7 @@ def normalize_search(raw: object) -> str:
 def _search_clause(search: str) -> sa.ColumnElement[bool] | None:
     if not search:
         return None
-    return sa.and_(col(User.email) >= search, col(User.email) < search + "\uffff")
+    return sa.and_(col(User.email) >= search, col(User.email) < search + "\U0010ffff")
 
 
 def _status_clause(status: StatusFilter) -> sa.ColumnElement[bool] | None:
@@ -134,7 +134,7 @@ def fetch_page(
     page: int = 1,
 ) -> UsersPage:
     """One page of users matching the filter and search, with the counts."""
-    if not isinstance(page, int) or page < 1:
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise QueryError("Page numbers start at 1.")
     activated, not_activated = counts(db, search)
     total = {
@@ -187,7 +187,8 @@ def _rows_query(*, status: StatusFilter, search: str, sort: SortKey, descending:
         SortKey.CREATED: col(User.created_at),
         SortKey.LAST_SIGN_IN: col(User.last_sign_in_at),
     }[sort]
-    order = [sort_column.desc() if descending else sort_column.asc()]
+    # "Never signed in" sorts as the oldest on every database (their NULL defaults differ).
+    order = [sort_column.desc().nulls_last() if descending else sort_column.asc().nulls_first()]
     if sort is not SortKey.EMAIL:
         order.append(col(User.id).desc() if descending else col(User.id).asc())
 

@@ -147,7 +147,7 @@ class UsersState(AuthState):
                 self.filter_notice = ""
             except QueryError as error:
                 self.status_filter = StatusFilter.ALL.value
-                self.filter_notice = str(error)
+                self.filter_notice = f"{error} Showing all users."
             self.search = ""
             self.page = 1
             self.reset_open = False
@@ -164,7 +164,7 @@ class UsersState(AuthState):
                 self.status_filter = users_query.parse_filter(value).value
                 self.filter_notice = ""
             except QueryError as error:
-                self.filter_notice = str(error)
+                self.filter_notice = f"{error} The filter was not changed."
                 return None
             self.page = 1
             self._load(db)

@@ -1,0 +1,44 @@
+"""`python -m bench [codes|users|browser]`: run the benchmarks and print their figures."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+from rxapp.closed_network import apply_closed_network_settings
+
+
+def main() -> int:
+    apply_closed_network_settings()
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "which", nargs="*", default=["codes", "users"], choices=["codes", "users", "browser"]
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
+    args = parser.parse_args()
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {platform.node()}"
+    )
+    for which in args.which:
+        if which == "codes":
+            from bench import codes
+
+            lines = codes.run()
+        elif which == "users":
+            from bench import users_query
+
+            lines = users_query.run(sizes)
+        else:
+            from bench import browser_users
+
+            lines = browser_users.run(sizes)
+        print(f"\n## {which}")
+        print("\n".join(lines), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

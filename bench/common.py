@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmarks: timing, fresh migrated databases, seeded users."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from rxapp.closed_network import apply_closed_network_settings
+from rxapp.services import secretbox
+from rxapp.settings import PROJECT_ROOT, get_settings
+
+
+def use_throwaway_key() -> None:
+    """Encrypt with a key of this run only (no key file next to the project database)."""
+    os.environ.setdefault("RXAPP_SECRET_KEY", Fernet.generate_key().decode())
+    get_settings.cache_clear()
+    secretbox.forget_keys()
+
+
+def migrated_sqlite(path: Path) -> str:
+    """A new SQLite file at `path` with every migration applied; returns its URL."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    env = apply_closed_network_settings(dict(os.environ))
+    env["REFLEX_DB_URL"] = url
+    subprocess.run(
+        [sys.executable, "-m", "reflex", "db", "migrate"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+def measure(
+    fn: Callable[[], object], *, runs: int, setup: Callable[[], None] | None = None
+) -> list[float]:
+    """Wall-clock milliseconds of `runs` calls of `fn` (setup, untimed, before each)."""
+    samples = []
+    for _ in range(runs):
+        if setup:
+            setup()
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> str:
+    """Median and spread of a list of milliseconds."""
+    ordered = sorted(samples)
+    p90 = ordered[int(0.9 * (len(ordered) - 1))]
+    return (
+        f"median {statistics.median(ordered):8.2f} ms   p90 {p90:8.2f} ms   "
+        f"min {ordered[0]:8.2f} ms   n={len(ordered)}"
+    )

@@ -1,0 +1,263 @@
+"""Accounts: creation rules and the password step of signing in, against a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from passlib.context import CryptContext
+from sqlmodel import Session, select
+
+from rxapp.models import AuditEvent, User
+from rxapp.services import accounts, passwords
+from rxapp.services.database import engine_for
+
+NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+LATER = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+PASSWORD = "Tr0ub4dor-and-3"
+
+
+def _users(db: Session) -> list[User]:
+    return list(db.exec(select(User)).all())
+
+
+def _audit(db: Session) -> list[AuditEvent]:
+    return list(db.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
+
+
+def _fresh_read(db_url: str, user_id: int) -> User:
+    """The user as stored, read through a new session so nothing comes from a cache."""
+    with Session(engine_for(db_url)) as other:
+        user = other.get(User, user_id)
+        other.expunge(user)
+        return user
+
+
+# create_user ----------------------------------------------------------------------------------
+
+
+def test_create_user_stores_a_normalised_email_and_an_argon2id_hash(db):
+    user = accounts.create_user(db, "  Alice@Example.COM ", PASSWORD, now=NOW)
+
+    assert user.id is not None
+    assert user.email == "alice@example.com"
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    assert passwords.check_password(PASSWORD, user.password_hash).ok
+    assert user.created_at == NOW
+    assert user.last_sign_in_at is None
+
+
+def test_create_user_commits(db, db_url):
+    user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
+
+    assert _fresh_read(db_url, user.id).email == "alice@example.com"
+
+
+def test_email_is_unique_whatever_its_case(db):
+    accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
+
+    with pytest.raises(accounts.AccountError, match="already exists"):
+        accounts.create_user(db, " ALICE@Example.com", "another-password", now=NOW)
+
+    assert [u.email for u in _users(db)] == ["alice@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("", "Enter your email address."),
+        ("not-an-email", "Enter a valid email address, like name@example.com."),
+        ("a b@example.com", "Enter a valid email address, like name@example.com."),
+        (None, "Enter your email address."),
+    ],
+    ids=["empty", "no-at", "inner-space", "none"],
+)
+def test_bad_email_creates_nothing(db, email, message):
+    with pytest.raises(accounts.AccountError) as raised:
+        accounts.create_user(db, email, PASSWORD, now=NOW)
+
+    assert str(raised.value) == message
+    assert _users(db) == []
+    assert _audit(db) == []
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("", "Enter a password."),
+        ("seven77", "The password must have at least 8 characters."),
+        ("x" * 1025, "The password must have at most 1024 characters."),
+        (None, "Enter a password."),
+    ],
+    ids=["empty", "7-chars", "1025-chars", "none"],
+)
+def test_unusable_password_creates_nothing(db, password, message):
+    with pytest.raises(accounts.AccountError) as raised:
+        accounts.create_user(db, "alice@example.com", password, now=NOW)
+
+    assert str(raised.value) == message
+    assert _users(db) == []
+    assert _audit(db) == []
+
+
+def test_eight_character_password_is_enough(db):
+    assert accounts.create_user(db, "alice@example.com", "eight888", now=NOW).id is not None
+
+
+def test_accounts_are_not_admins_unless_asked(db):
+    plain = accounts.create_user(db, "user@example.com", PASSWORD, now=NOW)
+    admin = accounts.create_user(db, "admin@example.com", PASSWORD, now=NOW, is_admin=True)
+
+    assert plain.is_admin is False
+    assert admin.is_admin is True
+
+
+def test_create_user_records_user_created_in_the_audit_trail(db):
+    user = accounts.create_user(db, "Alice@Example.com", PASSWORD, now=NOW)
+
+    rows = _audit(db)
+    assert len(rows) == 1
+    assert rows[0].event == "user_created"
+    assert rows[0].user_id == user.id
+    assert rows[0].email == "alice@example.com"
+    assert rows[0].at == NOW
+    assert PASSWORD not in rows[0].detail
+
+
+def test_find_user_ignores_case_and_surrounding_spaces(db):
+    user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
+
+    assert accounts.find_user(db, "  ALICE@example.COM ").id == user.id
+    assert accounts.find_user(db, "bob@example.com") is None
+
+
+# check_password_step --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
+
+
+def test_right_password_passes_the_step(db, alice):
+    step = accounts.check_password_step(db, "Alice@Example.com ", PASSWORD, now=LATER)
+
+    assert step.user is not None
+    assert step.user.id == alice.id
+    assert step.message == ""
+
+
+def test_unknown_email_and_wrong_password_give_the_same_message(db, alice):
+    unknown = accounts.check_password_step(db, "nobody@example.com", PASSWORD, now=LATER)
+    wrong = accounts.check_password_step(db, "alice@example.com", "not-the-password", now=LATER)
+
+    assert unknown.user is None
+    assert wrong.user is None
+    assert unknown.message == wrong.message == accounts.GENERIC_SIGN_IN_ERROR
+    assert unknown == wrong
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("not-an-email", PASSWORD),
+        ("", PASSWORD),
+        (None, PASSWORD),
+        ("alice@example.com", None),
+        ("alice@example.com", ""),
+        ("alice@example.com", 12345678),
+        ("alice@example.com", PASSWORD.upper()),
+        ("alice@example.com", PASSWORD + " "),
+        ("alice@example.com", "x" * 100_000),
+        (["alice@example.com"], PASSWORD),
+    ],
+    ids=[
+        "invalid-email",
+        "empty-email",
+        "none-email",
+        "none-password",
+        "empty-password",
+        "int-password",
+        "wrong-case-password",
+        "trailing-space-password",
+        "huge-password",
+        "list-email",
+    ],
+)
+def test_every_failure_gives_the_generic_message(db, alice, email, password):
+    step = accounts.check_password_step(db, email, password, now=LATER)
+
+    assert step == accounts.PasswordStep(user=None, message=accounts.GENERIC_SIGN_IN_ERROR)
+
+
+def test_failed_sign_ins_are_audited_without_the_password(db, alice):
+    audited_before = len(_audit(db))
+    typed = ["guess-number-one", "Tr0ub4dor-and-4", PASSWORD]
+
+    accounts.check_password_step(db, "nobody@example.com", typed[0], now=LATER)
+    accounts.check_password_step(db, "alice@example.com", typed[1], now=LATER)
+    # The right password for alice, typed with an email that has no account.
+    accounts.check_password_step(db, "alicia@example.com", typed[2], now=LATER)
+
+    rows = _audit(db)[audited_before:]
+    assert [r.event for r in rows] == ["sign_in_failed"] * 3
+    assert [(r.user_id, r.email) for r in rows] == [
+        (None, "nobody@example.com"),
+        (alice.id, "alice@example.com"),
+        (None, "alicia@example.com"),
+    ]
+    assert all(r.at == LATER for r in rows)
+    for row in rows:
+        for column, value in row.model_dump().items():
+            for password in typed:
+                assert password not in str(value), f"password found in audit column {column}"
+
+
+def test_failed_sign_in_with_garbage_input_is_audited(db):
+    step = accounts.check_password_step(db, None, None, now=LATER)
+
+    assert step.user is None
+    rows = _audit(db)
+    assert [(r.event, r.user_id, r.email) for r in rows] == [("sign_in_failed", None, None)]
+
+
+def test_successful_password_step_leaves_the_stored_hash_alone(db, db_url, alice):
+    before = alice.password_hash
+
+    accounts.check_password_step(db, "alice@example.com", PASSWORD, now=LATER)
+
+    assert _fresh_read(db_url, alice.id).password_hash == before
+
+
+def test_outdated_hash_is_upgraded_in_the_database_on_sign_in(db, db_url, alice):
+    outdated = CryptContext(
+        schemes=["argon2"],
+        argon2__type="ID",
+        argon2__memory_cost=19456,
+        argon2__time_cost=1,
+        argon2__parallelism=1,
+    ).hash(PASSWORD)
+    alice.password_hash = outdated
+    db.add(alice)
+    db.commit()
+
+    step = accounts.check_password_step(db, "alice@example.com", PASSWORD, now=LATER)
+
+    assert step.user is not None
+    stored = _fresh_read(db_url, alice.id).password_hash
+    assert stored != outdated
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert passwords.check_password(PASSWORD, stored) == passwords.PasswordCheck(ok=True)
+
+
+def test_outdated_hash_is_kept_when_the_password_is_wrong(db, db_url, alice):
+    outdated = CryptContext(schemes=["argon2"], argon2__time_cost=1).hash(PASSWORD)
+    alice.password_hash = outdated
+    db.add(alice)
+    db.commit()
+
+    step = accounts.check_password_step(db, "alice@example.com", "not-the-password", now=LATER)
+
+    assert step.user is None
+    assert _fresh_read(db_url, alice.id).password_hash == outdated

@@ -1,0 +1,220 @@
+"""Password hashing: argon2id at OWASP cost, rehash on outdated parameters, equal timing."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable
+
+import pytest
+from passlib.context import CryptContext
+
+from rxapp.services import passwords
+
+_ARGON2_HASH = re.compile(
+    r"^\$(?P<variant>argon2(?:id|i|d))\$v=(?P<version>\d+)"
+    r"\$m=(?P<m>\d+),t=(?P<t>\d+),p=(?P<p>\d+)\$(?P<salt>[A-Za-z0-9+/]+)\$(?P<digest>[A-Za-z0-9+/]+)$"
+)
+
+
+def _params(stored_hash: str) -> dict[str, str]:
+    match = _ARGON2_HASH.match(stored_hash)
+    assert match is not None, f"not an argon2 hash string: {stored_hash!r}"
+    return match.groupdict()
+
+
+def _outdated_context(**overrides: object) -> CryptContext:
+    """A context like the app's but cheaper, as an older release of the app might have used."""
+    options = {
+        "argon2__type": "ID",
+        "argon2__memory_cost": 19456,
+        "argon2__time_cost": 1,
+        "argon2__parallelism": 1,
+    }
+    options.update({f"argon2__{key}": value for key, value in overrides.items()})
+    return CryptContext(schemes=["argon2"], **options)
+
+
+# Hashing --------------------------------------------------------------------------------------
+
+
+def test_hash_is_argon2id_with_at_least_owasp_minimum_cost():
+    params = _params(passwords.hash_password("correct horse battery"))
+
+    assert params["variant"] == "argon2id"
+    assert params["version"] == "19"
+    assert int(params["m"]) >= 19456
+    assert int(params["t"]) >= 2
+    assert params["p"] == "1"
+
+
+def test_hash_does_not_contain_the_password():
+    password = "a-distinctive-password"
+
+    assert password not in passwords.hash_password(password)
+
+
+def test_same_password_hashes_differently_each_time_because_of_the_salt():
+    first = passwords.hash_password("same password")
+    second = passwords.hash_password("same password")
+
+    assert first != second
+    assert _params(first)["salt"] != _params(second)["salt"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("ten-bytes!", id="10-byte"),
+        pytest.param("p" * 100, id="100-byte-ascii"),
+        pytest.param("🔐" * 25, id="100-byte-utf8"),
+    ],
+)
+def test_password_hashes_and_verifies(password):
+    stored = passwords.hash_password(password)
+
+    assert passwords.check_password(password, stored) == passwords.PasswordCheck(ok=True)
+
+
+def test_the_whole_of_a_100_byte_password_counts():
+    # bcrypt would silently ignore everything after byte 72; argon2 must not.
+    password = "x" * 99 + "a"
+    stored = passwords.hash_password(password)
+
+    assert passwords.check_password("x" * 99 + "b", stored).ok is False
+    assert passwords.check_password("x" * 72, stored).ok is False
+
+
+def test_wrong_password_fails():
+    stored = passwords.hash_password("the right password")
+
+    result = passwords.check_password("the wrong password", stored)
+
+    assert result.ok is False
+    assert result.new_hash is None
+
+
+def test_password_check_is_case_sensitive():
+    stored = passwords.hash_password("Password-With-Case")
+
+    assert passwords.check_password("password-with-case", stored).ok is False
+
+
+@pytest.mark.parametrize("stored", ["", "not a hash", "$argon2id$v=19$m=19456,t=2,p=1$broken"])
+def test_garbage_stored_hash_fails_without_raising(stored):
+    assert passwords.check_password("anything at all", stored) == passwords.PasswordCheck(ok=False)
+
+
+@pytest.mark.parametrize("password", [None, 12345678, b"bytes-password"])
+def test_non_string_password_fails_without_raising(password):
+    stored = passwords.hash_password("the right password")
+
+    assert passwords.check_password(password, stored).ok is False
+
+
+def test_password_over_the_maximum_length_never_verifies():
+    too_long = "y" * (passwords.MAX_PASSWORD_LENGTH + 1)
+    stored = passwords.hash_password(too_long)
+
+    assert passwords.check_password(too_long, stored).ok is False
+
+
+# Rehash on outdated parameters ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"time_cost": 1}, id="lower-time-cost"),
+        pytest.param({"memory_cost": 8192, "time_cost": 2}, id="lower-memory-cost"),
+        pytest.param({"type": "I", "time_cost": 2}, id="argon2i-variant"),
+    ],
+)
+def test_outdated_hash_gets_a_current_new_hash_on_success(overrides):
+    outdated = _outdated_context(**overrides).hash("an old password")
+
+    result = passwords.check_password("an old password", outdated)
+
+    assert result.ok is True
+    assert result.new_hash is not None
+    assert result.new_hash != outdated
+    params = _params(result.new_hash)
+    assert params["variant"] == "argon2id"
+    assert int(params["m"]) >= 19456
+    assert int(params["t"]) >= 2
+    assert params["p"] == "1"
+    assert passwords.check_password("an old password", result.new_hash) == passwords.PasswordCheck(
+        ok=True
+    )
+
+
+def test_outdated_hash_gets_no_new_hash_when_the_password_is_wrong():
+    outdated = _outdated_context(time_cost=1).hash("an old password")
+
+    result = passwords.check_password("not the old password", outdated)
+
+    assert result == passwords.PasswordCheck(ok=False, new_hash=None)
+
+
+def test_current_hash_gets_no_new_hash():
+    stored = passwords.hash_password("a current password")
+
+    assert passwords.check_password("a current password", stored).new_hash is None
+
+
+# Timing ---------------------------------------------------------------------------------------
+
+
+def _timed(check: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    check()
+    return time.perf_counter() - start
+
+
+def test_missing_stored_hash_takes_about_as_long_as_a_real_verify():
+    stored = passwords.hash_password("a real password")
+    passwords.check_password("warm-up", stored)
+    passwords.check_password("warm-up", None)
+
+    # Interleaved, so that load from other processes slows both kinds alike.
+    real, dummy = [], []
+    for _ in range(9):
+        real.append(_timed(lambda: passwords.check_password("a wrong guess", stored)))
+        dummy.append(_timed(lambda: passwords.check_password("a wrong guess", None)))
+    ratio = statistics.median(dummy) / statistics.median(real)
+
+    assert 0.5 <= ratio <= 2.0, f"dummy {dummy} s vs real {real} s"
+
+
+def test_missing_stored_hash_never_verifies():
+    assert passwords.check_password("", None).ok is False
+    assert passwords.check_password("not a real password", None).ok is False
+
+
+# Rules for new passwords ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("", "Enter a password."),
+        (None, "Enter a password."),
+        (12345678, "Enter a password."),
+        (b"bytes-password", "Enter a password."),
+        ("seven77", "The password must have at least 8 characters."),
+        ("x" * 1025, "The password must have at most 1024 characters."),
+    ],
+    ids=["empty", "none", "int", "bytes", "7-chars", "1025-chars"],
+)
+def test_password_problem_explains_unusable_passwords(password, problem):
+    assert passwords.password_problem(password) == problem
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["eight888", "x" * 1024, "🔐🔐🔐🔐🔐🔐🔐🔐"],
+    ids=["8-chars", "1024-chars", "8-emoji"],
+)
+def test_password_problem_accepts_usable_passwords(password):
+    assert passwords.password_problem(password) is None

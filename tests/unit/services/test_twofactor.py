@@ -1,0 +1,623 @@
+"""Two-factor flows: enrolment, the passcode step, throttling, backup codes, disabling, audit.
+
+Time is frozen by passing `now`; codes are computed with pyotp, as an authenticator app would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pyotp
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from rxapp.models import AuditEvent, BackupCode, PendingLogin, User
+from rxapp.services import accounts, backup_codes, secretbox, sessions, throttle, totp, twofactor
+from rxapp.services.database import engine_for
+
+pytestmark = pytest.mark.usefixtures("secret_key")
+
+T0 = datetime(2025, 3, 1, 8, 0, 15, tzinfo=UTC)  # 15 s into a 30 s step
+ENROLLED_AT = T0 - timedelta(minutes=10)
+STEP = timedelta(seconds=30)
+SECOND = timedelta(seconds=1)
+PASSWORD = "correct horse battery staple"
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user with 2FA on, and the secret their authenticator app holds."""
+
+    id: int
+    email: str
+    secret: str
+
+
+def code_for(secret: str, now: datetime, offset: int = 0) -> str:
+    return pyotp.TOTP(secret).at(now + offset * STEP)
+
+
+def wrong_code(secret: str, now: datetime) -> str:
+    """Six digits that are no code of `secret` within two steps of `now`."""
+    near = {code_for(secret, now, offset) for offset in range(-2, 3)}
+    return next(c for c in (f"{i:06d}" for i in range(1_000_000)) if c not in near)
+
+
+def new_user(db: Session, email: str = "alice@example.com") -> User:
+    return accounts.create_user(db, email, PASSWORD, now=ENROLLED_AT)
+
+
+def enroll(db: Session, user: User, *, now: datetime = ENROLLED_AT) -> Member:
+    enrollment = twofactor.begin_enrollment(db, user, now=now)
+    result = twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, now), now=now)
+    assert result.ok, result.message
+    return Member(id=user.id, email=user.email, secret=enrollment.secret)
+
+
+@pytest.fixture
+def member(db) -> Member:
+    return enroll(db, new_user(db))
+
+
+def sign_in(db: Session, user_id: int, *, now: datetime) -> str:
+    """The password step: a pending login's token."""
+    return sessions.start_pending_login(db, db.get(User, user_id), now=now)
+
+
+def pending_of(db: Session, token: str, *, now: datetime) -> PendingLogin:
+    pending = sessions.current_pending_login(db, token, now=now)
+    assert pending is not None
+    return pending
+
+
+def fresh(db_url: str, user_id: int) -> User:
+    """The user's row as another request would read it."""
+    with Session(engine_for(db_url)) as other:
+        user = other.get(User, user_id)
+        other.expunge(user)
+        return user
+
+
+def failures_of(db_url: str, user_id: int) -> int:
+    return fresh(db_url, user_id).second_factor_failures
+
+
+def audit_events(db: Session, user_id: int) -> list[str]:
+    return list(
+        db.exec(
+            select(AuditEvent.event).where(AuditEvent.user_id == user_id).order_by(AuditEvent.id)
+        ).all()
+    )
+
+
+def run_together(count: int, work: Callable[[int], R]) -> list[R]:
+    """Run `work(i)` for i in range(count) in as many threads, released at the same moment."""
+    start = threading.Barrier(count)
+
+    def call(i: int) -> R:
+        start.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def is_wait(result: twofactor.CodeCheck) -> bool:
+    """An answer that only says to wait (nothing was checked or counted)."""
+    return not result.ok and result.message.startswith("Too many failed attempts. Try again in")
+
+
+# --- enrolment ---------------------------------------------------------------------------
+
+
+def test_enrollment_offers_a_new_secret_without_turning_2fa_on(db, db_url):
+    user = new_user(db)
+
+    enrollment = twofactor.begin_enrollment(db, user, now=ENROLLED_AT)
+
+    assert len(enrollment.secret) == 32
+    assert "alice%40example.com" in enrollment.uri or "alice@example.com" in enrollment.uri
+    assert "issuer=rxapp" in enrollment.uri
+    assert enrollment.qr_data_uri.startswith("data:image/svg+xml;base64,")
+    stored = fresh(db_url, user.id)
+    assert not twofactor.is_enabled(stored)
+    assert stored.totp_secret is None
+    assert enrollment.secret not in stored.totp_pending_secret
+
+
+def test_confirm_with_a_wrong_code_is_refused_with_the_time_sync_hint(db, db_url):
+    user = new_user(db)
+    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+
+    result = twofactor.confirm_enrollment(db, user.id, wrong_code(enrollment.secret, T0), now=T0)
+
+    assert not result.ok
+    assert "date and time on your phone" in result.message
+    assert not twofactor.is_enabled(fresh(db_url, user.id))
+    # The dialog stays usable: the right code still works.
+    assert twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0).ok
+
+
+@pytest.mark.parametrize("raw", ["12345", "１２３４５６", None, 123456, "ABCD-EFGH"])
+def test_confirm_with_malformed_input_is_refused(db, db_url, raw):
+    user = new_user(db)
+    twofactor.begin_enrollment(db, user, now=T0)
+
+    result = twofactor.confirm_enrollment(db, user.id, raw, now=T0)
+
+    assert not result.ok
+    assert "6-digit" in result.message
+    assert not twofactor.is_enabled(fresh(db_url, user.id))
+
+
+def test_confirm_without_a_started_enrollment_is_refused(db):
+    user = new_user(db)
+
+    assert not twofactor.confirm_enrollment(db, user.id, "123456", now=T0).ok
+
+
+def test_a_new_enrollment_replaces_the_unconfirmed_secret(db):
+    user = new_user(db)
+    first = twofactor.begin_enrollment(db, user, now=T0)
+    second = twofactor.begin_enrollment(db, user, now=T0)
+    assert code_for(first.secret, T0) != code_for(second.secret, T0)
+
+    assert not twofactor.confirm_enrollment(db, user.id, code_for(first.secret, T0), now=T0).ok
+    assert twofactor.confirm_enrollment(db, user.id, code_for(second.secret, T0), now=T0).ok
+
+
+def test_confirm_with_the_right_code_enables_2fa_and_stores_the_step(db, db_url):
+    user = new_user(db)
+    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+
+    result = twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0)
+
+    assert result.ok
+    stored = fresh(db_url, user.id)
+    assert twofactor.is_enabled(stored)
+    assert stored.totp_enabled_at == T0
+    assert stored.totp_last_step == totp.time_step(T0)
+    assert stored.totp_pending_secret is None
+    assert secretbox.decrypt(stored.totp_secret) == enrollment.secret
+    assert "twofa_enabled" in audit_events(db, user.id)
+
+
+def test_the_enrollment_code_cannot_sign_in_again_in_the_same_step(db):
+    user = new_user(db)
+    member = enroll(db, user, now=T0)
+    same_step = T0 + 10 * SECOND
+    assert totp.time_step(same_step) == totp.time_step(T0)
+    token = sign_in(db, member.id, now=same_step)
+
+    replay = twofactor.verify_login_code(
+        db, pending_of(db, token, now=same_step), code_for(member.secret, T0), now=same_step
+    )
+
+    assert not replay.ok
+    next_step = T0 + STEP
+    result = twofactor.verify_login_code(
+        db, pending_of(db, token, now=next_step), code_for(member.secret, next_step), now=next_step
+    )
+    assert result.ok, result.message
+
+
+def _stored_bytes(db_url: str) -> bytes:
+    path = Path(db_url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def test_the_secret_is_stored_only_encrypted(db, db_url, member):
+    column = db.exec(
+        text("SELECT totp_secret FROM app_user WHERE id = :id").bindparams(id=member.id)
+    ).scalar_one()
+
+    assert column
+    assert member.secret not in column
+    assert secretbox.decrypt(column) == member.secret
+    assert member.secret.encode() not in _stored_bytes(db_url)
+
+
+# --- the passcode step ------------------------------------------------------------------
+
+
+def test_the_right_code_ends_the_pending_login_once(db, member):
+    token = sign_in(db, member.id, now=T0)
+    pending = pending_of(db, token, now=T0)
+
+    result = twofactor.verify_login_code(db, pending, code_for(member.secret, T0), now=T0)
+
+    assert result.ok
+    assert not result.used_backup_code
+    assert sessions.current_pending_login(db, token, now=T0) is None
+    later = T0 + STEP
+    again = twofactor.verify_login_code(db, pending, code_for(member.secret, later), now=later)
+    assert not again.ok
+    assert again.login_voided
+    # That refusal spent nothing: the same code still signs in through a new pending login.
+    other = pending_of(db, sign_in(db, member.id, now=later), now=later)
+    assert twofactor.verify_login_code(db, other, code_for(member.secret, later), now=later).ok
+
+
+def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
+    first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    code = code_for(member.secret, T0)
+    assert twofactor.verify_login_code(db, first, code, now=T0).ok
+
+    later = T0 + 5 * SECOND
+    second = pending_of(db, sign_in(db, member.id, now=later), now=later)
+    result = twofactor.verify_login_code(db, second, code, now=later)
+
+    assert not result.ok
+    assert failures_of(db_url, member.id) == 1
+
+
+def test_an_older_code_within_the_drift_window_is_refused_after_a_newer_one(db, member):
+    first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    assert twofactor.verify_login_code(db, first, code_for(member.secret, T0), now=T0).ok
+
+    later = T0 + 2 * SECOND
+    second = pending_of(db, sign_in(db, member.id, now=later), now=later)
+    previous_step = code_for(member.secret, T0, -1)
+
+    assert not twofactor.verify_login_code(db, second, previous_step, now=later).ok
+
+
+@pytest.mark.parametrize("offset", [-1, 1])
+def test_one_step_of_clock_drift_is_accepted(db, member, offset):
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+
+    result = twofactor.verify_login_code(db, pending, code_for(member.secret, T0, offset), now=T0)
+
+    assert result.ok, result.message
+
+
+@pytest.mark.parametrize("offset", [-2, 2])
+def test_two_steps_of_clock_drift_are_refused(db, db_url, member, offset):
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    code = code_for(member.secret, T0, offset)
+    assert code not in {code_for(member.secret, T0, o) for o in (-1, 0, 1)}
+
+    result = twofactor.verify_login_code(db, pending, code, now=T0)
+
+    assert not result.ok
+    assert "date and time on your phone" in result.message
+    assert failures_of(db_url, member.id) == 1
+
+
+@pytest.mark.parametrize("raw", ["12345", "abc", "１２３４５６", None, 42, ["123456"]])
+def test_malformed_input_is_explained_and_not_counted(db, db_url, member, raw):
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+
+    result = twofactor.verify_login_code(db, pending, raw, now=T0)
+
+    assert not result.ok
+    assert "6-digit code" in result.message
+    assert failures_of(db_url, member.id) == 0
+
+
+def test_a_user_without_2fa_cannot_pass_the_code_check(db):
+    user = new_user(db)
+
+    assert not twofactor.check_code(db, user.id, "123456", now=T0).ok
+
+
+# --- throttling -------------------------------------------------------------------------
+
+
+def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+
+    result = twofactor.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
+
+    assert not result.ok
+    assert failures_of(db_url, member.id) == 1
+    assert result.counted
+    assert result.wait_seconds == 1
+
+
+def test_an_attempt_within_the_backoff_is_told_to_wait_and_not_counted(db, db_url, member):
+    token = sign_in(db, member.id, now=T0)
+    pending = pending_of(db, token, now=T0)
+    twofactor.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
+    soon = T0 + timedelta(milliseconds=500)
+
+    result = twofactor.verify_login_code(db, pending, code_for(member.secret, soon), now=soon)
+
+    assert not result.ok
+    assert not result.counted
+    assert result.message == "Too many failed attempts. Try again in 1 second."
+    assert result.wait_seconds == 1
+    assert failures_of(db_url, member.id) == 1
+    assert pending_of(db, token, now=soon).failures == 1
+    # Once the wait is over, the right code works.
+    after = T0 + SECOND
+    assert twofactor.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
+
+
+def test_five_failures_void_the_pending_login(db, member):
+    token = sign_in(db, member.id, now=T0)
+    now = T0
+    results = []
+    for _ in range(5):
+        pending = pending_of(db, token, now=now)
+        results.append(
+            twofactor.verify_login_code(db, pending, wrong_code(member.secret, now), now=now)
+        )
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+
+    assert [r.login_voided for r in results] == [False, False, False, False, True]
+    assert [r.message.rsplit(". ", 1)[-1] for r in results[:4]] == [
+        "4 tries left.",
+        "3 tries left.",
+        "2 tries left.",
+        "1 try left.",
+    ]
+    assert "sign in again" in results[4].message
+    assert sessions.current_pending_login(db, token, now=now) is None
+    assert "pending_login_voided" in audit_events(db, member.id)
+
+
+def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, member):
+    now = T0
+    token = sign_in(db, member.id, now=now)
+    results = []
+    for _ in range(10):
+        pending = sessions.current_pending_login(db, token, now=now)
+        if pending is None or pending.failures == 4:  # expired, or one more would void it
+            token = sign_in(db, member.id, now=now)
+            pending = pending_of(db, token, now=now)
+        results.append(
+            twofactor.verify_login_code(db, pending, wrong_code(member.secret, now), now=now)
+        )
+        wait = throttle.seconds_to_wait(db, member.id, now=now)
+        assert wait > 0
+        now += wait * SECOND
+
+    locked_at = now - 15 * 60 * SECOND
+    assert not any(r.ok for r in results)
+    assert "15 minutes" in results[-1].message
+    assert results[-1].wait_seconds == 15 * 60
+    assert "minutes" not in " ".join(r.message for r in results[:-1])
+    assert failures_of(db_url, member.id) == 10
+    assert "second_factor_lockout" in audit_events(db, member.id)
+
+    # Still locked a minute before the end, even with the right code and a new sign-in.
+    almost = locked_at + timedelta(minutes=14)
+    pending = pending_of(db, sign_in(db, member.id, now=almost), now=almost)
+    blocked = twofactor.verify_login_code(db, pending, code_for(member.secret, almost), now=almost)
+    assert not blocked.ok
+    assert blocked.message == "Too many failed attempts. Try again in 1 minute."
+    assert failures_of(db_url, member.id) == 10
+
+    over = locked_at + timedelta(minutes=15)
+    pending = pending_of(db, sign_in(db, member.id, now=over), now=over)
+    assert twofactor.verify_login_code(db, pending, code_for(member.secret, over), now=over).ok
+
+
+def test_a_backup_code_is_refused_during_a_lockout_too(db, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    for _ in range(10):
+        throttle.record_failure(db, member.id, now=T0)
+    db.commit()
+
+    result = twofactor.check_code(db, member.id, codes[0], now=T0 + timedelta(minutes=1))
+
+    assert not result.ok
+    assert result.wait_seconds == 14 * 60
+    assert backup_codes.remaining(db, member.id) == 5
+
+
+def test_a_success_resets_the_counter(db, db_url, member):
+    token = sign_in(db, member.id, now=T0)
+    now = T0
+    for _ in range(3):
+        twofactor.verify_login_code(
+            db, pending_of(db, token, now=now), wrong_code(member.secret, now), now=now
+        )
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+    assert failures_of(db_url, member.id) == 3
+
+    assert twofactor.verify_login_code(
+        db, pending_of(db, token, now=now), code_for(member.secret, now), now=now
+    ).ok
+
+    stored = fresh(db_url, member.id)
+    assert stored.second_factor_failures == 0
+    assert stored.second_factor_blocked_until is None
+    # The next failure starts the backoff from the beginning again.
+    later = now + STEP
+    pending = pending_of(db, sign_in(db, member.id, now=later), now=later)
+    again = twofactor.verify_login_code(db, pending, wrong_code(member.secret, later), now=later)
+    assert again.wait_seconds == 1
+
+
+# --- backup codes in the same path ------------------------------------------------------
+
+
+def test_a_backup_code_signs_in_through_the_same_check(db, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    typed = backup_codes.formatted(codes[0]).lower()
+
+    result = twofactor.verify_login_code(db, pending, typed, now=T0)
+
+    assert result.ok
+    assert result.used_backup_code
+    assert result.backup_codes_left == 4
+    assert "backup_code_used" in audit_events(db, member.id)
+    later = T0 + SECOND
+    other = pending_of(db, sign_in(db, member.id, now=later), now=later)
+    assert not twofactor.verify_login_code(db, other, codes[0], now=later).ok
+
+
+def test_a_wrong_backup_code_counts_on_the_same_throttle(db, db_url, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    never_issued = next(c for c in iter(backup_codes.new_code, None) if c not in codes)
+    token = sign_in(db, member.id, now=T0)
+
+    result = twofactor.verify_login_code(db, pending_of(db, token, now=T0), never_issued, now=T0)
+
+    assert not result.ok
+    assert "backup code" in result.message
+    assert failures_of(db_url, member.id) == 1
+    soon = T0 + timedelta(milliseconds=200)
+    waited = twofactor.verify_login_code(
+        db, pending_of(db, token, now=soon), code_for(member.secret, soon), now=soon
+    )
+    assert is_wait(waited)
+    assert backup_codes.remaining(db, member.id) == 5
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+
+def test_concurrent_sign_ins_with_the_same_code_succeed_exactly_once(db, db_url, member):
+    tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
+    code = code_for(member.secret, T0)
+
+    def attempt(i: int) -> twofactor.CodeCheck:
+        with Session(engine_for(db_url), expire_on_commit=False) as own:
+            pending = pending_of(own, tokens[i], now=T0)
+            return twofactor.verify_login_code(own, pending, code, now=T0)
+
+    results = run_together(10, attempt)
+
+    assert sum(r.ok for r in results) == 1
+    live = [sessions.current_pending_login(db, t, now=T0) for t in tokens]
+    assert sum(p is None for p in live) == 1
+
+
+def test_concurrent_wrong_codes_are_each_counted_or_told_to_wait(db, db_url, member):
+    tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
+    code = wrong_code(member.secret, T0)
+
+    def attempt(i: int) -> twofactor.CodeCheck:
+        with Session(engine_for(db_url), expire_on_commit=False) as own:
+            pending = pending_of(own, tokens[i], now=T0)
+            return twofactor.verify_login_code(own, pending, code, now=T0)
+
+    results = run_together(10, attempt)
+
+    waits = [r for r in results if is_wait(r)]
+    wrong = [r for r in results if not is_wait(r)]
+    assert not any(r.ok for r in results)
+    assert failures_of(db_url, member.id) + len(waits) == 10
+    assert all("not right" in r.message for r in wrong)
+    assert failures_of(db_url, member.id) == len(wrong)
+    failed_rows = [e for e in audit_events(db, member.id) if e == "second_factor_failed"]
+    assert len(failed_rows) == len(wrong)
+
+
+def test_concurrent_wrong_codes_report_counted_exactly_for_the_counted_ones(db, db_url, member):
+    code = wrong_code(member.secret, T0)
+
+    def attempt(_: int) -> twofactor.CodeCheck:
+        with Session(engine_for(db_url), expire_on_commit=False) as own:
+            return twofactor.check_code(own, member.id, code, now=T0)
+
+    results = run_together(10, attempt)
+
+    counted = [r for r in results if r.counted]
+    waits = [r for r in results if is_wait(r)]
+    assert len(counted) >= 1
+    assert len(counted) + len(waits) == 10
+    assert failures_of(db_url, member.id) == len(counted)
+
+
+# --- disabling --------------------------------------------------------------------------
+
+
+def test_disable_needs_a_valid_code(db, db_url, member):
+    backup_codes.replace_batch(db, member.id, now=T0)
+
+    result = twofactor.disable(db, member.id, wrong_code(member.secret, T0), now=T0)
+
+    assert not result.ok
+    stored = fresh(db_url, member.id)
+    assert twofactor.is_enabled(stored)
+    assert secretbox.decrypt(stored.totp_secret) == member.secret
+    assert backup_codes.remaining(db, member.id) == 5
+    assert "twofa_disabled" not in audit_events(db, member.id)
+
+
+def test_disable_removes_the_secret_and_every_backup_code(db, db_url, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    backup_codes.use(db, member.id, codes[0], now=T0)
+    db.commit()
+
+    result = twofactor.disable(db, member.id, code_for(member.secret, T0), now=T0)
+
+    assert result.ok
+    stored = fresh(db_url, member.id)
+    assert not twofactor.is_enabled(stored)
+    assert stored.totp_secret is None
+    assert stored.totp_pending_secret is None
+    assert stored.totp_enabled_at is None
+    assert stored.totp_last_step is None
+    assert db.exec(select(BackupCode).where(BackupCode.user_id == member.id)).all() == []
+    assert "twofa_disabled" in audit_events(db, member.id)
+    later = T0 + STEP
+    assert not twofactor.check_code(db, member.id, code_for(member.secret, later), now=later).ok
+    assert not twofactor.check_code(db, member.id, codes[1], now=later).ok
+
+
+def test_disable_with_a_backup_code(db, db_url, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+
+    assert twofactor.disable(db, member.id, codes[4], now=T0).ok
+    assert not twofactor.is_enabled(fresh(db_url, member.id))
+    assert backup_codes.remaining(db, member.id) == 0
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def test_audit_rows_record_the_events_but_never_a_code_or_secret(db, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    shown_codes = [code_for(member.secret, ENROLLED_AT)]
+    now = T0
+    token = sign_in(db, member.id, now=now)
+    attempts = [wrong_code(member.secret, now), "ZZZZ-ZZZZ-ZZZZ-ZZZZ", codes[0]]
+    for attempt in attempts:
+        twofactor.verify_login_code(db, pending_of(db, token, now=now), attempt, now=now)
+        now += SECOND * max(1, throttle.seconds_to_wait(db, member.id, now=now))
+    later = now + STEP
+    disabling = code_for(member.secret, later)
+    assert twofactor.disable(db, member.id, disabling, now=later).ok
+    shown_codes += [*attempts, disabling]
+
+    events = audit_events(db, member.id)
+    for expected in (
+        "twofa_enabled",
+        "second_factor_failed",
+        "backup_code_used",
+        "twofa_disabled",
+    ):
+        assert expected in events
+    assert events.count("second_factor_failed") == 2
+
+    forbidden = {
+        member.secret,
+        totp.grouped(member.secret),
+        member.secret.lower(),
+        *shown_codes,
+        *codes,
+        *(backup_codes.formatted(c) for c in codes),
+        *(c.lower() for c in codes),
+        PASSWORD,
+    }
+    rows = db.exec(select(AuditEvent)).all()
+    assert rows
+    for row in rows:
+        for column, value in row.model_dump().items():
+            if isinstance(value, str):
+                for secret in forbidden:
+                    assert secret not in value, (row.event, column)

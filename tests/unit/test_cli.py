@@ -1,0 +1,276 @@
+"""The `rxapp` command line: exit codes and messages, in-process and as the installed script."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from rxapp import cli
+from rxapp.closed_network import apply_closed_network_settings
+from rxapp.models import AuditEvent, User
+from rxapp.services import accounts
+from rxapp.settings import get_settings
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+RXAPP_SCRIPT = Path(sys.executable).parent / "rxapp"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def use_db(monkeypatch):
+    """Point the command line at a database URL, with settings read afresh."""
+
+    def use(url: str) -> None:
+        monkeypatch.setenv("REFLEX_DB_URL", url)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def rxapp(db_url, use_db, monkeypatch, capsys):
+    """Run `rxapp ARGS` in this process with `stdin` as standard input."""
+    use_db(db_url)
+
+    def run(*args: str, stdin: str | io.StringIO = "") -> Outcome:
+        stream = io.StringIO(stdin) if isinstance(stdin, str) else stdin
+        monkeypatch.setattr(sys, "stdin", stream)
+        capsys.readouterr()
+        code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return Outcome(code, out, err)
+
+    return run
+
+
+def _user(db, email: str) -> User | None:
+    db.expire_all()
+    return db.exec(select(User).where(User.email == email)).first()
+
+
+# create-user ----------------------------------------------------------------------------------
+
+
+def test_create_user_succeeds_with_the_password_from_stdin(rxapp, db):
+    result = rxapp("create-user", "Bob@Example.com", "--password-stdin", stdin="bob-password-1\n")
+
+    assert result == Outcome(0, "Created user bob@example.com.\n", "")
+    user = _user(db, "bob@example.com")
+    assert user is not None
+    assert user.is_admin is False
+    # The newline from `echo` is not part of the password.
+    assert accounts.check_password_step(db, "bob@example.com", "bob-password-1", now=NOW).user
+    assert not accounts.check_password_step(db, "bob@example.com", "bob-password-1\n", now=NOW).user
+
+
+def test_create_user_with_admin_flag_makes_an_admin(rxapp, db):
+    result = rxapp(
+        "create-user", "root@example.com", "--password-stdin", "--admin", stdin="r00t-pass"
+    )
+
+    assert result == Outcome(0, "Created admin root@example.com.\n", "")
+    assert _user(db, "root@example.com").is_admin is True
+
+
+def test_only_one_trailing_newline_is_taken_off_the_password(rxapp, db):
+    rxapp("create-user", "bob@example.com", "--password-stdin", stdin="  spaced pw  \n\n")
+
+    assert accounts.check_password_step(db, "bob@example.com", "  spaced pw  \n", now=NOW).user
+    assert not accounts.check_password_step(db, "bob@example.com", "  spaced pw  ", now=NOW).user
+
+
+def test_duplicate_email_is_refused_whatever_its_case(rxapp, db):
+    rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
+
+    result = rxapp("create-user", "BOB@example.com", "--password-stdin", stdin="other-password\n")
+
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == (
+        "rxapp: error: An account with the email bob@example.com already exists.\n"
+    )
+    assert accounts.check_password_step(db, "bob@example.com", "bob-password-1", now=NOW).user
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "Enter a password."),
+        ("\n", "Enter a password."),
+        ("seven77\n", "The password must have at least 8 characters."),
+        ("x" * 1025, "The password must have at most 1024 characters."),
+    ],
+    ids=["empty", "only-newline", "7-chars", "1025-chars"],
+)
+def test_unusable_password_is_refused(rxapp, db, stdin, message):
+    result = rxapp("create-user", "bob@example.com", "--password-stdin", stdin=stdin)
+
+    assert result == Outcome(1, "", f"rxapp: error: {message}\n")
+    assert _user(db, "bob@example.com") is None
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "bob@localhost", "b b@example.com", ""])
+def test_bad_email_is_refused(rxapp, db, email):
+    result = rxapp("create-user", email, "--password-stdin", stdin="bob-password-1\n")
+
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith("rxapp: error: Enter ")
+    assert "email address" in result.err
+    assert db.exec(select(User)).all() == []
+
+
+def test_password_is_never_echoed_on_error(rxapp):
+    password = "a-secret-password-123"
+
+    result = rxapp("create-user", "not-an-email", "--password-stdin", stdin=password)
+
+    assert password not in result.out + result.err
+
+
+def test_missing_password_stdin_flag_is_refused(rxapp, db):
+    result = rxapp("create-user", "bob@example.com", stdin="bob-password-1\n")
+
+    assert result == Outcome(
+        1, "", "rxapp: error: give the password on standard input with --password-stdin.\n"
+    )
+    assert _user(db, "bob@example.com") is None
+
+
+def test_password_stdin_from_a_terminal_is_refused(rxapp, db):
+    result = rxapp(
+        "create-user", "bob@example.com", "--password-stdin", stdin=_Terminal("bob-password-1\n")
+    )
+
+    assert result.code == 1
+    assert "--password-stdin reads the password from a pipe" in result.err
+    assert _user(db, "bob@example.com") is None
+
+
+def test_created_user_is_audited_without_the_password(rxapp, db):
+    rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
+
+    rows = db.exec(select(AuditEvent)).all()
+    assert [(r.event, r.email) for r in rows] == [("user_created", "bob@example.com")]
+    assert all("bob-password-1" not in str(v) for r in rows for v in r.model_dump().values())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["create-user"], ["no-such-command"], ["seed-demo", "--users", "many"]],
+    ids=["no-command", "no-email", "unknown-command", "non-numeric-users"],
+)
+def test_usage_errors_exit_with_2(rxapp, capsys, args):
+    with pytest.raises(SystemExit) as exited:
+        rxapp(*args)
+
+    assert exited.value.code == 2
+    assert "usage: rxapp" in capsys.readouterr().err
+
+
+def test_unmigrated_database_gives_advice_not_a_traceback(rxapp, use_db, tmp_path):
+    use_db(f"sqlite:///{tmp_path / 'empty.db'}")
+
+    result = rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
+
+    assert result.code == 1
+    assert result.err.startswith("rxapp: error: the database is not ready")
+    assert "Traceback" not in result.err
+
+
+# seed-demo ------------------------------------------------------------------------------------
+
+
+def test_seed_demo_adds_the_demo_accounts_once(rxapp, db):
+    first = rxapp("seed-demo")
+    second = rxapp("seed-demo")
+
+    assert first.code == 0
+    assert "admin@example.com" in first.out
+    assert second == Outcome(0, "Demo accounts already exist; nothing added.\n", "")
+    assert len(db.exec(select(User)).all()) == 4
+
+
+def test_seed_demo_users_n_adds_n_synthetic_users(rxapp, db):
+    result = rxapp("seed-demo", "--users", "5")
+
+    assert result.code == 0
+    assert "5 synthetic users" in result.out
+    assert "5 / 5 users" in result.err
+    emails = db.exec(select(User.email)).all()
+    assert len([e for e in emails if e.endswith("@users.example.com")]) == 5
+    assert len(emails) == 4 + 5
+
+
+def test_seed_demo_if_empty_skips_a_database_with_accounts(rxapp, db):
+    rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
+
+    result = rxapp("seed-demo", "--if-empty")
+
+    assert result == Outcome(0, "Demo data skipped: the database already has accounts.\n", "")
+    assert [u.email for u in db.exec(select(User)).all()] == ["bob@example.com"]
+
+
+def test_seed_demo_refuses_a_negative_count(rxapp, db):
+    result = rxapp("seed-demo", "--users", "-1")
+
+    assert result == Outcome(1, "", "rxapp: error: --users must be zero or more.\n")
+    assert db.exec(select(User)).all() == []
+
+
+# The installed console script -----------------------------------------------------------------
+
+
+def test_installed_console_script_creates_users_and_fails_on_bad_input(db_url, db):
+    assert RXAPP_SCRIPT.is_file(), f"console script missing: {RXAPP_SCRIPT}"
+    env = apply_closed_network_settings(dict(os.environ))
+    env["REFLEX_DB_URL"] = db_url
+
+    def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(RXAPP_SCRIPT), *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    created = run("create-user", "carl@example.com", "--password-stdin", stdin="carl-password\n")
+    duplicate = run("create-user", "carl@example.com", "--password-stdin", stdin="other-pass\n")
+    bad_email = run("create-user", "not-an-email", "--password-stdin", stdin="carl-password\n")
+
+    assert (created.returncode, created.stdout, created.stderr) == (
+        0,
+        "Created user carl@example.com.\n",
+        "",
+    )
+    assert duplicate.returncode == 1
+    assert (
+        duplicate.stderr
+        == "rxapp: error: An account with the email carl@example.com already exists.\n"
+    )
+    assert bad_email.returncode == 1
+    assert bad_email.stderr.startswith("rxapp: error: Enter a valid email address")
+    assert accounts.check_password_step(db, "carl@example.com", "carl-password", now=NOW).user
