@@ -17,11 +17,12 @@ export NPM_CONFIG_AUDIT := false
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install install-dev migrate seed run test test-unit test-e2e lint bench clean
+.PHONY: help install install-dev migrate seed run run-cluster nginx test test-unit test-e2e test-scaleout lint bench clean
 
 help:
 	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
 	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests"
+	@echo "make run-cluster  two instances on PostgreSQL + Redis behind nginx (see README)"
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (see bench/README.md)"
 
@@ -50,6 +51,18 @@ seed: migrate
 run: seed
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
+# Two instances behind nginx; REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
+run-cluster: install nginx
+	$(BIN)/python -m rxapp.cluster --port $(PORT) --instances $(or $(INSTANCES),2)
+
+# nginx from Debian's packages (the cluster's reverse proxy), installed when missing.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }; \
+	  else echo "make: nginx is needed: sudo apt-get install nginx-light" >&2; exit 1; fi; }
+
 test: install-dev
 	$(BIN)/python -m rxapp.testing --check-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -61,11 +74,15 @@ test-e2e: install-dev
 	$(BIN)/python -m rxapp.testing --check-browser
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
+test-scaleout: install-dev
+	$(BIN)/python -m rxapp.testing --check-browser
+	$(BIN)/python -m pytest tests/scaleout $(PYTEST_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: install-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .web .states rxapp.db rxapp.db-* rxapp.key

@@ -13,7 +13,10 @@ def main() -> int:
     apply_closed_network_settings()
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
-        "which", nargs="*", default=["codes", "users"], choices=["codes", "users", "browser"]
+        "which",
+        nargs="*",
+        default=["codes", "users"],
+        choices=["codes", "users", "browser", "cluster"],
     )
     parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
     args = parser.parse_args()
@@ -31,10 +34,14 @@ def main() -> int:
             from bench import users_query
 
             lines = users_query.run(sizes)
-        else:
+        elif which == "browser":
             from bench import browser_users
 
             lines = browser_users.run(sizes)
+        else:
+            from bench import cluster_flows
+
+            lines = cluster_flows.run()
         print(f"\n## {which}")
         print("\n".join(lines), flush=True)
     return 0

@@ -55,7 +55,9 @@ def run(sizes: tuple[int, ...], changes: int = 30) -> list[str]:
                 name: f"{users_query.fetch_page(db, status=users_query.parse_filter(name)).total:,}"
                 for name in CYCLE
             }
-        server = RxappServer(folder, db_url=url)
+        workdir = folder / f"server-{size}"
+        workdir.mkdir()
+        server = RxappServer(workdir, db_url=url)
         server.start()
         try:
             samples = _drive(server.url, password, expected, changes)

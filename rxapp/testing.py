@@ -23,7 +23,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 
 from rxapp.closed_network import apply_closed_network_settings
+from rxapp.runtime import free_port, isolated_copy, project_root
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -86,23 +86,6 @@ def browser_launch_args(executable: str | None, *, headless: bool = True) -> dic
     return options
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def project_root() -> Path:
-    """The rxapp checkout to serve: RXAPP_PROJECT_DIR, or the one this module belongs to."""
-    root = Path(os.environ.get("RXAPP_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
-    if not (root / "rxconfig.py").is_file():
-        raise RuntimeError(
-            f"{root} has no rxconfig.py; set RXAPP_PROJECT_DIR to the rxapp checkout"
-        )
-    return root
-
-
 @dataclass(frozen=True)
 class Account:
     """An account made for a test, with the password in clear for the browser to type."""
@@ -124,7 +107,9 @@ class RxappServer:
         extra_env: dict[str, str] | None = None,
         root: Path | None = None,
     ) -> None:
-        self.root = root or project_root()
+        # By default the app is built in a copy of the project, so that a `make run` of the
+        # same checkout (or another test session) and this server never share a build.
+        self.root = root or isolated_copy(project_root(), workdir / "app")
         self.workdir = workdir
         self.port = port or free_port()
         self.db_url = db_url or f"sqlite:///{workdir / 'rxapp-test.db'}"

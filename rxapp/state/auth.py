@@ -66,7 +66,11 @@ class AuthState(rx.State):
 
     def _forget_session(self) -> None:
         self.notice = ""
-        self.session_token = ""
+        # Clear only a token the database refused. An empty one may mean this server-side
+        # state was lost (e.g. Redis restarted) while the browser still holds a live token:
+        # writing "" would erase it, where the next navigation sends it back instead.
+        if self.session_token:
+            self.session_token = ""
         self.user_email = ""
         self.user_is_admin = False
 
