@@ -43,20 +43,16 @@ def labelled_input(
 
 
 def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
-    """A live region that screen readers announce; shown only when `message` is set."""
-    return rx.box(
-        rx.cond(
-            message != "",
-            rx.callout(
-                message,
-                icon="triangle-alert",
-                color_scheme="red",
-                role="alert",
-                size="1",
-                width="100%",
-                custom_attrs=testid(test_id),
-            ),
+    """An error shown only when `message` is set; role=alert makes screen readers say it."""
+    return rx.cond(
+        message != "",
+        rx.callout(
+            message,
+            icon="triangle-alert",
+            color_scheme="red",
+            role="alert",
+            size="1",
+            width="100%",
+            custom_attrs=testid(test_id),
         ),
-        aria_live="assertive",
-        width="100%",
     )
