@@ -21,7 +21,12 @@ def header(*, signed_in: bool) -> rx.Component:
                 rx.link("All users", href="/users", size="2"),
             ),
             rx.link("Profile", href="/profile", size="2"),
-            rx.text(AuthState.user_email, size="2", color_scheme="gray"),
+            rx.text(
+                AuthState.user_email,
+                size="2",
+                color_scheme="gray",
+                display=["none", "none", "block"],
+            ),
             rx.button(
                 "Log out",
                 on_click=AuthState.logout,
@@ -31,6 +36,8 @@ def header(*, signed_in: bool) -> rx.Component:
             ),
             spacing="4",
             align="center",
+            wrap="wrap",
+            justify="end",
         )
         if signed_in
         else rx.fragment()
@@ -47,7 +54,7 @@ def header(*, signed_in: bool) -> rx.Component:
             justify="between",
             align="center",
             width="100%",
-            max_width="64rem",
+            max_width="72rem",
             margin_x="auto",
             padding_x="1.5rem",
             padding_y="0.9rem",

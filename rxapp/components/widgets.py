@@ -28,7 +28,7 @@ def code_input(
             size="3",
             width="100%",
             max_length=7 if numeric_only else 40,
-            placeholder="123 456" if numeric_only else "123456 or XXXX-XXXX-XXXX-XXXX",
+            placeholder="123 456" if numeric_only else "6-digit code or backup code",
             required=True,
             auto_focus=True,
             font_family="ui-monospace, monospace",

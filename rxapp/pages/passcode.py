@@ -12,7 +12,10 @@ from rxapp.state.passcode import PasscodeState
 
 def _help() -> rx.Component:
     return rx.el.details(
-        rx.el.summary(rx.text("Having trouble with your code?", size="2", weight="medium")),
+        rx.el.summary(
+            rx.text("Having trouble with your code?", as_="span", size="2", weight="medium"),
+            cursor="pointer",
+        ),
         rx.vstack(
             rx.text(
                 rx.text.strong("Check your phone's time. "),
