@@ -46,7 +46,7 @@ migrate: install
 	$(BIN)/reflex db migrate
 
 seed: migrate
-	$(BIN)/rxapp seed-demo --if-empty
+	$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
 run: seed
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)

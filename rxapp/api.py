@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from rxapp.models import User
-from rxapp.services import signed_links, users_export, users_query
+from rxapp.services import sessions, signed_links, users_export, users_query
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
 from rxapp.settings import get_settings
@@ -39,12 +39,18 @@ def _stream(view: dict, admin_id: int) -> Iterator[str]:
 
 def export_users(request: Request) -> Response:
     """GET /api/users.csv?token=...: the signed view as CSV, for admins only."""
-    view = signed_links.verify(EXPORT_PURPOSE, request.query_params.get("token"), now=utcnow())
+    now = utcnow()
+    view = signed_links.verify(EXPORT_PURPOSE, request.query_params.get("token"), now=now)
     if view is None or not isinstance(view.get("admin"), int):
         return PlainTextResponse("This export link is invalid or has expired.", status_code=403)
     with session_for(get_settings().db_url) as db:
-        admin = db.get(User, view["admin"])
-        if admin is None or not admin.is_admin:
+        # The link works only while the admin session that asked for it is live.
+        admin = sessions.live_session_user(db, view.get("session"), now=now)
+        if admin is None or admin.id != view["admin"]:
+            return PlainTextResponse(
+                "This export link belongs to a session that has ended.", status_code=403
+            )
+        if not admin.is_admin:
             return PlainTextResponse("Only admins can export users.", status_code=403)
     try:
         users_query.parse_filter(view.get("twofa"))

@@ -62,9 +62,14 @@ def _reset_2fa(args: argparse.Namespace) -> str:
 def _seed_demo(args: argparse.Namespace) -> str:
     from rxapp.services import demo
     from rxapp.services.clock import utcnow
+    from rxapp.settings import get_settings
 
     if args.users < 0:
         raise CommandError("--users must be zero or more.")
+    if args.embedded_only and not get_settings().is_sqlite:
+        # The demo admin's password is published: never seed it into a server database
+        # by accident (make run honours REFLEX_DB_URL).
+        return "Demo data skipped: REFLEX_DB_URL is a server database (seed it explicitly)."
     with _Database() as db:
         if args.if_empty and demo.has_users(db):
             return "Demo data skipped: the database already has accounts."
@@ -119,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")
     seed.add_argument(
         "--if-empty", action="store_true", help="do nothing when accounts already exist"
+    )
+    seed.add_argument(
+        "--embedded-only",
+        action="store_true",
+        help="do nothing unless the database is the embedded SQLite file",
     )
     seed.set_defaults(handler=_seed_demo)
     return parser

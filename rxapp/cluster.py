@@ -197,7 +197,9 @@ events {{ worker_connections 4096; }}
 http {{
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
-  log_format upstreams '$remote_addr [$time_local] "$request" $status upstream=$upstream_addr';
+  # $uri, not $request: query strings (e.g. a signed export link) stay out of the log.
+  log_format upstreams '$remote_addr [$time_local] "$request_method $uri" $status '
+                       'upstream=$upstream_addr';
   access_log {temp}/nginx-access.log upstreams;
   client_body_temp_path {temp}/client_body;
   proxy_temp_path {temp}/proxy;

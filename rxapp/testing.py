@@ -8,12 +8,14 @@ QA engineers write Playwright flows against the real production build:
         page.get_by_test_id("login-password").fill(rxapp_user.password)
         page.get_by_test_id("login-submit").click()
 
+Any test during which the server logs an error, or writes the password of an account made
+by these fixtures, fails.
+
 Fixtures: `rxapp_server` (the app built and served in production mode on a free port with a
 fresh database, once per test session), `base_url` (its address, so `page.goto("/login")`
 works), `rxapp_user` / `rxapp_admin` (a new account per test) and a browser found on this
-machine (Playwright's own Chromium when installed, else a system Chromium). Any test during
-which the server logs an error fails. `python -m rxapp.testing --check-browser` tells
-which browser the tests will use.
+machine (Playwright's own Chromium when installed, else a system Chromium).
+`python -m rxapp.testing --check-browser` tells which browser the tests will use.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class RxappServer:
         self.log_path = workdir / f"server-{self.port}.log"
         self.extra_env = extra_env or {}
         self._process: subprocess.Popen[bytes] | None = None
+        self._passwords: list[str] = []
 
     @property
     def url(self) -> str:
@@ -224,6 +227,13 @@ class RxappServer:
             text = log.read().decode("utf-8", "replace")
         return [line for line in text.splitlines() if any(m in line for m in SERVER_ERROR_MARKERS)]
 
+    def leaked_secrets_since(self, offset: int) -> list[str]:
+        """Passwords of accounts made by this harness that appear in the log after `offset`."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+        return [secret for secret in self._passwords if secret in text]
+
     def log_tail(self, lines: int = 60) -> str:
         """The end of the server log, for failure messages."""
         if not self.log_path.exists():
@@ -249,6 +259,7 @@ class RxappServer:
         password = password or f"pw-{uuid.uuid4().hex}"
         with self.db() as session:
             accounts.create_user(session, email, password, now=utcnow(), is_admin=admin)
+        self._passwords.append(password)
         return Account(email=email.strip().lower(), password=password, is_admin=admin)
 
     def __enter__(self) -> RxappServer:
@@ -325,6 +336,8 @@ def _rxapp_fails_on_server_errors(request: pytest.FixtureRequest) -> Iterator[No
     yield
     if errors := server.errors_since(offset):
         pytest.fail("the rxapp server logged errors during this test:\n" + "\n".join(errors[:20]))
+    if server.leaked_secrets_since(offset):
+        pytest.fail("the rxapp server wrote a test account's password into its log")
 
 
 def main(argv: list[str] | None = None) -> int:

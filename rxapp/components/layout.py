@@ -15,29 +15,32 @@ def testid(value: str) -> dict[str, str]:
 def header(*, signed_in: bool) -> rx.Component:
     """The top bar; with `signed_in`, the account's email, an admin link and `logout`."""
     right = (
-        rx.hstack(
-            rx.cond(
-                AuthState.user_is_admin,
-                rx.link("All users", href="/users", size="2"),
+        rx.el.nav(
+            rx.hstack(
+                rx.cond(
+                    AuthState.user_is_admin,
+                    rx.link("All users", href="/users", size="2"),
+                ),
+                rx.link("Profile", href="/profile", size="2"),
+                rx.text(
+                    AuthState.user_email,
+                    size="2",
+                    color_scheme="gray",
+                    display=["none", "none", "block"],
+                ),
+                rx.button(
+                    "Log out",
+                    on_click=AuthState.logout,
+                    variant="soft",
+                    size="2",
+                    custom_attrs=testid("logout"),
+                ),
+                spacing="4",
+                align="center",
+                wrap="wrap",
+                justify="end",
             ),
-            rx.link("Profile", href="/profile", size="2"),
-            rx.text(
-                AuthState.user_email,
-                size="2",
-                color_scheme="gray",
-                display=["none", "none", "block"],
-            ),
-            rx.button(
-                "Log out",
-                on_click=AuthState.logout,
-                variant="soft",
-                size="2",
-                custom_attrs=testid("logout"),
-            ),
-            spacing="4",
-            align="center",
-            wrap="wrap",
-            justify="end",
+            aria_label="Account",
         )
         if signed_in
         else rx.fragment()

@@ -53,17 +53,28 @@ def status_badge(active: rx.Var[bool], *, test_id: str) -> rx.Component:
 
 
 def countdown(seconds: rx.Var[int], *, test_id: str) -> rx.Component:
-    """Seconds left, announced politely to screen readers."""
+    """Seconds left, updated every second and silent to screen readers (see `announcer`)."""
     return rx.hstack(
-        rx.icon("timer", size=16),
+        rx.icon("timer", size=16, aria_hidden="true"),
         rx.text(
             rx.el.span(seconds, custom_attrs=testid(test_id), font_weight="bold"),
             " seconds left",
             size="2",
         ),
         role="timer",
-        aria_live="polite",
-        aria_atomic="true",
+        aria_live="off",
         align="center",
         spacing="1",
+    )
+
+
+def announcer(text: rx.Var[str], *, test_id: str) -> rx.Component:
+    """A polite live region, invisible on screen: screen readers say `text` when it changes.
+    Keep it rendered while its content changes, or the change is never heard."""
+    return rx.el.p(
+        text,
+        class_name="sr-only",
+        aria_live="polite",
+        aria_atomic="true",
+        custom_attrs=testid(test_id),
     )

@@ -6,8 +6,8 @@ import reflex as rx
 
 from rxapp.components.fields import error_message
 from rxapp.components.layout import card, page, testid
-from rxapp.components.widgets import code_input, countdown, status_badge
-from rxapp.state.profile import LOW_BACKUP_CODES, ProfileState
+from rxapp.components.widgets import announcer, code_input, countdown, status_badge
+from rxapp.state.profile import ProfileState
 
 AUTHENTICATOR_APPS = (
     "Google Authenticator",
@@ -71,7 +71,7 @@ def _backup_summary() -> rx.Component:
             spacing="2",
         ),
         rx.cond(
-            ProfileState.backup_remaining <= LOW_BACKUP_CODES,
+            ProfileState.backup_low,
             rx.callout(
                 "You are running out of backup codes. Generate new ones and keep them safe.",
                 icon="triangle-alert",
@@ -268,7 +268,9 @@ def reauth_dialog() -> rx.Component:
                         max_length=1024,
                         custom_attrs={
                             **testid("reauth-input"),
-                            "autocomplete": "off",
+                            "autocomplete": rx.cond(
+                                for_enable, "current-password", "one-time-code"
+                            ),
                         },
                     ),
                     error_message(ProfileState.reauth_error, test_id="reauth-error"),
@@ -355,6 +357,10 @@ def backup_dialog() -> rx.Component:
                 "phone. Any older codes no longer work.",
                 size="2",
                 color_scheme="gray",
+            ),
+            announcer(
+                ProfileState.backup_countdown_announcement,
+                test_id="backup-countdown-announcement",
             ),
             rx.cond(
                 showing,

@@ -17,9 +17,10 @@ from passlib.context import CryptContext
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from rxapp.models import BackupCode
+from rxapp.models import BackupCode, User
 
 BATCH_SIZE = 5
+LOW = 2  # this many unused codes or fewer: warn the user to make new ones
 CODE_LENGTH = 16
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _MAX_INPUT = 64
@@ -67,6 +68,9 @@ def replace_batch(db: Session, user_id: int, *, now: datetime) -> list[str]:
     while len(codes) < BATCH_SIZE:
         codes.add(new_code())
     ordered = sorted(codes)
+    # Lock the user's row first, so two batches made at once on PostgreSQL cannot both
+    # survive (a DELETE alone does not see rows another transaction is inserting).
+    db.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
     db.exec(delete(BackupCode).where(col(BackupCode.user_id) == user_id))
     for code in ordered:
         db.add(BackupCode(user_id=user_id, code_hash=_CONTEXT.hash(code), created_at=now))

@@ -64,18 +64,35 @@ def current_session(
     if row is None:
         return None
     auth, user = row
-    idle_limit = timedelta(seconds=get_settings().session_idle_seconds)
-    if (
-        auth.revoked_at is not None
-        or now >= auth.expires_at
-        or now - auth.last_seen_at >= idle_limit
-    ):
+    if not _is_live(auth, now=now):
         return None
     if touch and now - auth.last_seen_at >= _TOUCH_EVERY:
         db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))
         db.commit()
         auth.last_seen_at = now
     return SignedIn(user=user, session=auth)
+
+
+def live_session_user(db: Session, session_id: object, *, now: datetime) -> User | None:
+    """The user of session `session_id` if that session is still live (not revoked, expired
+    or idle), without counting as activity; else None."""
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        return None
+    row = db.exec(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id == session_id)
+    ).first()
+    if row is None or not _is_live(row[0], now=now):
+        return None
+    return row[1]
+
+
+def _is_live(auth: AuthSession, *, now: datetime) -> bool:
+    idle_limit = timedelta(seconds=get_settings().session_idle_seconds)
+    return (
+        auth.revoked_at is None and now < auth.expires_at and now - auth.last_seen_at < idle_limit
+    )
 
 
 def mark_fresh_proof(db: Session, session_id: int, *, now: datetime) -> None:
@@ -104,13 +121,17 @@ def revoke_session(db: Session, token: object, *, now: datetime) -> int | None:
     return signed_in.user.id
 
 
-def revoke_all_sessions(db: Session, user_id: int, *, now: datetime) -> None:
-    """End every session and pending login of a user (the caller commits)."""
-    db.exec(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+def revoke_all_sessions(
+    db: Session, user_id: int, *, now: datetime, keep_session_id: int | None = None
+) -> None:
+    """End every session and pending login of a user but `keep_session_id` (the caller
+    commits): after a change of factors, no session from before it goes on."""
+    sessions_to_end = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
+    if keep_session_id is not None:
+        sessions_to_end = sessions_to_end.where(AuthSession.id != keep_session_id)
+    db.exec(sessions_to_end.values(revoked_at=now))
     db.exec(
         update(PendingLogin)
         .where(PendingLogin.user_id == user_id, PendingLogin.ended_at.is_(None))

@@ -4,6 +4,13 @@ Stored in the user's row and changed only by atomic statements, so all sessions 
 instances share it. After the n-th consecutive failure the next attempt must wait
 2^(n-1) seconds; from the 10th on, the account is locked for 15 minutes after each failure.
 A success resets it.
+
+An attempt first *claims* the account with one conditional UPDATE, which also sets the wait
+that will follow if it fails; only the claimant's code is checked. Attempts that arrive at
+the same moment (from other sessions, processes or instances) find the account claimed: they
+are refused without looking at their code, and counted as failures (except during a lockout,
+which early tries do not stretch). So a burst of guesses costs what the same guesses one
+after another would.
 """
 
 from __future__ import annotations
@@ -52,6 +59,37 @@ def seconds_to_wait(db: Session, user_id: int, *, now: datetime) -> int:
     if blocked_until is None or blocked_until <= now:
         return 0
     return math.ceil((blocked_until - now).total_seconds())
+
+
+def is_locked(db: Session, user_id: int) -> bool:
+    """Whether the account has reached the lockout (10 consecutive failures)."""
+    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
+    return failures is not None and failures >= LOCKOUT_AFTER
+
+
+def claim_attempt(db: Session, user_id: int, *, now: datetime) -> bool:
+    """Take the account's single attempt slot, or return False if it must wait (commits).
+
+    The slot is held by setting the wait that follows a failure of this attempt; a success
+    clears it with `reset`.
+    """
+    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
+    if failures is None:
+        return False
+    hold_until = sa.bindparam("hold", now + delay_after(failures + 1), type_=UTCDateTime())
+    not_before = sa.bindparam("now", now, type_=UTCDateTime())
+    claimed = db.exec(
+        update(User)
+        .where(
+            col(User.id) == user_id,
+            col(User.second_factor_failures) == failures,
+            col(User.second_factor_blocked_until).is_(None)
+            | (col(User.second_factor_blocked_until) <= not_before),
+        )
+        .values(second_factor_blocked_until=hold_until)
+    )
+    db.commit()
+    return claimed.rowcount == 1
 
 
 def record_failure(db: Session, user_id: int, *, now: datetime) -> Failure:

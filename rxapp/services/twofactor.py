@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from rxapp.models import PendingLogin, User
+from rxapp.models import PendingLogin, User, UTCDateTime
 from rxapp.services import audit, backup_codes, secretbox, sessions, throttle, totp
 from rxapp.settings import get_settings
 
@@ -24,6 +25,7 @@ TIME_SYNC_HINT = (
     "automatically (network time)."
 )
 ENROLL_HINT = "Check that you scanned the QR code shown here, or typed the key without mistakes."
+ALREADY_FINISHED = "This sign-in has already finished. Log in again."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
 
 
@@ -64,15 +66,19 @@ def _wait_message(seconds: int) -> str:
     return f"Too many failed attempts. Try again in {seconds} second{'s' if seconds != 1 else ''}."
 
 
-def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment:
-    """A new secret for the enable dialog, kept encrypted until a code confirms it; commit."""
+def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment | None:
+    """A new secret for the enable dialog, kept encrypted until a code confirms it; commit.
+
+    None when 2FA is already on (an active secret is never replaced this way)."""
     secret = totp.new_secret()
-    db.exec(
+    started = db.exec(
         update(User)
-        .where(col(User.id) == user.id)
+        .where(col(User.id) == user.id, col(User.twofa_active).is_(False))
         .values(totp_pending_secret=secretbox.encrypt(secret))
     )
     db.commit()
+    if started.rowcount != 1:
+        return None
     uri = totp.provisioning_uri(secret, email=user.email, issuer=get_settings().issuer)
     return Enrollment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
 
@@ -107,7 +113,11 @@ def confirm_enrollment(db: Session, user_id: int, raw_code: object, *, now: date
         )
     enabled = db.exec(
         update(User)
-        .where(col(User.id) == user_id, col(User.totp_pending_secret) == user.totp_pending_secret)
+        .where(
+            col(User.id) == user_id,
+            col(User.twofa_active).is_(False),
+            col(User.totp_pending_secret) == user.totp_pending_secret,
+        )
         .values(
             totp_secret=user.totp_pending_secret,
             totp_pending_secret=None,
@@ -148,19 +158,29 @@ def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
 def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
     """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
 
-    Does not commit a success (the caller completes its own action in the same
-    transaction); failures are committed at once so they count even if the caller fails.
+    A well-formed code first claims the account's attempt slot (see `throttle`); a code that
+    finds it taken is refused unchecked and counted as a failure. Failures are committed at
+    once; a success is not (the caller completes its action in the same transaction).
     """
     user = db.get(User, user_id)
     if user is None or not is_enabled(user):
         return CodeCheck(ok=False, message="Two-factor authentication is not active.")
-    if wait := throttle.seconds_to_wait(db, user_id, now=now):
-        return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
-
     totp_code = totp.normalize_code(raw_code)
     backup_code = None if totp_code else backup_codes.normalize(raw_code)
     if totp_code is None and backup_code is None:
+        if wait := throttle.seconds_to_wait(db, user_id, now=now):
+            return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
         return CodeCheck(ok=False, message=FORMAT_MESSAGE)
+    kind = "totp" if totp_code else "backup"
+
+    if not throttle.claim_attempt(db, user_id, now=now):
+        # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
+        # one by one would; but a locked account's lockout is not stretched by early tries.
+        counted = not throttle.is_locked(db, user_id)
+        if counted:
+            _count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
+        wait = throttle.seconds_to_wait(db, user_id, now=now)
+        return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted)
 
     if totp_code is not None and _accept_totp(db, user, totp_code, now=now):
         throttle.reset(db, user_id)
@@ -172,17 +192,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
             ok=True, used_backup_code=True, backup_codes_left=backup_codes.remaining(db, user_id)
         )
 
-    failure = throttle.record_failure(db, user_id, now=now)
-    audit.record(
-        db,
-        audit.Event.SECOND_FACTOR_FAILED,
-        now=now,
-        user_id=user_id,
-        detail=f"kind={'totp' if totp_code else 'backup'} consecutive={failure.failures}",
-    )
-    if failure.failures == throttle.LOCKOUT_AFTER:
-        audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
-    db.commit()
+    failure = _count_failure(db, user_id, now=now, detail=f"kind={kind}")
     wait = throttle.seconds_to_wait(db, user_id, now=now)
     if failure.locked:
         message = f"That code is not right. {_wait_message(wait)}"
@@ -196,18 +206,45 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
 
 
+def _count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
+    """Count one failed attempt on the throttle and in the audit trail; commit."""
+    failure = throttle.record_failure(db, user_id, now=now)
+    audit.record(
+        db,
+        audit.Event.SECOND_FACTOR_FAILED,
+        now=now,
+        user_id=user_id,
+        detail=f"{detail} consecutive={failure.failures}",
+    )
+    if failure.failures == throttle.LOCKOUT_AFTER:
+        audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
+    db.commit()
+    return failure
+
+
 def verify_login_code(
     db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
 ) -> CodeCheck:
     """The passcode step. On success the pending login is ended (once) and the caller starts
     the full session; after five failures the pending login is voided."""
+    finished = CodeCheck(ok=False, message=ALREADY_FINISHED, login_voided=True)
+    live = db.exec(
+        select(PendingLogin.id).where(
+            col(PendingLogin.id) == pending.id,
+            col(PendingLogin.ended_at).is_(None),
+            col(PendingLogin.expires_at) > sa.bindparam("now", now, type_=UTCDateTime()),
+        )
+    ).first()
+    if live is None:
+        return finished  # nothing checked, nothing spent
     result = check_code(db, pending.user_id, raw_code, now=now)
     if result.ok:
         if not sessions.end_pending_login(db, pending.id, now=now):
+            # Another request finished this sign-in meanwhile: keep the code unspent.
             db.rollback()
-            return CodeCheck(
-                ok=False, message="This sign-in has already finished.", login_voided=True
-            )
+            throttle.reset(db, pending.user_id)
+            db.commit()
+            return finished
         db.commit()
         return result
     if not result.counted:
@@ -261,10 +298,9 @@ def remove(db: Session, user_id: int) -> None:
             totp_enabled_at=None,
             twofa_active=False,
             totp_last_step=None,
-            second_factor_failures=0,
-            second_factor_blocked_until=None,
         )
     )
+    throttle.reset(db, user_id)
     backup_codes.delete_all(db, user_id)
 
 
@@ -278,8 +314,3 @@ def prove_with_code(
         db.commit()
         sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
     return result
-
-
-def user_with_pending(db: Session, pending: PendingLogin) -> User | None:
-    """The user a pending login belongs to."""
-    return db.exec(select(User).where(col(User.id) == pending.user_id)).first()

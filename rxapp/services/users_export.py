@@ -53,7 +53,7 @@ def csv_lines(
         yield line(
             [
                 row.email,
-                "Activated" if row.activated else "Not activated",
+                users_query.status_label(row.activated),
                 row.enabled_at,
                 row.created_at,
                 row.last_sign_in_at,

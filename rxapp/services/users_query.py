@@ -71,6 +71,11 @@ class UsersPage:
         return max(1, -(-self.total // PAGE_SIZE))
 
 
+def status_label(activated: bool) -> str:
+    """The 2FA status as people read it (and as the stable interface shows it)."""
+    return "Activated" if activated else "Not activated"
+
+
 def parse_filter(raw: object) -> StatusFilter:
     """The filter named by `raw` (absent or empty: all), or QueryError."""
     if raw is None or raw == "":

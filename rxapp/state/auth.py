@@ -27,7 +27,7 @@ class AuthState(rx.State):
     """Holds the browser's session token and checks it against the database on every use.
 
     The token is untrusted input from the browser. Nothing here is an "is signed in" flag:
-    handlers call `_signed_in` (or `_require_signed_in`), which asks the database each time.
+    handlers call `_signed_in`, which asks the database each time.
     """
 
     session_token: str = rx.LocalStorage("", name="rxapp_session", sync=True)
@@ -78,15 +78,6 @@ class AuthState(rx.State):
     def dismiss_notice(self) -> None:
         """Hide the one-off notice."""
         self.notice = ""
-
-    @rx.event
-    def require_signed_in(self) -> rx.event.EventSpec | None:
-        """on_load of protected pages: back to the login page without a live session."""
-        with db_session() as db:
-            if self._signed_in(db) is None:
-                self._forget_session()
-                return rx.redirect(routes.LOGIN, replace=True)
-        return None
 
     @rx.event
     def route_by_session(self) -> rx.event.EventSpec:

@@ -8,7 +8,7 @@ from typing import TypedDict
 import reflex as rx
 
 from rxapp import routes
-from rxapp.services import accounts, sessions, twofactor
+from rxapp.services import accounts, audit, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
 from rxapp.state.auth import AuthState, db_session
@@ -60,7 +60,10 @@ class LoginState(AuthState):
                     yield rx.set_value("login-password", "")
                     return
                 if twofactor.is_enabled(step.user):
-                    self.pending_token = sessions.start_pending_login(db, step.user, now=utcnow())
+                    now = utcnow()
+                    self.pending_token = sessions.start_pending_login(db, step.user, now=now)
+                    audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=step.user.id)
+                    db.commit()
                     yield rx.redirect(routes.PASSCODE, replace=True)
                     return
                 yield self._begin_session(db, step.user.id)

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 import reflex as rx
 
 from rxapp import routes
-from rxapp.services import audit, sessions, twofactor
+from rxapp.services import audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.state.auth import AuthState, db_session
-
-LOW_BACKUP_CODES = 2
 
 
 class PasscodeState(AuthState):
@@ -79,6 +77,6 @@ class PasscodeState(AuthState):
 def _backup_notice(left: int) -> str:
     if left == 0:
         return "You used your last backup code. Generate new ones now."
-    if left <= LOW_BACKUP_CODES:
+    if left <= backup_codes.LOW:
         return f"{left} backup code{'s' if left != 1 else ''} left — generate new ones."
     return f"You signed in with a backup code; {left} are left."

@@ -24,7 +24,6 @@ from rxapp.settings import get_settings
 from rxapp.state.auth import AuthState, db_session
 
 ReauthPurpose = Literal["", "enable", "backup"]
-LOW_BACKUP_CODES = 2
 
 
 class ProfileState(AuthState):
@@ -45,7 +44,6 @@ class ProfileState(AuthState):
     enroll_open: bool = False
     enroll_qr: str = ""
     enroll_secret: str = ""
-    enroll_uri: str = ""
     enroll_error: str = ""
 
     disable_open: bool = False
@@ -53,11 +51,14 @@ class ProfileState(AuthState):
 
     # The backup-code reveal.
     backup_open: bool = False
-    backup_codes: list[str] = []
+    # The codes live in a backend var; `backup_codes` shows them only before the deadline.
+    _revealed_codes: list[str] = []
     backup_countdown: int = 0
     backup_first_batch: bool = False
     _reveal_deadline: float = 0.0
-    _countdown_running: bool = False
+    # A running countdown renews this lease every tick; a countdown lost with a crashed
+    # process lets it lapse, so the next reveal can start its own.
+    _countdown_lease: float = 0.0
 
     busy: bool = False
 
@@ -67,6 +68,27 @@ class ProfileState(AuthState):
         return totp_grouped(self.enroll_secret)
 
     @rx.var
+    def backup_low(self) -> bool:
+        """Whether to warn that few unused backup codes are left."""
+        return self.twofa_active and self.backup_remaining <= backup_codes.LOW
+
+    @rx.var
+    def backup_countdown_announcement(self) -> str:
+        """What screen readers hear about the countdown: a few milestones, not every second."""
+        if self.backup_countdown <= 0:
+            return "The backup codes are hidden now." if self.backup_open else ""
+        milestone = min(t for t in (5, 10, 20, 30, 10**6) if self.backup_countdown <= t)
+        if milestone > 30:
+            return f"{self.backup_countdown} seconds to save your backup codes."
+        return f"About {milestone} seconds left to save your backup codes."
+
+    @rx.var(cache=False)
+    def backup_codes(self) -> list[str]:
+        """The new codes while their reveal lasts, and never after, whatever else happened
+        (computed each time the state is sent, from the server's clock)."""
+        return list(self._revealed_codes) if time.time() < self._reveal_deadline else []
+
+    @rx.var(cache=False)
     def backup_codes_text(self) -> str:
         """The codes as a text file: for copying or downloading during the reveal."""
         if not self.backup_codes:
@@ -100,11 +122,10 @@ class ProfileState(AuthState):
         self.enroll_open = False
         self.enroll_qr = ""
         self.enroll_secret = ""
-        self.enroll_uri = ""
         self.enroll_error = ""
 
     def _hide_backup_codes(self) -> None:
-        self.backup_codes = []
+        self._revealed_codes = []
         self.backup_countdown = 0
         self._reveal_deadline = 0.0
 
@@ -124,14 +145,16 @@ class ProfileState(AuthState):
 
     def _start_enrollment(self, db: Session, signed_in: SignedIn) -> None:
         enrollment = twofactor.begin_enrollment(db, signed_in.user, now=utcnow())
+        if enrollment is None:
+            self._refresh(db, signed_in)
+            return
         self.enroll_secret = enrollment.secret
-        self.enroll_uri = enrollment.uri
         self.enroll_qr = enrollment.qr_data_uri
         self.enroll_error = ""
         self.enroll_open = True
 
     def _reveal(self, codes: list[str], *, first_batch: bool) -> rx.event.EventSpec:
-        self.backup_codes = [backup_codes.formatted(code) for code in codes]
+        self._revealed_codes = [backup_codes.formatted(code) for code in codes]
         self.backup_first_batch = first_batch
         seconds = get_settings().backup_reveal_seconds
         self._reveal_deadline = time.time() + seconds
@@ -243,6 +266,11 @@ class ProfileState(AuthState):
                 self.enroll_error = result.message
                 return rx.set_value("enroll-code", "")
             sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
+            # Sessions opened with the password alone must not outlive the change.
+            sessions.revoke_all_sessions(
+                db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
+            )
+            db.commit()
             self._clear_enrollment()
             return self._new_batch(db, signed_in, first=True)
 
@@ -282,10 +310,15 @@ class ProfileState(AuthState):
                 self.disable_open = False
                 self._refresh(db, signed_in)
                 return None
-            result = twofactor.disable(db, signed_in.user.id, code, now=utcnow())
+            now = utcnow()
+            result = twofactor.disable(db, signed_in.user.id, code, now=now)
             if not result.ok:
                 self.disable_error = result.message
                 return rx.set_value("disable-code", "")
+            sessions.revoke_all_sessions(
+                db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
+            )
+            db.commit()
             self.disable_open = False
             self.disable_error = ""
             self._refresh(db, signed_in)
@@ -324,19 +357,22 @@ class ProfileState(AuthState):
     async def run_backup_countdown(self) -> None:
         """Count the reveal down every second; the server decides when the time is up."""
         async with self:
-            if self._countdown_running:
-                return
-            self._countdown_running = True
+            if self._countdown_lease > time.time():
+                return  # one countdown per tab at a time
+            self._countdown_lease = time.time() + 3
         try:
             while True:
                 async with self:
                     left = math.ceil(self._reveal_deadline - time.time())
-                    if not self.backup_codes or left <= 0:
+                    if not self._revealed_codes or left <= 0:
                         self._hide_backup_codes()
                         return
                     self.backup_countdown = left
+                    self._countdown_lease = time.time() + 3
                     wait = self._reveal_deadline - (left - 1) - time.time()
                 await asyncio.sleep(max(0.05, wait))
         finally:
             async with self:
-                self._countdown_running = False
+                self._countdown_lease = 0.0
+                if time.time() >= self._reveal_deadline:
+                    self._hide_backup_codes()

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import datetime
 from typing import TypedDict
 
 import reflex as rx
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from rxapp import routes
 from rxapp.api import EXPORT_PATH, EXPORT_PURPOSE
 from rxapp.models import AuditEvent, User
-from rxapp.services import admin, sessions, signed_links, users_query
+from rxapp.services import admin, audit, sessions, signed_links, users_query
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
 from rxapp.state.auth import AuthState, db_session
 
 LIVE_REFRESH_SECONDS = 2.0
+View = tuple[str, str, str, bool, int]  # filter, search, sort, descending, page
 EXPORT_LINK_SECONDS = 60
 
 
@@ -44,7 +46,7 @@ def _to_row(row: users_query.UserRow) -> Row:
     return Row(
         id=row.id,
         email=row.email,
-        status="Activated" if row.activated else "Not activated",
+        status=users_query.status_label(row.activated),
         enabled=_when(row.enabled_at),
         created=_when(row.created_at),
         last_sign_in=_when(row.last_sign_in_at),
@@ -75,7 +77,8 @@ class UsersState(AuthState):
     _reset_user_id: int | None = None
 
     _last_audit_id: int = 0
-    _watching: bool = False
+    # Renewed by the running watcher every round; one lost with a crashed process lapses.
+    _watch_lease: float = 0.0
 
     @rx.var
     def total_text(self) -> str:
@@ -111,21 +114,19 @@ class UsersState(AuthState):
         self.notice = "Only admins can see All users."
         return rx.redirect(routes.PROFILE, replace=True)
 
-    def _load(self, db: Session) -> None:
-        result = users_query.fetch_page(
-            db,
-            status=StatusFilter(self.status_filter),
-            search=self.search,
-            sort=SortKey(self.sort),
-            descending=self.descending,
-            page=self.page,
-        )
+    def _view(self) -> View:
+        return (self.status_filter, self.search, self.sort, self.descending, self.page)
+
+    def _show(self, result: users_query.UsersPage) -> None:
         self.rows = [_to_row(row) for row in result.rows]
         self.total = result.total
         self.activated = result.activated
         self.not_activated = result.not_activated
         self.page = result.page
         self.pages = result.pages
+
+    def _load(self, db: Session) -> None:
+        self._show(_fetch(db, self._view()))
         self._last_audit_id = _latest_audit_id(db)
 
     def _sync_url(self) -> rx.event.EventSpec:
@@ -273,6 +274,7 @@ class UsersState(AuthState):
                 EXPORT_PURPOSE,
                 {
                     "admin": signed_in.user.id,
+                    "session": signed_in.session.id,
                     "twofa": self.status_filter,
                     "q": self.search,
                     "sort": self.sort,
@@ -289,9 +291,9 @@ class UsersState(AuthState):
     async def watch_for_changes(self) -> None:
         """While an admin has the page open, reload it when any account changes."""
         async with self:
-            if self._watching:
+            if self._watch_lease > time.time():
                 return
-            self._watching = True
+            self._watch_lease = time.time() + LIVE_REFRESH_SECONDS * 3
         try:
             while True:
                 await asyncio.sleep(LIVE_REFRESH_SECONDS)
@@ -299,35 +301,46 @@ class UsersState(AuthState):
                     if self.router.url.path.rstrip("/") != routes.USERS:
                         return
                     token, last_seen = self.session_token, self._last_audit_id
-                    view = (self.status_filter, self.search, self.sort, self.descending, self.page)
+                    view = self._view()
+                    self._watch_lease = time.time() + LIVE_REFRESH_SECONDS * 3
                 still_admin, latest = await asyncio.to_thread(_admin_and_latest, token)
                 if not still_admin:
                     return
                 if latest == last_seen:
                     continue
-                result = await asyncio.to_thread(_fetch, view)
+                result = await asyncio.to_thread(_fetch_in_own_session, view)
                 async with self:
-                    if (
-                        self.status_filter,
-                        self.search,
-                        self.sort,
-                        self.descending,
-                        self.page,
-                    ) != view:
+                    if self._view() != view:
                         continue  # the admin changed the view meanwhile; that reload is newer
-                    self.rows = [_to_row(row) for row in result.rows]
-                    self.total = result.total
-                    self.activated = result.activated
-                    self.not_activated = result.not_activated
-                    self.pages = result.pages
+                    self._show(result)
                     self._last_audit_id = latest
         finally:
             async with self:
-                self._watching = False
+                self._watch_lease = 0.0
+
+
+# Events that change what the table shows; failed attempts (which an attack makes by the
+# thousand) do not reload every admin's table.
+TABLE_EVENTS = [
+    audit.Event.USER_CREATED,
+    audit.Event.SIGN_IN_OK,
+    audit.Event.TWOFA_ENABLED,
+    audit.Event.TWOFA_DISABLED,
+    audit.Event.ADMIN_RESET_2FA,
+    audit.Event.BACKUP_CODE_USED,
+    audit.Event.BACKUP_CODES_GENERATED,
+]
 
 
 def _latest_audit_id(db: Session) -> int:
-    return db.exec(select(func.max(AuditEvent.id))).one() or 0
+    return (
+        db.exec(
+            select(func.max(AuditEvent.id)).where(
+                col(AuditEvent.event).in_([e.value for e in TABLE_EVENTS])
+            )
+        ).one()
+        or 0
+    )
 
 
 def _admin_and_latest(token: str) -> tuple[bool, int]:
@@ -340,14 +353,18 @@ def _admin_and_latest(token: str) -> tuple[bool, int]:
         return True, _latest_audit_id(db)
 
 
-def _fetch(view: tuple[str, str, str, bool, int]) -> users_query.UsersPage:
+def _fetch(db: Session, view: View) -> users_query.UsersPage:
     status, search, sort, descending, page = view
+    return users_query.fetch_page(
+        db,
+        status=StatusFilter(status),
+        search=search,
+        sort=SortKey(sort),
+        descending=descending,
+        page=page,
+    )
+
+
+def _fetch_in_own_session(view: View) -> users_query.UsersPage:
     with rx.session() as db:
-        return users_query.fetch_page(
-            db,
-            status=StatusFilter(status),
-            search=search,
-            sort=SortKey(sort),
-            descending=descending,
-            page=page,
-        )
+        return _fetch(db, view)

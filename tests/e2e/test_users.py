@@ -11,7 +11,7 @@ from datetime import timedelta
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, update
 from sqlmodel import select
 
 from rxapp.models import AuditEvent, User
@@ -278,3 +278,22 @@ def test_forged_dashboard_events_from_a_non_admin_change_and_reveal_nothing(
     leaked = "\n".join(received_frames[start:])
     assert mix not in leaked
     assert "api/users.csv" not in leaked
+
+
+def test_an_admin_demoted_after_asking_cannot_confirm_a_reset(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    target = f"{mix}009@example.com"
+    _admin_on_users(page, rxapp_admin)
+    _search(page, target)
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
+    page.get_by_test_id("user-reset-2fa").click()
+    expect(page.get_by_test_id("reset-confirm")).to_be_visible()
+    with rxapp_server.db() as db:
+        db.exec(update(User).where(User.email == rxapp_admin.email).values(is_admin=False))
+        db.commit()
+    page.get_by_test_id("reset-confirm").click()
+    expect(page).to_have_url(PROFILE_URL)
+    with rxapp_server.db() as db:
+        still = db.exec(select(User).where(User.email == target)).one()
+    assert still.twofa_active and still.totp_secret is not None

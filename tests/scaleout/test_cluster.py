@@ -33,7 +33,7 @@ def _served_by(cluster: Cluster) -> dict[int, int]:
     counts = {}
     for member in cluster.members:
         counts[member.number] = len(
-            re.findall(rf'"GET /_event/\S* HTTP/1.1" 101 upstream=127.0.0.1:{member.port}\b', log)
+            re.findall(rf'"GET /_event/" 101 upstream=127.0.0.1:{member.port}\b', log)
         )
     return counts
 

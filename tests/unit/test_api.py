@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from starlette.exceptions import StarletteDeprecationWarning
 
 from rxapp.api import EXPORT_PATH, EXPORT_PURPOSE, api
-from rxapp.models import User
-from rxapp.services import signed_links
+from rxapp.models import AuthSession, User
+from rxapp.services import sessions, signed_links
 from rxapp.services.clock import utcnow
 from rxapp.services.users_export import HEADER
 from rxapp.settings import get_settings
@@ -74,10 +74,25 @@ def people(db: Session) -> dict[str, int]:
         )
     db.exec(sa.insert(User), params=rows)
     db.commit()
-    return dict(db.exec(select(User.email, User.id)).all())
+    ids = dict(db.exec(select(User.email, User.id)).all())
+    # Everyone is signed in once: a link carries the session that asked for it.
+    SESSION_OF.clear()
+    for user_id in ids.values():
+        token = sessions.start_session(db, db.get(User, user_id), now=now)
+        SESSION_OF[user_id] = sessions.current_session(db, token, now=now).session.id
+        TOKEN_OF[user_id] = token
+    return ids
+
+
+SESSION_OF: dict[int, int] = {}
+TOKEN_OF: dict[int, str] = {}
+SESSION_ENDED = "This export link belongs to a session that has ended."
 
 
 def link(view: dict, *, now_offset: timedelta = timedelta(0), ttl: int = 60) -> str:
+    """A signed export link; unless the view names one, with its admin's own live session."""
+    if "session" not in view and isinstance(view.get("admin"), int):
+        view = {**view, "session": SESSION_OF.get(view["admin"])}
     token = signed_links.sign(EXPORT_PURPOSE, view, now=utcnow() + now_offset, ttl_seconds=ttl)
     return f"{EXPORT_PATH}?token={token}"
 
@@ -199,9 +214,31 @@ def test_a_link_of_an_admin_who_was_demoted_is_refused(client, people, db):
 def test_a_link_of_a_deleted_admin_is_refused(client, people, db):
     boss = people["boss@example.com"]
     url = link({"admin": boss})
+    db.exec(sa.delete(AuthSession).where(AuthSession.user_id == boss))
     db.exec(sa.delete(User).where(User.id == boss))
     db.commit()
-    assert_refused(client.get(url), 403, ADMINS_ONLY)
+    assert_refused(client.get(url), 403, SESSION_ENDED)
+
+
+def test_a_link_stops_working_when_its_admin_signs_out(client, people, db):
+    boss = people["boss@example.com"]
+    url = link({"admin": boss})
+    assert client.get(url).status_code == 200
+    sessions.revoke_session(db, TOKEN_OF[boss], now=utcnow())
+    assert_refused(client.get(url), 403, SESSION_ENDED)
+
+
+def test_a_link_naming_someone_elses_session_is_refused(client, people):
+    boss, carl = people["boss@example.com"], people["carl@example.com"]
+    assert_refused(
+        client.get(link({"admin": boss, "session": SESSION_OF[carl]})), 403, SESSION_ENDED
+    )
+
+
+@pytest.mark.parametrize("session", [None, "1", 1.5, True, 10**9])
+def test_a_link_without_a_live_session_id_is_refused(client, people, session):
+    view = {"admin": people["boss@example.com"], "session": session}
+    assert_refused(client.get(link(view)), 403, SESSION_ENDED)
 
 
 @pytest.mark.parametrize("twofa", ["enabled", "ACTIVATED", "activated; drop table app_user"])

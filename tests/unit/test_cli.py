@@ -274,3 +274,16 @@ def test_installed_console_script_creates_users_and_fails_on_bad_input(db_url, d
     assert bad_email.returncode == 1
     assert bad_email.stderr.startswith("rxapp: error: Enter a valid email address")
     assert accounts.check_password_step(db, "carl@example.com", "carl-password", now=NOW).user
+
+
+def test_make_runs_seed_leaves_a_server_database_alone(monkeypatch, capsys):
+    # What `make run` calls: with REFLEX_DB_URL naming a server database, nothing is
+    # written there (the demo admin's password is published in the README).
+    monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    try:
+        code = cli.main(["seed-demo", "--if-empty", "--embedded-only"])
+    finally:
+        get_settings.cache_clear()
+    assert code == 0
+    assert "server database" in capsys.readouterr().out

@@ -227,3 +227,22 @@ def test_concurrent_use_of_one_code_succeeds_exactly_once(db, db_url, user_id, b
 
     assert results.count(True) == 1
     assert backup_codes.remaining(db, user_id) == 4
+
+
+def test_batches_made_at_the_same_time_leave_exactly_one_batch(db, db_url, user_id):
+    threads = 6
+    start = threading.Barrier(threads)
+
+    def regenerate() -> list[str]:
+        with Session(engine_for(db_url)) as own:
+            start.wait()
+            return backup_codes.replace_batch(own, user_id, now=T0)
+
+    with ThreadPoolExecutor(threads) as pool:
+        batches = list(pool.map(lambda _: regenerate(), range(threads)))
+
+    assert backup_codes.remaining(db, user_id) == backup_codes.BATCH_SIZE
+    # The codes that survive are exactly one of the batches that were handed out.
+    working = [b for b in batches if backup_codes.use(db, user_id, b[0], now=T0)]
+    db.rollback()
+    assert len(working) == 1

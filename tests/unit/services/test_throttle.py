@@ -159,3 +159,32 @@ def test_concurrent_failures_in_separate_sessions_are_all_counted(db, db_url):
     assert sorted(counts) == list(range(1, threads + 1))  # each saw its own increment
     # Whichever order they committed in, the longest wait (the lockout) is kept.
     assert row.second_factor_blocked_until == T0 + timedelta(minutes=15)
+
+
+def test_only_one_of_concurrent_attempts_claims_the_account(db, db_url):
+    threads = 10
+    user_id = add_user(db)
+    start = threading.Barrier(threads)
+
+    def claim() -> bool:
+        with Session(engine_for(db_url)) as own:
+            start.wait()
+            return throttle.claim_attempt(own, user_id, now=T0)
+
+    with ThreadPoolExecutor(threads) as pool:
+        claims = list(pool.map(lambda _: claim(), range(threads)))
+
+    assert claims.count(True) == 1
+    # The claim holds the wait that follows a failure of that attempt.
+    assert stored(db_url, user_id).second_factor_blocked_until == T0 + SECOND
+
+
+def test_a_claim_is_free_again_once_the_wait_is_over(db):
+    user_id = add_user(db)
+    assert throttle.claim_attempt(db, user_id, now=T0)
+    assert not throttle.claim_attempt(db, user_id, now=T0 + SECOND / 2)
+    assert throttle.claim_attempt(db, user_id, now=T0 + SECOND)
+
+
+def test_a_claim_for_an_unknown_account_fails(db):
+    assert not throttle.claim_attempt(db, 12345, now=T0)
