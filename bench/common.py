@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from rxapp.closed_network import apply_closed_network_settings
+from rxapp import runtime
 from rxapp.services import secretbox
 from rxapp.settings import PROJECT_ROOT, get_settings
 
@@ -29,15 +27,7 @@ def migrated_sqlite(path: Path) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
-    env = apply_closed_network_settings(dict(os.environ))
-    env["REFLEX_DB_URL"] = url
-    subprocess.run(
-        [sys.executable, "-m", "reflex", "db", "migrate"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    runtime.migrate(url, cwd=PROJECT_ROOT)
     return url
 
 

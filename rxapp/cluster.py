@@ -12,10 +12,8 @@ to the others when it is not): for debugging one instance, and for the scale-out
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rxapp import runtime
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.runtime import free_port, isolated_copy, project_root
 
@@ -86,21 +85,6 @@ class Cluster:
             env.pop(name, None)
         return env
 
-    def _reflex(self, *args: str, log: Path | None = None, timeout: int = 900) -> None:
-        output = log.open("ab") if log else subprocess.PIPE
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "reflex", *args],
-            cwd=self.root,
-            env=self.env(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
-        if result.returncode != 0:
-            detail = log.read_text("utf-8", "replace")[-3000:] if log else result.stdout.decode()
-            raise ClusterError(f"`reflex {' '.join(args)}` failed:\n{detail}")
-
     def build(self) -> None:
         """Apply migrations and build the frontend once, pointed at the proxy's address."""
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -108,9 +92,15 @@ class Cluster:
         if self.root == project_root():
             # Build in a copy, so that a `make run` of the same checkout is left alone.
             self.root = isolated_copy(self.root, self.workdir / "app")
-        build_log = self.workdir / "build.log"
-        self._reflex("db", "migrate", log=build_log)
-        self._reflex("export", "--frontend-only", "--no-zip", "--env", "prod", log=build_log)
+        runtime.migrate(self.db_url, cwd=self.root, env=self.env())
+        built = runtime.reflex(
+            "export", "--frontend-only", "--no-zip", "--env", "prod", cwd=self.root, env=self.env()
+        )
+        (self.workdir / "build.log").write_text(built.stdout + built.stderr)
+        if built.returncode != 0:
+            raise ClusterError(
+                f"the frontend build failed:\n{(built.stdout + built.stderr)[-3000:]}"
+            )
 
     def start(self, *, timeout: float = 120) -> Cluster:
         """Start every instance and the proxy; return when all answer."""
@@ -140,26 +130,10 @@ class Cluster:
         member = self.members[number - 1]
         if member.process is not None and member.process.poll() is None:
             return
-        log = member.log_path.open("ab")
-        member.process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--backend-only",
-                "--backend-port",
-                str(member.port),
-            ],
-            cwd=self.root,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        member.process = runtime.start_reflex(
+            "run", "--env", "prod", "--backend-only", "--backend-port", str(member.port),
+            cwd=self.root, env=self.env(), log_path=member.log_path,
+        )  # fmt: skip
         if wait:
             self._wait(f"http://127.0.0.1:{member.port}/ping", time.monotonic() + timeout, member)
 
@@ -167,10 +141,7 @@ class Cluster:
         """Kill instance `number` at once, as a crash would."""
         member = self.members[number - 1]
         process, member.process = member.process, None
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        runtime.stop_group(process, grace=0)
 
     def _nginx_config(self) -> str:
         pool = "\n".join(
@@ -284,14 +255,7 @@ http {{
         """Stop the proxy and every instance."""
         for member in self.members:
             process, member.process = member.process, None
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=5)
+            runtime.stop_group(process)
         if self._nginx is not None and self._nginx.poll() is None:
             self._nginx.terminate()
             self._nginx.wait(timeout=10)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
+
+from rxapp.closed_network import apply_closed_network_settings
 
 
 def free_port() -> int:
@@ -71,3 +77,60 @@ def isolated_copy(root: Path, destination: Path) -> Path:
 
     shutil.copytree(root, destination, ignore=skip, symlinks=True, copy_function=link_or_copy)
     return destination
+
+
+def reflex(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m reflex ARGS` to completion (output captured)."""
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "reflex", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def migrate(db_url: str, *, cwd: Path, env: dict[str, str] | None = None) -> None:
+    """Apply the committed migrations to `db_url` with Reflex's own `reflex db migrate`."""
+    environment = apply_closed_network_settings(dict(env if env is not None else os.environ))
+    environment["REFLEX_DB_URL"] = db_url
+    result = reflex("db", "migrate", cwd=cwd, env=environment, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
+
+
+def start_reflex(
+    *args: str, cwd: Path, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start `python -m reflex ARGS` in a process group of its own, logging to `log_path`."""
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "reflex", *args],
+        cwd=cwd,
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_group(process: subprocess.Popen[bytes] | None, *, grace: float = 15) -> None:
+    """Stop a process started by `start_reflex` and everything it started: SIGTERM, then
+    SIGKILL after `grace` seconds (grace=0: SIGKILL at once, as a crash would)."""
+    if process is None or process.poll() is not None:
+        return
+    if grace > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

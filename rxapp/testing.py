@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from rxapp import runtime
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.runtime import free_port, isolated_copy, project_root
 
@@ -139,42 +139,16 @@ class RxappServer:
 
     def migrate(self) -> None:
         """Apply the committed migrations to this server's database."""
-        result = subprocess.run(
-            [sys.executable, "-m", "reflex", "db", "migrate"],
-            cwd=self.root,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
+        runtime.migrate(self.db_url, cwd=self.root, env=self.env())
 
     def start(self, *, timeout: float = 900) -> RxappServer:
         """Migrate, build the frontend and serve; return once the page and backend answer."""
         self.migrate()
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--env",
-                "prod",
-                "--frontend-port",
-                str(self.port),
-                "--backend-port",
-                str(self.port),
-            ],
-            cwd=self.root,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        port = str(self.port)
+        self._process = runtime.start_reflex(
+            "run", "--env", "prod", "--frontend-port", port, "--backend-port", port,
+            cwd=self.root, env=self.env(), log_path=self.log_path,
+        )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -197,24 +171,12 @@ class RxappServer:
     def stop(self) -> None:
         """Stop the server and every process it started."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        runtime.stop_group(process)
 
     def kill(self) -> None:
         """Kill the server at once, as a crash would."""
         process, self._process = self._process, None
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        runtime.stop_group(process, grace=0)
 
     def log_size(self) -> int:
         """Bytes logged so far; pass to `errors_since`."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from rxapp.closed_network import apply_closed_network_settings
+from rxapp import runtime
 from rxapp.services import secretbox
 from rxapp.services.database import engine_for
 from rxapp.settings import PROJECT_ROOT, get_settings
@@ -46,19 +45,30 @@ def services_unavailable(what: str, error: Exception) -> None:
 
 def migrate(db_url: str) -> None:
     """Apply the committed migrations with Reflex's own command, as `make run` does."""
-    env = apply_closed_network_settings(dict(os.environ))
-    env["REFLEX_DB_URL"] = db_url
-    result = subprocess.run(
-        [sys.executable, "-m", "reflex", "db", "migrate"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"migrations failed:\n{result.stdout}\n{result.stderr}")
+    runtime.migrate(db_url, cwd=PROJECT_ROOT)
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own, dropped afterwards (skip or fail without
+    a server, see `services_unavailable`)."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        services_unavailable("PostgreSQL", error)
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -86,23 +96,8 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A migrated PostgreSQL database of this test session's own."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"rxapp_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        services_unavailable("PostgreSQL", error)
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with fresh_postgres_database("rxapp_test") as url:
         yield url
-    finally:
-        engine_for(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _empty_postgres(url: str) -> None:

@@ -13,17 +13,15 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 import redis
-import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Page
-from sqlalchemy.engine import make_url
 
 from rxapp.cluster import NGINX_HELP, Cluster
 from rxapp.runtime import free_port
 from rxapp.services import accounts, backup_codes, totp, twofactor
 from rxapp.services.clock import utcnow
-from rxapp.services.database import engine_for, session_for
+from rxapp.services.database import session_for
 from rxapp.testing import SERVER_ERROR_MARKERS, Account
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, migrate, services_unavailable
+from tests.conftest import REDIS_URL, fresh_postgres_database, services_unavailable
 
 CLUSTER_REDIS_DB = 13  # a Redis database of its own: one test empties it
 
@@ -44,23 +42,8 @@ class TwoFactorAccount:
 @pytest.fixture(scope="module")
 def cluster_db_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this module's cluster."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"rxapp_cluster_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        services_unavailable("PostgreSQL", error)
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with fresh_postgres_database("rxapp_cluster") as url:
         yield url
-    finally:
-        engine_for(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
