@@ -121,3 +121,15 @@ class BackupCode(SQLModel, table=True):
     code_hash: str = Field(max_length=255)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed password attempts per email address, known or not (so the throttle itself
+    reveals nothing about which accounts exist). Keyed by the SHA-256 of the email."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(max_length=64, primary_key=True)
+    failures: int = Field(default=0)
+    blocked_until: datetime | None = Field(default=None, sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts(nullable=False, index=True))

@@ -100,7 +100,8 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
-def _empty_postgres(url: str) -> None:
+def empty_postgres(url: str) -> None:
+    """Delete every row (not the schema) of a PostgreSQL test database."""
     engine = engine_for(url)
     with engine.begin() as connection:
         tables = connection.execute(
@@ -127,7 +128,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_db_url")
     url = request.getfixturevalue("postgres_database")
-    _empty_postgres(url)
+    empty_postgres(url)
     return url
 
 

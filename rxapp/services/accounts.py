@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from rxapp.models import User
-from rxapp.services import audit, passwords
+from rxapp.services import audit, login_throttle, passwords
 from rxapp.services.emails import email_problem, normalize_email
 
 GENERIC_SIGN_IN_ERROR = "Incorrect email or password."
@@ -63,11 +63,14 @@ def create_user(
 def check_password_step(
     db: Session, email: object, password: object, *, now: datetime
 ) -> PasswordStep:
-    """Check email and password with the same message and similar time for every failure.
+    """Check email and password with the same message and similar time for every failure,
+    under the per-email throttle (see `login_throttle`).
 
     Upgrades an outdated hash on success and records the attempt in the audit trail.
     """
     normalized = normalize_email(email)
+    if wait := login_throttle.claim(db, normalized, now=now):
+        return PasswordStep(user=None, message=login_throttle.wait_message(wait))
     pw = password if isinstance(password, str) else ""
     user = find_user(db, normalized) if email_problem(normalized) is None else None
     result = passwords.check_password(pw, user.password_hash if user else None)
@@ -81,9 +84,30 @@ def check_password_step(
             detail="unknown email" if user is None else "wrong password",
         )
         db.commit()
+        login_throttle.record_failure(db, normalized, now=now)
         return PasswordStep(user=None, message=GENERIC_SIGN_IN_ERROR)
-    if result.new_hash:
-        user.password_hash = result.new_hash
+    return _passed(db, user, result.new_hash)
+
+
+def check_password_again(db: Session, user: User, password: object, *, now: datetime) -> str | None:
+    """A signed-in user's password, asked again before a sensitive action, under the same
+    throttle. None when right; else what to tell the user."""
+    if wait := login_throttle.claim(db, user.email, now=now):
+        return login_throttle.wait_message(wait)
+    pw = password if isinstance(password, str) else ""
+    result = passwords.check_password(pw, user.password_hash)
+    if not result.ok:
+        login_throttle.record_failure(db, user.email, now=now)
+        return "That password is not right."
+    _passed(db, user, result.new_hash)
+    return None
+
+
+def _passed(db: Session, user: User, new_hash: str | None) -> PasswordStep:
+    """The right password: clear the throttle and upgrade an outdated hash (commits)."""
+    login_throttle.reset(db, user.email)
+    if new_hash:
+        user.password_hash = new_hash
         db.add(user)
-        db.commit()
+    db.commit()
     return PasswordStep(user=user)

@@ -101,10 +101,14 @@ def normalize_search(raw: object) -> str:
     return raw.strip().lower()[:MAX_SEARCH]
 
 
-def _search_clause(search: str) -> sa.ColumnElement[bool] | None:
+def _search_clause(db: Session, search: str) -> sa.ColumnElement[bool] | None:
     if not search:
         return None
-    return sa.and_(col(User.email) >= search, col(User.email) < search + "\U0010ffff")
+    email: sa.ColumnElement[str] = col(User.email)
+    if db.get_bind().dialect.name == "postgresql":
+        # Code-point order, as on SQLite: a locale's collation would let "jo" match "jö...".
+        email = sa.collate(email, "C")
+    return sa.and_(email >= search, email < search + "\U0010ffff")
 
 
 def _status_clause(status: StatusFilter) -> sa.ColumnElement[bool] | None:
@@ -123,7 +127,7 @@ def _count(db: Session, *clauses: sa.ColumnElement[bool] | None) -> int:
 
 def counts(db: Session, search: str) -> tuple[int, int]:
     """(activated, not activated) among users matching `search`."""
-    where = _search_clause(search)
+    where = _search_clause(db, search)
     total = _count(db, where)
     activated = _count(db, where, _status_clause(StatusFilter.ACTIVATED))
     return activated, total - activated
@@ -149,7 +153,7 @@ def fetch_page(
     }[status]
     page = min(page, max(1, -(-total // PAGE_SIZE)))
 
-    query = _rows_query(status=status, search=search, sort=sort, descending=descending)
+    query = _rows_query(db, status=status, search=search, sort=sort, descending=descending)
     query = query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     rows = [_row(values) for values in db.exec(query).all()]
     return UsersPage(
@@ -167,7 +171,7 @@ def iter_rows(
     batch: int = 1000,
 ) -> Iterator[UserRow]:
     """Every row matching the view, in order, fetched `batch` rows at a time (for exports)."""
-    query = _rows_query(status=status, search=search, sort=sort, descending=descending)
+    query = _rows_query(db, status=status, search=search, sort=sort, descending=descending)
     result = db.exec(query.execution_options(yield_per=batch))
     for values in result:
         yield _row(values)
@@ -186,7 +190,9 @@ def _row(values: sa.Row) -> UserRow:
     )
 
 
-def _rows_query(*, status: StatusFilter, search: str, sort: SortKey, descending: bool) -> sa.Select:
+def _rows_query(
+    db: Session, *, status: StatusFilter, search: str, sort: SortKey, descending: bool
+) -> sa.Select:
     sort_column = {
         SortKey.EMAIL: col(User.email),
         SortKey.CREATED: col(User.created_at),
@@ -212,7 +218,7 @@ def _rows_query(*, status: StatusFilter, search: str, sort: SortKey, descending:
         User.is_admin,
         unused_codes,
     )
-    for clause in (_search_clause(search), _status_clause(status)):
+    for clause in (_search_clause(db, search), _status_clause(status)):
         if clause is not None:
             query = query.where(clause)
     return query.order_by(*order)

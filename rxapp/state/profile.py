@@ -16,7 +16,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
-from rxapp.services import audit, backup_codes, passwords, sessions, twofactor
+from rxapp.services import accounts, audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.totp import grouped as totp_grouped
@@ -197,15 +197,12 @@ class ProfileState(AuthState):
             now = utcnow()
             user = signed_in.user
             if purpose == "enable" and not twofactor.is_enabled(user):
-                check = passwords.check_password(
-                    value if isinstance(value, str) else "", user.password_hash
-                )
-                if not check.ok:
+                if problem := accounts.check_password_again(db, user, value, now=now):
                     audit.record(
                         db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail="password"
                     )
                     db.commit()
-                    self.reauth_error = "That password is not right."
+                    self.reauth_error = problem
                     return rx.set_value("reauth-input", "")
                 audit.record(db, audit.Event.REAUTH_OK, now=now, user_id=user.id, detail="password")
                 db.commit()

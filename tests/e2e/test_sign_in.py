@@ -123,3 +123,19 @@ def test_no_websocket_frame_carries_a_hash(
     for secret in [user.password_hash, *token_hashes]:
         assert secret not in everything
     assert "argon2" not in everything
+
+
+def test_repeated_wrong_passwords_slow_down_that_email(page: Page, rxapp_user: Account) -> None:
+    error = page.get_by_test_id("login-error")
+    for attempt in range(5):  # five failures are free
+        sign_in(page, rxapp_user, password=f"wrong-password-{attempt}")
+        expect(error).to_have_text("Incorrect email or password.")
+    # Right away, even the right password must wait (1 s after the fifth failure).
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-submit").click()
+    expect(error).to_contain_text("Too many attempts. Try again in")
+    expect(page).to_have_url(LOGIN_URL)
+    page.wait_for_timeout(2100)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(PROFILE_URL)

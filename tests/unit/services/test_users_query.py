@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 
 from rxapp.models import BackupCode, User
 from rxapp.services import users_query
+from rxapp.services.database import engine_for
 from rxapp.services.users_query import (
     MAX_SEARCH,
     PAGE_SIZE,
@@ -31,6 +32,7 @@ from rxapp.services.users_query import (
     parse_filter,
     parse_sort,
 )
+from tests.conftest import empty_postgres
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$not-a-real-hash-but-a-constant"
@@ -586,3 +588,31 @@ def test_iter_rows_yields_the_pages_rows_in_the_same_order(db, seeded, batch):
 
 def test_module_exposes_only_the_documented_filters():
     assert {f.value for f in users_query.StatusFilter} == {"all", "activated", "not_activated"}
+
+
+@pytest.fixture
+def postgres_db(postgres_database):
+    """A session on the empty PostgreSQL test database (SQLite compares by code point
+    already: locale collations are PostgreSQL's)."""
+    empty_postgres(postgres_database)
+    with Session(engine_for(postgres_database), expire_on_commit=False) as session:
+        yield session
+
+
+def test_search_is_a_code_point_prefix_even_under_a_locale_collation(postgres_db):
+    db = postgres_db
+    db.exec(
+        sa.text('ALTER TABLE app_user ALTER COLUMN email TYPE varchar(254) COLLATE "en-US-x-icu"')
+    )
+    db.commit()
+    try:
+        insert_users(db, [user_values(e) for e in ("jo@x.io", "jö@x.io", "éa@x.io", "ea@x.io")])
+        found = users_query.fetch_page(db, search="jo")
+        assert [r.email for r in found.rows] == ["jo@x.io"]
+        assert [r.email for r in users_query.fetch_page(db, search="e").rows] == ["ea@x.io"]
+    finally:
+        db.rollback()
+        db.exec(
+            sa.text('ALTER TABLE app_user ALTER COLUMN email TYPE varchar(254) COLLATE "default"')
+        )
+        db.commit()

@@ -1,0 +1,110 @@
+"""The per-email throttle on password attempts, through the password step itself."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from rxapp.models import LoginThrottle
+from rxapp.services import accounts, login_throttle
+from rxapp.services.database import engine_for
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def alice(db):
+    return accounts.create_user(db, "alice@example.com", "alice-password", now=T0)
+
+
+def fail(db, email: str, now: datetime) -> accounts.PasswordStep:
+    return accounts.check_password_step(db, email, "not-the-password", now=now)
+
+
+def test_the_delay_is_free_for_five_failures_then_doubles_up_to_15_minutes():
+    assert [login_throttle.delay_after(n).total_seconds() for n in range(8)] == [
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        4,
+    ]
+    assert login_throttle.delay_after(30) == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize("email", ["alice@example.com", "nobody@example.com"])
+def test_known_and_unknown_emails_are_throttled_alike(db, alice, email):
+    answers = [fail(db, email, T0).message for _ in range(5)]
+    assert set(answers) == {accounts.GENERIC_SIGN_IN_ERROR}
+    sixth = fail(db, email, T0)
+    assert sixth.user is None
+    assert sixth.message == "Too many attempts. Try again in 1 second."
+    # Waiting it out lets the next attempt through, and the wait then doubles.
+    assert fail(db, email, T0 + SECOND).message == accounts.GENERIC_SIGN_IN_ERROR
+    assert fail(db, email, T0 + SECOND).message == "Too many attempts. Try again in 2 seconds."
+
+
+def test_while_waiting_even_the_right_password_is_not_checked(db, alice):
+    for _ in range(6):
+        fail(db, alice.email, T0)
+    step = accounts.check_password_step(db, alice.email, "alice-password", now=T0)
+    assert step.user is None and "Try again" in step.message
+    later = T0 + 2 * SECOND
+    assert accounts.check_password_step(db, alice.email, "alice-password", now=later).user
+
+
+def test_the_right_password_clears_the_count(db, alice):
+    for _ in range(4):
+        fail(db, alice.email, T0)
+    assert accounts.check_password_step(db, alice.email, "alice-password", now=T0).user
+    assert db.exec(select(LoginThrottle)).all() == []
+    for _ in range(5):
+        assert fail(db, alice.email, T0).message == accounts.GENERIC_SIGN_IN_ERROR
+
+
+def test_other_emails_are_not_slowed_down(db, alice):
+    for _ in range(7):
+        fail(db, "mallory@example.com", T0)
+    assert accounts.check_password_step(db, alice.email, "alice-password", now=T0).user
+
+
+def test_the_throttle_table_holds_no_email_address(db, alice):
+    fail(db, "secret-address@example.com", T0)
+    row = db.exec(select(LoginThrottle)).one()
+    assert "secret-address" not in repr(row.model_dump())
+    assert row.key == login_throttle.key_for("secret-address@example.com")
+
+
+def test_a_burst_of_attempts_checks_one_password(db, db_url, alice):
+    threads = 8
+    start = threading.Barrier(threads)
+
+    def attempt() -> str:
+        with Session(engine_for(db_url), expire_on_commit=False) as own:
+            start.wait()
+            return accounts.check_password_step(own, alice.email, "guess-password", now=T0).message
+
+    with ThreadPoolExecutor(threads) as pool:
+        messages = list(pool.map(lambda _: attempt(), range(threads)))
+
+    assert messages.count(accounts.GENERIC_SIGN_IN_ERROR) == 1
+    assert all("Try again" in m for m in messages if m != accounts.GENERIC_SIGN_IN_ERROR)
+
+
+def test_asking_the_password_again_shares_the_throttle(db, alice):
+    for _ in range(6):
+        fail(db, alice.email, T0)
+    assert "Try again" in accounts.check_password_again(db, alice, "alice-password", now=T0)
+    assert accounts.check_password_again(db, alice, "wrong", now=T0 + 2 * SECOND) == (
+        "That password is not right."
+    )
+    later = T0 + 10 * SECOND
+    assert accounts.check_password_again(db, alice, "alice-password", now=later) is None
