@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.fields import error_message
 from rxapp.components.layout import page, testid
 from rxapp.state.users import Row, UsersState
 
@@ -192,6 +193,45 @@ def _pager() -> rx.Component:
     )
 
 
+def _reset_proof() -> rx.Component:
+    return rx.cond(
+        UsersState.reset_needs_proof,
+        rx.vstack(
+            rx.el.label(
+                rx.text(
+                    rx.cond(
+                        UsersState.reset_proof_is_code,
+                        "To confirm it's you, a code from your authenticator app or a backup code",
+                        "To confirm it's you, your password",
+                    ),
+                    size="2",
+                    weight="medium",
+                ),
+                html_for="reauth-input",
+            ),
+            rx.input(
+                id="reauth-input",
+                name="proof",
+                type=rx.cond(UsersState.reset_proof_is_code, "text", "password"),
+                required=True,
+                auto_focus=True,
+                max_length=1024,
+                width="100%",
+                custom_attrs={
+                    **testid("reauth-input"),
+                    "autocomplete": rx.cond(
+                        UsersState.reset_proof_is_code, "one-time-code", "current-password"
+                    ),
+                },
+            ),
+            error_message(UsersState.reset_error, test_id="reauth-error"),
+            spacing="2",
+            width="100%",
+            padding_top="1rem",
+        ),
+    )
+
+
 def _reset_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -200,23 +240,29 @@ def _reset_dialog() -> rx.Component:
                 rx.text(
                     "This deletes the authenticator key and backup codes of ",
                     rx.text.strong(UsersState.reset_email),
-                    ". They will sign in with their password alone until they enable 2FA again.",
+                    " and signs them out everywhere. They will sign in with their password "
+                    "alone until they enable 2FA again.",
                 ),
                 size="2",
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
+            rx.form(
+                _reset_proof(),
+                rx.hstack(
+                    rx.alert_dialog.cancel(
+                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                    ),
                     rx.button(
                         "Reset 2FA",
+                        type="submit",
                         color_scheme="red",
-                        on_click=UsersState.confirm_reset,
                         custom_attrs=testid("reset-confirm"),
-                    )
+                    ),
+                    justify="end",
+                    spacing="3",
+                    padding_top="1rem",
                 ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
+                on_submit=UsersState.confirm_reset,
+                reset_on_submit=False,
             ),
             max_width="28rem",
         ),

@@ -302,15 +302,3 @@ def remove(db: Session, user_id: int) -> None:
     )
     throttle.reset(db, user_id)
     backup_codes.delete_all(db, user_id)
-
-
-def prove_with_code(
-    db: Session, signed_in: sessions.SignedIn, raw_code: object, *, now: datetime
-) -> CodeCheck:
-    """A fresh proof by code for a sensitive action; marks the session fresh on success."""
-    result = check_code(db, signed_in.user.id, raw_code, now=now)
-    if result.ok:
-        audit.record(db, audit.Event.REAUTH_OK, now=now, user_id=signed_in.user.id, detail="code")
-        db.commit()
-        sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
-    return result

@@ -16,7 +16,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
-from rxapp.services import accounts, audit, backup_codes, sessions, twofactor
+from rxapp.services import audit, backup_codes, reauth, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.totp import grouped as totp_grouped
@@ -189,38 +189,24 @@ class ProfileState(AuthState):
     def submit_reauth(self, form: dict | None = None) -> rx.event.EventSpec | None:
         """Check the password (to enable) or a code (for backup codes), then carry on."""
         value = form.get("proof") if isinstance(form, dict) else None
-        purpose = self.reauth_purpose
         with db_session() as db:
             signed_in = self._require(db)
             if signed_in is None:
                 return self._to_login()
-            now = utcnow()
-            user = signed_in.user
-            if purpose == "enable" and not twofactor.is_enabled(user):
-                if problem := accounts.check_password_again(db, user, value, now=now):
-                    audit.record(
-                        db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail="password"
-                    )
-                    db.commit()
-                    self.reauth_error = problem
-                    return rx.set_value("reauth-input", "")
-                audit.record(db, audit.Event.REAUTH_OK, now=now, user_id=user.id, detail="password")
-                db.commit()
-                sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
-                self.reauth_open = False
+            expected = "backup" if reauth.asks_for_code(signed_in) else "enable"
+            if self.reauth_purpose != expected:
+                self.reauth_open = False  # the account changed meanwhile: start over
+                self._refresh(db, signed_in)
+                return None
+            if problem := reauth.prove(db, signed_in, value, now=utcnow()):
+                self.reauth_error = problem
+                return rx.set_value("reauth-input", "")
+            self.reauth_open = False
+            self._refresh(db, signed_in)
+            if expected == "enable":
                 self._start_enrollment(db, signed_in)
                 return None
-            if purpose == "backup" and twofactor.is_enabled(user):
-                result = twofactor.prove_with_code(db, signed_in, value, now=now)
-                if not result.ok:
-                    self.reauth_error = result.message
-                    self._refresh(db, signed_in)
-                    return rx.set_value("reauth-input", "")
-                self.reauth_open = False
-                self._refresh(db, signed_in)
-                return self._new_batch(db, signed_in, first=False)
-        self.reauth_open = False
-        return None
+            return self._new_batch(db, signed_in, first=False)
 
     @rx.event
     def cancel_reauth(self, _open: object = False) -> None:

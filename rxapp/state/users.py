@@ -14,7 +14,7 @@ from sqlmodel import Session, col, func, select
 from rxapp import routes
 from rxapp.api import EXPORT_PATH, EXPORT_PURPOSE
 from rxapp.models import AuditEvent, User
-from rxapp.services import admin, audit, sessions, signed_links, users_query
+from rxapp.services import admin, audit, reauth, sessions, signed_links, users_query
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
@@ -74,6 +74,11 @@ class UsersState(AuthState):
     reset_open: bool = False
     reset_email: str = ""
     reset_message: str = ""
+    # Resetting someone's 2FA needs a proof from the last 5 minutes, like the user's own
+    # sensitive actions: the password, or a code if the admin has 2FA.
+    reset_needs_proof: bool = False
+    reset_proof_is_code: bool = False
+    reset_error: str = ""
     _reset_user_id: int | None = None
 
     _last_audit_id: int = 0
@@ -222,7 +227,8 @@ class UsersState(AuthState):
     def ask_reset(self, user_id: int = 0) -> rx.event.EventSpec | None:
         """Open the confirmation for resetting one user's 2FA."""
         with db_session() as db:
-            if self._admin(db) is None:
+            signed_in = self._admin(db)
+            if signed_in is None:
                 return self._refuse(db)
             target = db.get(User, user_id) if isinstance(user_id, int) else None
             if target is None:
@@ -231,12 +237,20 @@ class UsersState(AuthState):
             self._reset_user_id = target.id
             self.reset_email = target.email
             self.reset_message = ""
+            self.reset_error = ""
+            self._ask_proof_if_needed(signed_in)
             self.reset_open = True
         return None
 
+    def _ask_proof_if_needed(self, signed_in: SignedIn) -> None:
+        self.reset_needs_proof = not sessions.has_fresh_proof(signed_in, now=utcnow())
+        self.reset_proof_is_code = reauth.asks_for_code(signed_in)
+
     @rx.event
-    def confirm_reset(self) -> rx.event.EventSpec | None:
-        """Reset the chosen user's 2FA: secret and backup codes deleted, audited."""
+    def confirm_reset(self, form: dict | None = None) -> rx.event.EventSpec | None:
+        """Reset the chosen user's 2FA (secret and backup codes deleted, sessions ended,
+        audited), after a fresh proof when the admin's last one is over 5 minutes old."""
+        proof = form.get("proof") if isinstance(form, dict) else None
         with db_session() as db:
             signed_in = self._admin(db)
             if signed_in is None:
@@ -244,6 +258,11 @@ class UsersState(AuthState):
             if self._reset_user_id is None:
                 self.reset_open = False
                 return None
+            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
+            if not fresh and (problem := reauth.prove(db, signed_in, proof, now=utcnow())):
+                self._ask_proof_if_needed(signed_in)
+                self.reset_error = problem
+                return rx.set_value("reauth-input", "")
             user = admin.reset_2fa(
                 db, self._reset_user_id, now=utcnow(), actor_id=signed_in.user.id, via="dashboard"
             )

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, insert, update
 from sqlmodel import select
 
-from rxapp.models import AuditEvent, User
+from rxapp.models import AuditEvent, AuthSession, User
 from rxapp.services.clock import utcnow
 from rxapp.state.users import UsersState
 from rxapp.testing import Account, RxappServer
@@ -297,3 +297,29 @@ def test_an_admin_demoted_after_asking_cannot_confirm_a_reset(
     with rxapp_server.db() as db:
         still = db.exec(select(User).where(User.email == target)).one()
     assert still.twofa_active and still.totp_secret is not None
+
+
+def test_a_reset_long_after_sign_in_asks_the_admin_to_prove_it_is_them(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
+) -> None:
+    target = f"{mix}012@example.com"
+    _admin_on_users(page, rxapp_admin)
+    with rxapp_server.db() as db:
+        admin_id = db.exec(select(User.id).where(User.email == rxapp_admin.email)).one()
+        db.exec(
+            update(AuthSession)
+            .where(AuthSession.user_id == admin_id)
+            .values(fresh_proof_at=utcnow() - timedelta(minutes=6))
+        )
+        db.commit()
+    _search(page, target)
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
+    page.get_by_test_id("user-reset-2fa").click()
+    page.get_by_test_id("reauth-input").fill("not the admin's password")
+    page.get_by_test_id("reset-confirm").click()
+    expect(page.get_by_test_id("reauth-error")).to_have_text("That password is not right.")
+    expect(page.get_by_test_id("user-2fa-status")).to_have_text("Activated")
+
+    page.get_by_test_id("reauth-input").fill(rxapp_admin.password)
+    page.get_by_test_id("reset-confirm").click()
+    expect(page.get_by_test_id("user-2fa-status")).to_have_text("Not activated")

@@ -1,0 +1,34 @@
+"""Fresh proofs before sensitive actions: a current code when 2FA is on, else the password."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from rxapp.services import accounts, audit, sessions, twofactor
+from rxapp.services.sessions import SignedIn
+
+
+def asks_for_code(signed_in: SignedIn) -> bool:
+    """Whether the proof is a code (2FA on) rather than the password."""
+    return twofactor.is_enabled(signed_in.user)
+
+
+def prove(db: Session, signed_in: SignedIn, value: object, *, now: datetime) -> str | None:
+    """Check the proof under the same throttles as signing in. None when it holds (the
+    session then counts as freshly proven for 5 minutes); else what to tell the user."""
+    user = signed_in.user
+    if asks_for_code(signed_in):
+        result = twofactor.check_code(db, user.id, value, now=now)
+        problem = None if result.ok else result.message
+        kind = "code"
+    else:
+        problem = accounts.check_password_again(db, user, value, now=now)
+        kind = "password"
+    event = audit.Event.REAUTH_FAILED if problem else audit.Event.REAUTH_OK
+    audit.record(db, event, now=now, user_id=user.id, detail=kind)
+    db.commit()
+    if problem is None:
+        sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
+    return problem
