@@ -56,3 +56,28 @@ def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
             custom_attrs=testid(test_id),
         ),
     )
+
+
+def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]) -> rx.Component:
+    """The fresh-proof field (`reauth-input`, `reauth-error`): a current code when `is_code`,
+    else the password, with the matching keyboard and autofill."""
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for="reauth-input"),
+        rx.input(
+            id="reauth-input",
+            name="proof",
+            type=rx.cond(is_code, "text", "password"),
+            size="3",
+            width="100%",
+            required=True,
+            auto_focus=True,
+            max_length=1024,
+            custom_attrs={
+                **testid("reauth-input"),
+                "autocomplete": rx.cond(is_code, "one-time-code", "current-password"),
+            },
+        ),
+        error_message(error, test_id="reauth-error"),
+        spacing="2",
+        width="100%",
+    )

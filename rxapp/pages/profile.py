@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message
+from rxapp.components.fields import error_message, proof_input
 from rxapp.components.layout import card, page, testid
 from rxapp.components.widgets import announcer, code_input, countdown, status_badge
 from rxapp.state.profile import ProfileState
@@ -253,27 +253,11 @@ def reauth_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    rx.el.label(
-                        rx.text(rx.cond(for_enable, "Password", "Code"), size="2", weight="medium"),
-                        html_for="reauth-input",
+                    proof_input(
+                        is_code=~for_enable,
+                        error=ProfileState.reauth_error,
+                        label=rx.cond(for_enable, "Password", "Code"),
                     ),
-                    rx.input(
-                        id="reauth-input",
-                        name="proof",
-                        type=rx.cond(for_enable, "password", "text"),
-                        size="3",
-                        width="100%",
-                        required=True,
-                        auto_focus=True,
-                        max_length=1024,
-                        custom_attrs={
-                            **testid("reauth-input"),
-                            "autocomplete": rx.cond(
-                                for_enable, "current-password", "one-time-code"
-                            ),
-                        },
-                    ),
-                    error_message(ProfileState.reauth_error, test_id="reauth-error"),
                     rx.hstack(
                         rx.dialog.close(
                             rx.button("Cancel", variant="soft", color_scheme="gray", type="button")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message
+from rxapp.components.fields import proof_input
 from rxapp.components.layout import page, testid
 from rxapp.state.users import Row, UsersState
 
@@ -196,38 +196,18 @@ def _pager() -> rx.Component:
 def _reset_proof() -> rx.Component:
     return rx.cond(
         UsersState.reset_needs_proof,
-        rx.vstack(
-            rx.el.label(
-                rx.text(
-                    rx.cond(
-                        UsersState.reset_proof_is_code,
-                        "To confirm it's you, a code from your authenticator app or a backup code",
-                        "To confirm it's you, your password",
-                    ),
-                    size="2",
-                    weight="medium",
+        rx.box(
+            proof_input(
+                is_code=UsersState.reset_proof_is_code,
+                error=UsersState.reset_error,
+                label=rx.cond(
+                    UsersState.reset_proof_is_code,
+                    "To confirm it's you, a code from your authenticator app or a backup code",
+                    "To confirm it's you, your password",
                 ),
-                html_for="reauth-input",
             ),
-            rx.input(
-                id="reauth-input",
-                name="proof",
-                type=rx.cond(UsersState.reset_proof_is_code, "text", "password"),
-                required=True,
-                auto_focus=True,
-                max_length=1024,
-                width="100%",
-                custom_attrs={
-                    **testid("reauth-input"),
-                    "autocomplete": rx.cond(
-                        UsersState.reset_proof_is_code, "one-time-code", "current-password"
-                    ),
-                },
-            ),
-            error_message(UsersState.reset_error, test_id="reauth-error"),
-            spacing="2",
-            width="100%",
             padding_top="1rem",
+            width="100%",
         ),
     )
 

@@ -57,6 +57,8 @@ class TwoFactor:
 
     secret: str
     backup_codes: list[str]
+    enrolment_code: str
+    """The code that confirmed enrolment (its time step is spent)."""
 
     def code(self, *, steps_ahead: int = 0) -> str:
         """The authenticator code now, or `steps_ahead` 30-second steps later."""
@@ -67,13 +69,14 @@ def enable_2fa(page: Page) -> TwoFactor:
     """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
     page.get_by_test_id("enable-2fa").click()
     secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
-    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    code = pyotp.TOTP(secret).now()
+    page.get_by_test_id("enroll-code").fill(code)
     page.get_by_test_id("enroll-check").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(5)
     codes = page.get_by_test_id("backup-code").all_inner_texts()
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
-    return TwoFactor(secret=secret, backup_codes=codes)
+    return TwoFactor(secret=secret, backup_codes=codes, enrolment_code=code)
 
 
 def sign_in_with_code(page: Page, account: Account, code: str) -> None:

@@ -99,24 +99,24 @@ def test_enable_sign_out_and_sign_in_with_a_code_and_replay_is_refused(
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)
-    enrolment_code = pyotp.TOTP(twofa.secret).now()
     sign_out(page)
 
-    # The code that confirmed enrolment cannot sign in again in the same time step.
-    sign_in_with_code(page, rxapp_user, enrolment_code)
+    # The code that confirmed enrolment cannot sign in again (its step is spent).
+    sign_in_with_code(page, rxapp_user, twofa.enrolment_code)
     expect(page.get_by_test_id("passcode-error")).to_be_visible()
     expect(page).to_have_url(PASSCODE_URL)
 
     # The next step's code (within the one-step drift) signs in, after the 1 s backoff.
     page.wait_for_timeout(1100)
-    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    accepted = twofa.code(steps_ahead=1)
+    page.get_by_test_id("passcode-input").fill(accepted)
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
 
     # Replaying that accepted code in a new sign-in is refused.
     sign_out(page)
-    sign_in_with_code(page, rxapp_user, twofa.code(steps_ahead=1))
+    sign_in_with_code(page, rxapp_user, accepted)
     expect(page.get_by_test_id("passcode-error")).to_be_visible()
     expect(page).to_have_url(PASSCODE_URL)
 
@@ -228,7 +228,7 @@ def test_disable_with_a_code_turns_2fa_off_at_once(
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)
     page.get_by_test_id("disable-2fa").click()
-    page.get_by_test_id("disable-code").fill(twofa.code())  # already used at enrolment
+    page.get_by_test_id("disable-code").fill(twofa.enrolment_code)  # its step is spent
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("disable-error")).to_be_visible()
     page.wait_for_timeout(1100)  # the backoff after one failure
