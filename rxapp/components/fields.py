@@ -81,3 +81,10 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
         spacing="2",
         width="100%",
     )
+
+
+def submit_button(label: str, *, busy: rx.Var[bool], test_id: str) -> rx.Component:
+    """A form's full-width submit button, showing progress while `busy`."""
+    return rx.button(
+        label, type="submit", size="3", width="100%", loading=busy, custom_attrs=testid(test_id)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import reflex as rx
 
 from rxapp.components.layout import testid
@@ -77,4 +79,27 @@ def announcer(text: rx.Var[str], *, test_id: str) -> rx.Component:
         aria_live="polite",
         aria_atomic="true",
         custom_attrs=testid(test_id),
+    )
+
+
+def dialog_actions(
+    cancel_label: str,
+    submit_label: str,
+    *,
+    test_id: str,
+    close: Callable[..., rx.Component] = rx.dialog.close,
+    danger: bool = False,
+) -> rx.Component:
+    """A dialog's buttons: one that closes it unchanged, then the one that submits its form."""
+    return rx.hstack(
+        close(rx.button(cancel_label, variant="soft", color_scheme="gray", type="button")),
+        rx.button(
+            submit_label,
+            type="submit",
+            custom_attrs=testid(test_id),
+            **({"color_scheme": "red"} if danger else {}),
+        ),
+        justify="end",
+        spacing="3",
+        width="100%",
     )

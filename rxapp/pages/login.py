@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message, labelled_input
-from rxapp.components.layout import card, page, testid
+from rxapp.components.fields import error_message, labelled_input, submit_button
+from rxapp.components.layout import card, page
 from rxapp.state.login import LoginState
 
 
@@ -35,14 +35,7 @@ def login_page() -> rx.Component:
                         max_length=1024,
                     ),
                     error_message(LoginState.error, test_id="login-error"),
-                    rx.button(
-                        "Log in",
-                        type="submit",
-                        size="3",
-                        width="100%",
-                        loading=LoginState.busy,
-                        custom_attrs=testid("login-submit"),
-                    ),
+                    submit_button("Log in", busy=LoginState.busy, test_id="login-submit"),
                     spacing="4",
                     width="100%",
                 ),

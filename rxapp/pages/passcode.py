@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message
-from rxapp.components.layout import card, page, testid
+from rxapp.components.fields import error_message, submit_button
+from rxapp.components.layout import card, page
 from rxapp.components.widgets import code_input
 from rxapp.state.passcode import PasscodeState
 
@@ -61,14 +61,7 @@ def passcode_page() -> rx.Component:
                         numeric_only=False,
                     ),
                     error_message(PasscodeState.error, test_id="passcode-error"),
-                    rx.button(
-                        "Log in",
-                        type="submit",
-                        size="3",
-                        width="100%",
-                        loading=PasscodeState.busy,
-                        custom_attrs=testid("passcode-submit"),
-                    ),
+                    submit_button("Log in", busy=PasscodeState.busy, test_id="passcode-submit"),
                     spacing="4",
                     width="100%",
                 ),

@@ -6,7 +6,13 @@ import reflex as rx
 
 from rxapp.components.fields import error_message, proof_input
 from rxapp.components.layout import card, page, testid
-from rxapp.components.widgets import announcer, code_input, countdown, status_badge
+from rxapp.components.widgets import (
+    announcer,
+    code_input,
+    countdown,
+    dialog_actions,
+    status_badge,
+)
 from rxapp.state.profile import ProfileState
 
 AUTHENTICATOR_APPS = (
@@ -205,18 +211,7 @@ def enroll_dialog() -> rx.Component:
                                 numeric_only=True,
                             ),
                             error_message(ProfileState.enroll_error, test_id="enroll-error"),
-                            rx.hstack(
-                                rx.dialog.close(
-                                    rx.button(
-                                        "Cancel", variant="soft", color_scheme="gray", type="button"
-                                    )
-                                ),
-                                rx.button(
-                                    "Check", type="submit", custom_attrs=testid("enroll-check")
-                                ),
-                                justify="end",
-                                width="100%",
-                            ),
+                            dialog_actions("Cancel", "Check", test_id="enroll-check"),
                             spacing="3",
                             width="100%",
                         ),
@@ -258,14 +253,7 @@ def reauth_dialog() -> rx.Component:
                         error=ProfileState.reauth_error,
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Continue", type="submit", custom_attrs=testid("reauth-submit")),
-                        justify="end",
-                        width="100%",
-                    ),
+                    dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",
@@ -295,20 +283,8 @@ def disable_dialog() -> rx.Component:
                 rx.vstack(
                     code_input("Code", name="code", test_id="disable-code", numeric_only=False),
                     error_message(ProfileState.disable_error, test_id="disable-error"),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button(
-                                "Keep 2FA on", variant="soft", color_scheme="gray", type="button"
-                            )
-                        ),
-                        rx.button(
-                            "Disable 2FA",
-                            type="submit",
-                            color_scheme="red",
-                            custom_attrs=testid("disable-confirm"),
-                        ),
-                        justify="end",
-                        width="100%",
+                    dialog_actions(
+                        "Keep 2FA on", "Disable 2FA", test_id="disable-confirm", danger=True
                     ),
                     spacing="3",
                     width="100%",

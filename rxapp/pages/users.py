@@ -6,6 +6,7 @@ import reflex as rx
 
 from rxapp.components.fields import proof_input
 from rxapp.components.layout import page, testid
+from rxapp.components.widgets import dialog_actions
 from rxapp.state.users import Row, UsersState
 
 FILTERS = (("all", "All"), ("activated", "Activated"), ("not_activated", "Not activated"))
@@ -227,18 +228,14 @@ def _reset_dialog() -> rx.Component:
             ),
             rx.form(
                 _reset_proof(),
-                rx.hstack(
-                    rx.alert_dialog.cancel(
-                        rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                    ),
-                    rx.button(
+                rx.box(
+                    dialog_actions(
+                        "Cancel",
                         "Reset 2FA",
-                        type="submit",
-                        color_scheme="red",
-                        custom_attrs=testid("reset-confirm"),
+                        test_id="reset-confirm",
+                        close=rx.alert_dialog.cancel,
+                        danger=True,
                     ),
-                    justify="end",
-                    spacing="3",
                     padding_top="1rem",
                 ),
                 on_submit=UsersState.confirm_reset,
