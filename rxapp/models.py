@@ -133,3 +133,18 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = Field(default=0)
     blocked_until: datetime | None = Field(default=None, sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
+class SecretReveal(SQLModel, table=True):
+    """Something shown once for a short while (new backup codes), kept encrypted server-side
+    so that the tab that asked for it can show it again after a reconnect, on any instance,
+    until it expires. Browser-side state only ever holds the random `ref`."""
+
+    __tablename__ = "secret_reveal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    session_id: int = Field(foreign_key="auth_session.id", ondelete="CASCADE")
+    ciphertext: str = Field(max_length=2000)
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))

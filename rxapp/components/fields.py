@@ -83,8 +83,6 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
     )
 
 
-def submit_button(label: str, *, busy: rx.Var[bool], test_id: str) -> rx.Component:
-    """A form's full-width submit button, showing progress while `busy`."""
-    return rx.button(
-        label, type="submit", size="3", width="100%", loading=busy, custom_attrs=testid(test_id)
-    )
+def submit_button(label: str, *, test_id: str) -> rx.Component:
+    """A form's full-width submit button."""
+    return rx.button(label, type="submit", size="3", width="100%", custom_attrs=testid(test_id))

@@ -35,7 +35,7 @@ def login_page() -> rx.Component:
                         max_length=1024,
                     ),
                     error_message(LoginState.error, test_id="login-error"),
-                    submit_button("Log in", busy=LoginState.busy, test_id="login-submit"),
+                    submit_button("Log in", test_id="login-submit"),
                     spacing="4",
                     width="100%",
                 ),

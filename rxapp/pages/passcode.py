@@ -61,7 +61,7 @@ def passcode_page() -> rx.Component:
                         numeric_only=False,
                     ),
                     error_message(PasscodeState.error, test_id="passcode-error"),
-                    submit_button("Log in", busy=PasscodeState.busy, test_id="passcode-submit"),
+                    submit_button("Log in", test_id="passcode-submit"),
                     spacing="4",
                     width="100%",
                 ),

@@ -14,6 +14,12 @@ from rxapp.components.widgets import (
     status_badge,
 )
 from rxapp.state.profile import ProfileState
+from rxapp.state.profile_dialogs import (
+    BackupCodesState,
+    DisableState,
+    EnrollState,
+    ReauthState,
+)
 
 AUTHENTICATOR_APPS = (
     "Google Authenticator",
@@ -116,14 +122,14 @@ def twofa_card() -> rx.Component:
                     rx.button(
                         rx.icon("key-round", size=16),
                         "Generate backup codes",
-                        on_click=ProfileState.start_backup_codes,
+                        on_click=BackupCodesState.start,
                         custom_attrs=testid("generate-backup-codes"),
                     ),
                     rx.button(
                         "Disable 2FA",
                         color_scheme="red",
                         variant="soft",
-                        on_click=ProfileState.start_disable,
+                        on_click=DisableState.start,
                         custom_attrs=testid("disable-2fa"),
                     ),
                     spacing="3",
@@ -135,7 +141,7 @@ def twofa_card() -> rx.Component:
             rx.button(
                 rx.icon("shield-plus", size=16),
                 "Enable 2FA",
-                on_click=ProfileState.start_enable,
+                on_click=EnrollState.start,
                 custom_attrs=testid("enable-2fa"),
             ),
         ),
@@ -172,7 +178,7 @@ def enroll_dialog() -> rx.Component:
                     "2",
                     "Scan this QR code with the app",
                     rx.image(
-                        src=ProfileState.enroll_qr,
+                        src=EnrollState.key["qr"],
                         alt="QR code to add rxapp to your authenticator app",
                         width="180px",
                         height="180px",
@@ -182,7 +188,7 @@ def enroll_dialog() -> rx.Component:
                     rx.text("Can't scan it? Type this key into the app instead:", size="2"),
                     rx.hstack(
                         rx.code(
-                            ProfileState.enroll_secret_grouped,
+                            EnrollState.key["grouped"],
                             size="3",
                             custom_attrs=testid("enroll-secret"),
                         ),
@@ -191,7 +197,7 @@ def enroll_dialog() -> rx.Component:
                             variant="soft",
                             aria_label="Copy the key",
                             on_click=[
-                                rx.set_clipboard(ProfileState.enroll_secret),
+                                rx.set_clipboard(EnrollState.key["plain"]),
                                 rx.toast("Key copied"),
                             ],
                         ),
@@ -210,12 +216,12 @@ def enroll_dialog() -> rx.Component:
                                 test_id="enroll-code",
                                 numeric_only=True,
                             ),
-                            error_message(ProfileState.enroll_error, test_id="enroll-error"),
+                            error_message(EnrollState.error, test_id="enroll-error"),
                             dialog_actions("Cancel", "Check", test_id="enroll-check"),
                             spacing="3",
                             width="100%",
                         ),
-                        on_submit=ProfileState.submit_enroll,
+                        on_submit=EnrollState.submit,
                         reset_on_submit=False,
                         width="100%",
                     ),
@@ -226,14 +232,14 @@ def enroll_dialog() -> rx.Component:
             ),
             max_width="34rem",
         ),
-        open=ProfileState.enroll_open,
-        on_open_change=ProfileState.close_enroll,
+        open=EnrollState.open,
+        on_open_change=EnrollState.close,
     )
 
 
 def reauth_dialog() -> rx.Component:
     """A fresh proof before a sensitive action: the password, or a current code."""
-    for_enable = ProfileState.reauth_purpose == "enable"
+    for_enable = ReauthState.purpose == "enable"
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Confirm it's you"),
@@ -250,7 +256,7 @@ def reauth_dialog() -> rx.Component:
                 rx.vstack(
                     proof_input(
                         is_code=~for_enable,
-                        error=ProfileState.reauth_error,
+                        error=ReauthState.error,
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
                     dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
@@ -258,13 +264,13 @@ def reauth_dialog() -> rx.Component:
                     width="100%",
                     padding_top="1rem",
                 ),
-                on_submit=ProfileState.submit_reauth,
+                on_submit=ReauthState.submit,
                 reset_on_submit=False,
             ),
             max_width="26rem",
         ),
-        open=ProfileState.reauth_open,
-        on_open_change=ProfileState.cancel_reauth,
+        open=ReauthState.open,
+        on_open_change=ReauthState.cancel,
     )
 
 
@@ -282,7 +288,7 @@ def disable_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     code_input("Code", name="code", test_id="disable-code", numeric_only=False),
-                    error_message(ProfileState.disable_error, test_id="disable-error"),
+                    error_message(DisableState.error, test_id="disable-error"),
                     dialog_actions(
                         "Keep 2FA on", "Disable 2FA", test_id="disable-confirm", danger=True
                     ),
@@ -290,24 +296,29 @@ def disable_dialog() -> rx.Component:
                     width="100%",
                     padding_top="1rem",
                 ),
-                on_submit=ProfileState.submit_disable,
+                on_submit=DisableState.submit,
                 reset_on_submit=False,
             ),
             max_width="28rem",
         ),
-        open=ProfileState.disable_open,
-        on_open_change=ProfileState.close_disable,
+        open=DisableState.open,
+        on_open_change=DisableState.close,
     )
+
+
+def _codes_text() -> rx.Var[str]:
+    """The codes as a text file, put together in the browser (never a server-side string)."""
+    return "rxapp backup codes (each works once)\n\n" + BackupCodesState.codes.join("\n") + "\n"
 
 
 def backup_dialog() -> rx.Component:
     """The five codes for 30 seconds with a live countdown, then gone for good."""
-    showing = ProfileState.backup_codes.length() > 0
+    showing = BackupCodesState.codes.length() > 0
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(
                 rx.cond(
-                    ProfileState.backup_first_batch,
+                    BackupCodesState.first_batch,
                     "2FA is on: save your backup codes",
                     "Your new backup codes",
                 )
@@ -319,16 +330,16 @@ def backup_dialog() -> rx.Component:
                 color_scheme="gray",
             ),
             announcer(
-                ProfileState.backup_countdown_announcement,
+                BackupCodesState.countdown_announcement,
                 test_id="backup-countdown-announcement",
             ),
             rx.cond(
                 showing,
                 rx.vstack(
-                    countdown(ProfileState.backup_countdown, test_id="backup-countdown"),
+                    countdown(BackupCodesState.countdown, test_id="backup-countdown"),
                     rx.el.ul(
                         rx.foreach(
-                            ProfileState.backup_codes,
+                            BackupCodesState.codes,
                             lambda code: rx.el.li(
                                 rx.code(code, size="4", custom_attrs=testid("backup-code")),
                                 list_style="none",
@@ -345,7 +356,7 @@ def backup_dialog() -> rx.Component:
                             "Copy all",
                             variant="soft",
                             on_click=[
-                                rx.set_clipboard(ProfileState.backup_codes_text),
+                                rx.set_clipboard(_codes_text()),
                                 rx.toast("Backup codes copied"),
                             ],
                         ),
@@ -354,7 +365,7 @@ def backup_dialog() -> rx.Component:
                             "Download .txt",
                             variant="soft",
                             on_click=rx.download(
-                                data=ProfileState.backup_codes_text,
+                                data=_codes_text(),
                                 filename="rxapp-backup-codes.txt",
                             ),
                         ),
@@ -376,15 +387,15 @@ def backup_dialog() -> rx.Component:
             rx.hstack(
                 rx.button(
                     "Done",
-                    on_click=ProfileState.close_backup_codes,
+                    on_click=BackupCodesState.close,
                     custom_attrs=testid("backup-close"),
                 ),
                 justify="end",
             ),
             max_width="28rem",
         ),
-        open=ProfileState.backup_open,
-        on_open_change=ProfileState.close_backup_codes,
+        open=BackupCodesState.open,
+        on_open_change=BackupCodesState.close,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +26,21 @@ def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create the file of a SQLite URL, readable by its owner only, if it does not exist yet
+    (SQLite gives its -wal and -shm files the same mode)."""
+    if not url.startswith("sqlite:///") or ":memory:" in url or "mode=memory" in url:
+        return
+    path = Path(url.split(":///", 1)[1].split("?", 1)[0])
+    if not path.name:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 @cache

@@ -53,8 +53,14 @@ def current_session(
     """The live session behind `token`, or None (unknown, revoked, expired or idle too long).
 
     `touch=False` checks without counting as activity (for background refreshes)."""
-    digest = token_hash(token)
-    if digest is None:
+    return session_by_digest(db, token_hash(token), now=now, touch=touch)
+
+
+def session_by_digest(
+    db: Session, digest: str | None, *, now: datetime, touch: bool = True
+) -> SignedIn | None:
+    """The live session whose token hashes to `digest` (see `current_session`)."""
+    if not digest:
         return None
     row = db.exec(
         select(AuthSession, User)
@@ -109,7 +115,12 @@ def has_fresh_proof(signed_in: SignedIn, *, now: datetime) -> bool:
 
 def revoke_session(db: Session, token: object, *, now: datetime) -> int | None:
     """End the session behind `token`; return its user id if it was live until now."""
-    signed_in = current_session(db, token, now=now, touch=False)
+    return revoke_session_by_digest(db, token_hash(token), now=now)
+
+
+def revoke_session_by_digest(db: Session, digest: str | None, *, now: datetime) -> int | None:
+    """End the session whose token hashes to `digest`; its user id if it was live until now."""
+    signed_in = session_by_digest(db, digest, now=now, touch=False)
     if signed_in is None:
         return None
     db.exec(
@@ -156,8 +167,14 @@ def start_pending_login(db: Session, user: User, *, now: datetime) -> str:
 
 def current_pending_login(db: Session, token: object, *, now: datetime) -> PendingLogin | None:
     """The live pending login behind `token`, or None."""
-    digest = token_hash(token)
-    if digest is None:
+    return pending_login_by_digest(db, token_hash(token), now=now)
+
+
+def pending_login_by_digest(
+    db: Session, digest: str | None, *, now: datetime
+) -> PendingLogin | None:
+    """The live pending login whose token hashes to `digest`, or None."""
+    if not digest:
         return None
     pending = db.exec(select(PendingLogin).where(PendingLogin.token_hash == digest)).first()
     if pending is None or pending.ended_at is not None or now >= pending.expires_at:

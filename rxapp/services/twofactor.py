@@ -79,7 +79,23 @@ def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment | 
     db.commit()
     if started.rowcount != 1:
         return None
-    uri = totp.provisioning_uri(secret, email=user.email, issuer=get_settings().issuer)
+    return _enrollment(secret, user.email)
+
+
+def pending_enrollment(db: Session, user_id: int) -> Enrollment | None:
+    """The enrolment in progress (its secret decrypted), e.g. to show it again after a
+    reconnect; None when there is none."""
+    user = db.get(User, user_id)
+    if user is None or user.twofa_active or user.totp_pending_secret is None:
+        return None
+    secret = secretbox.decrypt(user.totp_pending_secret)
+    if secret is None:
+        return None
+    return _enrollment(secret, user.email)
+
+
+def _enrollment(secret: str, email: str) -> Enrollment:
+    uri = totp.provisioning_uri(secret, email=email, issuer=get_settings().issuer)
     return Enrollment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
 
 

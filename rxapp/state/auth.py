@@ -1,9 +1,22 @@
-"""AuthState: the one session guard used by every protected page and sensitive handler."""
+"""AuthState: the one session guard used by every protected page and sensitive handler.
+
+Reflex's per-tab state is not a safe: its key (the tab's client token) travels in URLs and
+logs, and the state itself is persisted (disk or Redis). So:
+
+- The browser proves its session on every connection. Its tokens (in `localStorage`) arrive
+  with the connection's first event (Reflex's hydrate) and again when another tab changes
+  them; `__setattr__` keeps only their SHA-256 digests, together with the Socket.IO id of the
+  connection that presented them. A handler acts for an account only when the event comes
+  over that same connection: knowing a tab id gives nothing.
+- No token rests in the state in clear, and the digests are never sent back to the browser.
+- Every decision asks the database again, in a worker thread (`run_db`), never on the loop.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import reflex as rx
 from sqlmodel import Session
@@ -13,66 +26,192 @@ from rxapp.models import PendingLogin, User
 from rxapp.services import audit, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
+from rxapp.services.tokens import token_hash
+from rxapp.state import browser_tokens
+from rxapp.state.offloop import run_db
+
+T = TypeVar("T")
+
+# The browser-storage vars whose values are credentials: never kept, never echoed back.
+_TOKEN_VARS = {"session_token": "_session_digest", "pending_token": "_pending_digest"}
 
 
-@contextmanager
-def db_session() -> Iterator[Session]:
-    """A database session for one handler; objects stay readable after commit."""
-    with rx.session() as db:
-        db.expire_on_commit = False
-        yield db
+def _overrides_reflex(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a deliberate override of a Reflex State method (Reflex refuses silent ones)."""
+    fn.__override_base_method__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+class SignedOut:
+    """The marker a guarded piece of work returns when there is no live session."""
+
+
+SIGNED_OUT = SignedOut()
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What the current connection proved: digests of the tokens it presented."""
+
+    session_digest: str
+    pending_digest: str
 
 
 class AuthState(rx.State):
-    """Holds the browser's session token and checks it against the database on every use.
+    """The session guard. Nothing here is an "is signed in" flag: every handler asks the
+    database through `_as_user` / `_as_pending`, for the session this connection proved."""
 
-    The token is untrusted input from the browser. Nothing here is an "is signed in" flag:
-    handlers call `_signed_in`, which asks the database each time.
-    """
+    # Filled by the browser when the socket connects; kept only as digests (see __setattr__).
+    session_token: str = rx.LocalStorage("", name=browser_tokens.SESSION_KEY, sync=True)
+    pending_token: str = rx.LocalStorage("", name=browser_tokens.PENDING_KEY, sync=True)
+    _session_digest: str = ""
+    _pending_digest: str = ""
+    # The Socket.IO id (assigned by the server, new for every connection) that proved them.
+    _proof_sid: str = ""
+    # The session digest whose account the per-user values in this tab belong to.
+    _owned_by: str = ""
 
-    session_token: str = rx.LocalStorage("", name="rxapp_session", sync=True)
-    # Set by the password step of a 2FA user; grants nothing but the passcode step.
-    pending_token: str = rx.LocalStorage("", name="rxapp_pending", sync=True)
     # Display only; every decision is made again from the database.
     user_email: str = ""
     user_is_admin: bool = False
+    # False until the server has confirmed who is signed in: pages show a neutral loading
+    # state until then, never a default value as if it were data.
+    session_checked: bool = False
     # A one-off message for the next page, e.g. after signing in with a backup code.
     notice: str = ""
 
-    def _signed_in(self, db: Session) -> SignedIn | None:
-        signed_in = sessions.current_session(db, self.session_token, now=utcnow())
-        if signed_in is None:
-            self.user_email = ""
-            self.user_is_admin = False
+    @_overrides_reflex
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Keep only the digest of a token the browser presents, bound to this connection."""
+        digest_name = _TOKEN_VARS.get(name)
+        if digest_name is not None:
+            super().__setattr__(digest_name, token_hash(value) or "")
+            super().__setattr__("_proof_sid", self._sid())
+            value = ""
+        super().__setattr__(name, value)
+
+    @_overrides_reflex
+    def get_delta(self) -> dict[str, dict[str, Any]]:
+        """Never send the token vars back: an empty value would erase the browser's token."""
+        delta = super().get_delta()
+        mine = delta.get(self.get_full_name())
+        if mine is not None:
+            for name in _TOKEN_VARS:
+                mine.pop(name + "_rx_state_", None)
+            if not mine:
+                del delta[self.get_full_name()]
+        return delta
+
+    @_overrides_reflex
+    def dict(self, include_computed: bool = True, initial: bool = False, **kwargs: Any) -> Any:
+        """The full snapshot a (re)connecting browser receives. A connection that did not
+        present the token these values belong to gets the defaults: a tab id alone shows
+        nothing of the account that used it."""
+        if not initial and self._owned_by and self._session_digest != self._owned_by:
+            self._reset_personal()
+        return super().dict(include_computed=include_computed, initial=initial, **kwargs)
+
+    def _reset_personal(self) -> None:
+        """Every per-user value of this tab back to its default (dialogs and pages too)."""
+        guard: rx.State = self
+        while type(guard) is not AuthState:
+            guard = guard.parent_state
+        keep = (guard._session_digest, guard._pending_digest, guard._proof_sid)
+        guard.reset()
+        guard._session_digest, guard._pending_digest, guard._proof_sid = keep
+        guard._owned_by = ""
+
+    # --- the guard ------------------------------------------------------------------------
+
+    def _sid(self) -> str:
+        try:
+            return self.router.session.session_id or ""
+        except AttributeError:  # while Reflex builds the state, before any event
+            return ""
+
+    def _proven_session(self) -> str:
+        """The session digest this connection proved ("" when none)."""
+        proof = self._proof()
+        return proof.session_digest if proof else ""
+
+    def _proof(self) -> Proof | None:
+        """The digests this connection proved, or None for any other connection."""
+        sid = self._sid()
+        if not sid or sid != self._proof_sid:
+            return None
+        return Proof(self._session_digest, self._pending_digest)
+
+    def _bind(self, *, session_token: str = "", pending_token: str = "") -> None:
+        """Bind tokens the server just issued to this connection."""
+        self._session_digest = token_hash(session_token) or ""
+        self._pending_digest = token_hash(pending_token) or ""
+        self._proof_sid = self._sid()
+
+    async def _as_user(
+        self, work: Callable[[Session, SignedIn], T], *, touch: bool = True
+    ) -> T | SignedOut:
+        """Run `work(db, signed_in)` off the loop for this connection's live session, or
+        return SIGNED_OUT (and forget the session) when there is none."""
+        proof = self._proof()
+        digest = proof.session_digest if proof else ""
+
+        def guarded(db: Session) -> T | SignedOut:
+            signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=touch)
+            if signed_in is None:
+                return SIGNED_OUT
+            return work(db, signed_in)
+
+        result = await run_db(guarded) if digest else SIGNED_OUT
+        if isinstance(result, SignedOut):
+            self._forget_user()
         else:
-            self.user_email = signed_in.user.email
-            self.user_is_admin = signed_in.user.is_admin
-        return signed_in
+            self._owned_by = digest
+        return result
 
-    def _pending_login(self, db: Session) -> PendingLogin | None:
-        return sessions.current_pending_login(db, self.pending_token, now=utcnow())
+    async def _as_pending(self, work: Callable[[Session, PendingLogin], T]) -> T | SignedOut:
+        """Run `work(db, pending)` off the loop for this connection's live pending login."""
+        proof = self._proof()
+        digest = proof.pending_digest if proof else ""
 
-    def _begin_session(self, db: Session, user_id: int) -> rx.event.EventSpec:
-        """Start a full session for a user who passed every factor, and go to the profile."""
-        now = utcnow()
-        user = db.get(User, user_id)
-        self.session_token = sessions.start_session(db, user, now=now)
-        self.pending_token = ""
-        audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
-        db.commit()
+        def guarded(db: Session) -> T | SignedOut:
+            pending = sessions.pending_login_by_digest(db, digest, now=utcnow())
+            return SIGNED_OUT if pending is None else work(db, pending)
+
+        return await run_db(guarded) if digest else SIGNED_OUT
+
+    def _show_user(self, user: User) -> None:
         self.user_email = user.email
         self.user_is_admin = user.is_admin
-        return rx.redirect(routes.PROFILE, replace=True)
+        self.session_checked = True
 
-    def _forget_session(self) -> None:
-        self.notice = ""
-        # Clear only a token the database refused. An empty one may mean this server-side
-        # state was lost (e.g. Redis restarted) while the browser still holds a live token:
-        # writing "" would erase it, where the next navigation sends it back instead.
-        if self.session_token:
-            self.session_token = ""
-        self.user_email = ""
-        self.user_is_admin = False
+    def _forget_user(self) -> None:
+        """Drop every per-user value of this tab (its session is gone)."""
+        if self._owned_by:
+            self._reset_personal()
+        self._session_digest = ""
+        self.session_checked = True
+
+    def _to_login(self) -> list[rx.event.EventSpec]:
+        return [browser_tokens.forget(pending=False), rx.redirect(routes.LOGIN, replace=True)]
+
+    def _begin_session(self, db: Session, user_id: int) -> str:
+        """Start a full session for a user who passed every factor (in a worker thread);
+        return its token for `_enter`."""
+        now = utcnow()
+        user = db.get(User, user_id)
+        token = sessions.start_session(db, user, now=now)
+        audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
+        db.commit()
+        return token
+
+    def _enter(self, token: str, user: User) -> list[rx.event.EventSpec]:
+        """Bind a new session to this connection, store it in the browser, go to the profile."""
+        self._bind(session_token=token)
+        self._owned_by = self._session_digest
+        self._show_user(user)
+        return [browser_tokens.keep_session(token), rx.redirect(routes.PROFILE, replace=True)]
+
+    # --- events ---------------------------------------------------------------------------
 
     @rx.event
     def dismiss_notice(self) -> None:
@@ -80,21 +219,27 @@ class AuthState(rx.State):
         self.notice = ""
 
     @rx.event
-    def route_by_session(self) -> rx.event.EventSpec:
+    async def route_by_session(self) -> rx.event.EventSpec:
         """on_load of `/`: the profile when signed in, else the login page."""
-        with db_session() as db:
-            target = routes.PROFILE if self._signed_in(db) else routes.LOGIN
+        result = await self._as_user(lambda _db, _signed_in: True)
+        target = routes.LOGIN if isinstance(result, SignedOut) else routes.PROFILE
         return rx.redirect(target, replace=True)
 
     @rx.event
-    def logout(self) -> rx.event.EventSpec:
+    async def logout(self) -> list[rx.event.EventSpec]:
         """Revoke the session server-side, forget it in the browser, go to the login page."""
-        now = utcnow()
-        with db_session() as db:
-            user_id = sessions.revoke_session(db, self.session_token, now=now)
+        proof = self._proof()
+        digest = proof.session_digest if proof else ""
+
+        def revoke(db: Session) -> None:
+            now = utcnow()
+            user_id = sessions.revoke_session_by_digest(db, digest, now=now)
             if user_id is not None:
                 audit.record(db, audit.Event.SIGN_OUT, now=now, user_id=user_id)
                 db.commit()
-        self._forget_session()
-        self.pending_token = ""
-        return rx.redirect(routes.LOGIN, replace=True)
+
+        if digest:
+            await run_db(revoke)
+        self._forget_user()
+        self._pending_digest = ""
+        return [browser_tokens.forget(), rx.redirect(routes.LOGIN, replace=True)]

@@ -2,70 +2,80 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TypedDict
+from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
 from rxapp import routes
+from rxapp.models import User
 from rxapp.services import accounts, audit, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
-from rxapp.state.auth import AuthState, db_session
+from rxapp.state import browser_tokens
+from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.offloop import run_db
 
 
-class LoginForm(TypedDict, total=False):
-    email: str
-    password: str
+@dataclass(frozen=True)
+class _Outcome:
+    """What the password step decided (computed in a worker thread)."""
+
+    message: str = ""
+    user: User | None = None
+    session_token: str = ""
+    pending_token: str = ""
 
 
 class LoginState(AuthState):
     """The login form: one generic message for every wrong email/password pair."""
 
     error: str = ""
-    busy: bool = False
 
     @rx.event
-    def open_login(self) -> rx.event.EventSpec | None:
+    async def open_login(self) -> rx.event.EventSpec | None:
         """on_load: a signed-in visitor goes straight to the profile."""
         self.error = ""
-        self.busy = False
-        with db_session() as db:
-            if self._signed_in(db) is not None:
-                return rx.redirect(routes.PROFILE, replace=True)
-        return None
+        result = await self._as_user(lambda _db, signed_in: signed_in.user)
+        if isinstance(result, SignedOut):
+            return None
+        self._show_user(result)
+        return rx.redirect(routes.PROFILE, replace=True)
 
     @rx.event
-    def submit(self, form: dict | None = None) -> Iterator[rx.event.EventSpec | None]:
+    async def submit(self, form: dict) -> list[rx.event.EventSpec] | None:
         """Check email and password; start a session or, for 2FA users, a pending login."""
-        if self.busy:
-            return
-        form = form if isinstance(form, dict) else {}
         email = normalize_email(form.get("email"))
         password = form.get("password")
         if problem := email_problem(email):
             self.error = problem
-            return
+            return None
         if not isinstance(password, str) or password == "":
             self.error = "Enter your password."
-            return
+            return None
+        outcome = await run_db(lambda db: self._password_step(db, email, password))
+        if outcome.user is None:
+            self.error = outcome.message
+            return [rx.set_value("login-password", "")]
         self.error = ""
-        self.busy = True
-        yield
-        try:
-            with db_session() as db:
-                step = accounts.check_password_step(db, email, password, now=utcnow())
-                if step.user is None:
-                    self.error = step.message
-                    yield rx.set_value("login-password", "")
-                    return
-                if twofactor.is_enabled(step.user):
-                    now = utcnow()
-                    self.pending_token = sessions.start_pending_login(db, step.user, now=now)
-                    audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=step.user.id)
-                    db.commit()
-                    yield rx.redirect(routes.PASSCODE, replace=True)
-                    return
-                yield self._begin_session(db, step.user.id)
-        finally:
-            self.busy = False
+        if outcome.pending_token:
+            self._bind(pending_token=outcome.pending_token)
+            return [
+                browser_tokens.keep_pending(outcome.pending_token),
+                rx.redirect(routes.PASSCODE, replace=True),
+            ]
+        return self._enter(outcome.session_token, outcome.user)
+
+    def _password_step(self, db: Session, email: str, password: str) -> _Outcome:
+        """The password check and what follows it (in a worker thread)."""
+        now = utcnow()
+        checked = accounts.check_password_step(db, email, password, now=now)
+        if checked.user is None:
+            return _Outcome(message=checked.message)
+        user = checked.user
+        if twofactor.is_enabled(user):
+            token = sessions.start_pending_login(db, user, now=now)
+            audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
+            db.commit()
+            return _Outcome(user=user, pending_token=token)
+        return _Outcome(user=user, session_token=self._begin_session(db, user.id))

@@ -2,76 +2,87 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import reflex as rx
+from sqlmodel import Session
 
 from rxapp import routes
+from rxapp.models import PendingLogin, User
 from rxapp.services import audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
-from rxapp.state.auth import AuthState, db_session
+from rxapp.state import browser_tokens
+from rxapp.state.auth import AuthState, SignedOut
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the passcode step decided (computed in a worker thread)."""
+
+    check: twofactor.CodeCheck
+    user: User | None = None
+    session_token: str = ""
 
 
 class PasscodeState(AuthState):
-    """Only a live pending login may use this page; it grants nothing else."""
+    """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
-    busy: bool = False
+
+    def _back_to_login(self) -> list[rx.event.EventSpec]:
+        self._pending_digest = ""
+        return [browser_tokens.forget(session=False), rx.redirect(routes.LOGIN, replace=True)]
 
     @rx.event
-    def open_passcode(self) -> rx.event.EventSpec | None:
+    async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
         self.error = ""
-        self.busy = False
-        with db_session() as db:
-            if self._pending_login(db) is None:
-                self.pending_token = ""
-                return rx.redirect(routes.LOGIN, replace=True)
+        found = await self._as_pending(lambda _db, pending: pending.id)
+        if isinstance(found, SignedOut):
+            return self._back_to_login()
+        self.session_checked = True
         return None
 
     @rx.event
-    def submit(self, form: dict | None = None) -> Iterator[rx.event.EventSpec | None]:
+    async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
-        if self.busy:
-            return
-        code = form.get("code") if isinstance(form, dict) else None
-        self.busy = True
-        yield
-        try:
-            with db_session() as db:
-                now = utcnow()
-                pending = self._pending_login(db)
-                if pending is None:
-                    self.pending_token = ""
-                    self.error = ""
-                    yield rx.redirect(routes.LOGIN, replace=True)
-                    return
-                result = twofactor.verify_login_code(db, pending, code, now=now)
-                if not result.ok:
-                    self.error = result.message
-                    if result.login_voided:
-                        self.pending_token = ""
-                    yield rx.set_value("passcode-input", "")
-                    return
-                self.error = ""
-                redirect = self._begin_session(db, pending.user_id)
-                if result.used_backup_code and result.backup_codes_left is not None:
-                    self.notice = _backup_notice(result.backup_codes_left)
-                yield redirect
-        finally:
-            self.busy = False
+        code = form.get("code")
+        outcome = await self._as_pending(lambda db, pending: self._check(db, pending, code))
+        if isinstance(outcome, SignedOut):
+            self.error = ""
+            return self._back_to_login()
+        result = outcome.check
+        if not result.ok:
+            self.error = result.message
+            if result.login_voided:
+                self._pending_digest = ""
+            return [rx.set_value("passcode-input", "")]
+        self.error = ""
+        redirect = self._enter(outcome.session_token, outcome.user)
+        if result.used_backup_code and result.backup_codes_left is not None:
+            self.notice = _backup_notice(result.backup_codes_left)
+        return redirect
+
+    def _check(self, db: Session, pending: PendingLogin, code: object) -> _Outcome:
+        """Check the code and, when it holds, start the session (in a worker thread)."""
+        result = twofactor.verify_login_code(db, pending, code, now=utcnow())
+        if not result.ok:
+            return _Outcome(check=result)
+        token = self._begin_session(db, pending.user_id)
+        return _Outcome(check=result, user=db.get(User, pending.user_id), session_token=token)
 
     @rx.event
-    def start_over(self) -> rx.event.EventSpec:
+    async def start_over(self) -> list[rx.event.EventSpec]:
         """Abandon this sign-in and go back to the password step."""
-        with db_session() as db:
-            pending = self._pending_login(db)
-            if pending is not None:
-                sessions.end_pending_login(db, pending.id, now=utcnow())
-                audit.record(db, audit.Event.SIGN_OUT, now=utcnow(), user_id=pending.user_id)
-                db.commit()
-        self.pending_token = ""
-        return rx.redirect(routes.LOGIN, replace=True)
+
+        def abandon(db: Session, pending: PendingLogin) -> None:
+            now = utcnow()
+            sessions.end_pending_login(db, pending.id, now=now)
+            audit.record(db, audit.Event.SIGN_OUT, now=now, user_id=pending.user_id)
+            db.commit()
+
+        await self._as_pending(abandon)
+        return self._back_to_login()
 
 
 def _backup_notice(left: int) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import reflex as rx
 from sqlmodel import Session, col, func, select
@@ -18,9 +19,20 @@ from rxapp.services import admin, audit, reauth, sessions, signed_links, users_q
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
-from rxapp.state.auth import AuthState, db_session
+from rxapp.state.auth import AuthState, SignedOut
 
+T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
+NOT_ADMIN = object()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A dashboard event refused: where to send the visitor instead."""
+
+    events: list[rx.event.EventSpec]
+
+
 View = tuple[str, str, str, bool, int]  # filter, search, sort, descending, page
 EXPORT_LINK_SECONDS = 60
 
@@ -102,22 +114,21 @@ class UsersState(AuthState):
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _admin(self, db: Session) -> SignedIn | None:
-        signed_in = self._signed_in(db)
-        if signed_in is None or not signed_in.user.is_admin:
-            return None
-        return signed_in
-
-    def _refuse(self, db: Session) -> rx.event.EventSpec:
-        """Send a visitor who is not an admin away, with a reason."""
-        self.rows = []
-        self.reset_open = False
-        self._reset_user_id = None
-        if self._signed_in(db) is None:
-            self._forget_session()
-            return rx.redirect(routes.LOGIN, replace=True)
-        self.notice = "Only admins can see All users."
-        return rx.redirect(routes.PROFILE, replace=True)
+    async def _as_admin(self, work: Callable[[Session, SignedIn], T]) -> T | Refusal:
+        """Run `work(db, signed_in)` off the loop for this connection's admin session; else
+        clear the page and return where to send the visitor."""
+        outcome = await self._as_user(
+            lambda db, signed_in: work(db, signed_in) if signed_in.user.is_admin else NOT_ADMIN
+        )
+        if isinstance(outcome, SignedOut) or outcome is NOT_ADMIN:
+            self.rows = []
+            self.reset_open = False
+            self._reset_user_id = None
+            if isinstance(outcome, SignedOut):
+                return Refusal(self._to_login())
+            self.notice = "Only admins can see All users."
+            return Refusal([rx.redirect(routes.PROFILE, replace=True)])
+        return outcome
 
     def _view(self) -> View:
         return (self.status_filter, self.search, self.sort, self.descending, self.page)
@@ -130,9 +141,16 @@ class UsersState(AuthState):
         self.page = result.page
         self.pages = result.pages
 
-    def _load(self, db: Session) -> None:
-        self._show(_fetch(db, self._view()))
-        self._last_audit_id = _latest_audit_id(db)
+    async def _reload(self) -> list[rx.event.EventSpec] | None:
+        """Fetch the current view (admins only); None when shown, else where to go."""
+        view = self._view()
+        loaded = await self._as_admin(lambda db, _admin: (_fetch(db, view), _latest_audit_id(db)))
+        if isinstance(loaded, Refusal):
+            return loaded.events
+        self._show(loaded[0])
+        self._last_audit_id = loaded[1]
+        self.session_checked = True
+        return None
 
     def _sync_url(self) -> rx.event.EventSpec:
         query = f"?twofa={self.status_filter}" if self.status_filter != StatusFilter.ALL else ""
@@ -142,137 +160,132 @@ class UsersState(AuthState):
     # --- page -----------------------------------------------------------------------------
 
     @rx.event
-    def open_users(self) -> list[rx.event.EventSpec] | rx.event.EventSpec | None:
+    async def open_users(self) -> list[rx.event.EventSpec] | None:
         """on_load: admins only; the filter comes from `?twofa=`."""
-        with db_session() as db:
-            if self._admin(db) is None:
-                return self._refuse(db)
-            raw = self.router.url.query_parameters.get("twofa")
-            try:
-                self.status_filter = users_query.parse_filter(raw).value
-                self.filter_notice = ""
-            except QueryError as error:
-                self.status_filter = StatusFilter.ALL.value
-                self.filter_notice = f"{error} Showing all users."
-            self.search = ""
-            self.page = 1
-            self.reset_open = False
-            self._load(db)
+        raw = self.router.url.query_parameters.get("twofa")
+        try:
+            self.status_filter = users_query.parse_filter(raw).value
+            self.filter_notice = ""
+        except QueryError as error:
+            self.status_filter = StatusFilter.ALL.value
+            self.filter_notice = f"{error} Showing all users."
+        self.search = ""
+        self.page = 1
+        self.reset_open = False
+        if refused := await self._reload():
+            return refused
         return [self._sync_url(), UsersState.watch_for_changes]
 
     @rx.event
-    def set_status_filter(self, value: str = "") -> rx.event.EventSpec | None:
+    async def set_status_filter(self, value: str) -> list[rx.event.EventSpec] | None:
         """The 2FA filter; mirrored in the URL."""
-        with db_session() as db:
-            if self._admin(db) is None:
-                return self._refuse(db)
-            try:
-                self.status_filter = users_query.parse_filter(value).value
-                self.filter_notice = ""
-            except QueryError as error:
-                self.filter_notice = f"{error} The filter was not changed."
-                return None
-            self.page = 1
-            self._load(db)
-        return self._sync_url()
+        try:
+            chosen = users_query.parse_filter(value).value
+        except QueryError as error:
+            self.filter_notice = f"{error} The filter was not changed."
+            return None
+        previous = self.status_filter
+        self.status_filter, self.filter_notice, self.page = chosen, "", 1
+        if refused := await self._reload():
+            self.status_filter = previous
+            return refused
+        return [self._sync_url()]
 
     @rx.event
-    def set_search(self, value: str = "") -> rx.event.EventSpec | None:
+    async def set_search(self, value: str) -> list[rx.event.EventSpec] | None:
         """Search by the start of the email (the input is debounced)."""
-        with db_session() as db:
-            if self._admin(db) is None:
-                return self._refuse(db)
-            self.search = users_query.normalize_search(value)
-            self.page = 1
-            self._load(db)
-        return None
+        self.search = users_query.normalize_search(value)
+        self.page = 1
+        return await self._reload()
 
     @rx.event
-    def sort_by(self, key: str = "") -> rx.event.EventSpec | None:
+    async def sort_by(self, key: str) -> list[rx.event.EventSpec] | None:
         """Sort by a column; again on the same column reverses the order."""
-        with db_session() as db:
-            if self._admin(db) is None:
-                return self._refuse(db)
-            try:
-                chosen = users_query.parse_sort(key).value
-            except QueryError:
-                return None
-            self.descending = not self.descending if chosen == self.sort else False
-            self.sort = chosen
-            self.page = 1
-            self._load(db)
-        return None
+        try:
+            chosen = users_query.parse_sort(key).value
+        except QueryError:
+            return None
+        self.descending = not self.descending if chosen == self.sort else False
+        self.sort = chosen
+        self.page = 1
+        return await self._reload()
 
     @rx.event
-    def next_page(self) -> rx.event.EventSpec | None:
+    async def next_page(self) -> list[rx.event.EventSpec] | None:
         """The next page of results."""
-        return self._go_to(self.page + 1)
+        self.page = min(self.page + 1, self.pages)
+        return await self._reload()
 
     @rx.event
-    def previous_page(self) -> rx.event.EventSpec | None:
+    async def previous_page(self) -> list[rx.event.EventSpec] | None:
         """The previous page of results."""
-        return self._go_to(self.page - 1)
-
-    def _go_to(self, page: int) -> rx.event.EventSpec | None:
-        with db_session() as db:
-            if self._admin(db) is None:
-                return self._refuse(db)
-            self.page = max(1, min(page, self.pages))
-            self._load(db)
-        return None
+        self.page = max(1, self.page - 1)
+        return await self._reload()
 
     # --- reset ----------------------------------------------------------------------------
 
     @rx.event
-    def ask_reset(self, user_id: int = 0) -> rx.event.EventSpec | None:
+    async def ask_reset(self, user_id: int) -> list[rx.event.EventSpec] | None:
         """Open the confirmation for resetting one user's 2FA."""
-        with db_session() as db:
-            signed_in = self._admin(db)
-            if signed_in is None:
-                return self._refuse(db)
-            target = db.get(User, user_id) if isinstance(user_id, int) else None
-            if target is None:
-                self.reset_message = "That user no longer exists."
-                return None
-            self._reset_user_id = target.id
-            self.reset_email = target.email
-            self.reset_message = ""
-            self.reset_error = ""
-            self._ask_proof_if_needed(signed_in)
-            self.reset_open = True
+
+        def find(db: Session, signed_in: SignedIn) -> tuple[User | None, bool, bool]:
+            target = db.get(User, user_id)
+            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
+            return target, fresh, reauth.asks_for_code(signed_in)
+
+        found = await self._as_admin(find)
+        if isinstance(found, Refusal):
+            return found.events
+        target, fresh, proof_is_code = found
+        if target is None:
+            self.reset_message = "That user no longer exists."
+            return None
+        self._reset_user_id = target.id
+        self.reset_email = target.email
+        self.reset_message = ""
+        self.reset_error = ""
+        self.reset_needs_proof = not fresh
+        self.reset_proof_is_code = proof_is_code
+        self.reset_open = True
         return None
 
-    def _ask_proof_if_needed(self, signed_in: SignedIn) -> None:
-        self.reset_needs_proof = not sessions.has_fresh_proof(signed_in, now=utcnow())
-        self.reset_proof_is_code = reauth.asks_for_code(signed_in)
-
     @rx.event
-    def confirm_reset(self, form: dict | None = None) -> rx.event.EventSpec | None:
+    async def confirm_reset(self, form: dict) -> list[rx.event.EventSpec] | None:
         """Reset the chosen user's 2FA (secret and backup codes deleted, sessions ended,
         audited), after a fresh proof when the admin's last one is over 5 minutes old."""
-        proof = form.get("proof") if isinstance(form, dict) else None
-        with db_session() as db:
-            signed_in = self._admin(db)
-            if signed_in is None:
-                return self._refuse(db)
-            if self._reset_user_id is None:
-                self.reset_open = False
-                return None
-            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
-            if not fresh and (problem := reauth.prove(db, signed_in, proof, now=utcnow())):
-                self._ask_proof_if_needed(signed_in)
-                self.reset_error = problem
-                return rx.set_value("reauth-input", "")
-            user = admin.reset_2fa(
-                db, self._reset_user_id, now=utcnow(), actor_id=signed_in.user.id, via="dashboard"
-            )
+        proof = form.get("proof")
+        target_id = self._reset_user_id
+        if target_id is None:
             self.reset_open = False
-            self._reset_user_id = None
-            self.reset_message = (
-                f"Two-factor authentication was reset for {user.email}." if user else ""
+            return None
+        view = self._view()
+
+        def reset(db: Session, signed_in: SignedIn) -> tuple[str, str, bool, Any]:
+            now = utcnow()
+            fresh = sessions.has_fresh_proof(signed_in, now=now)
+            if not fresh and (problem := reauth.prove(db, signed_in, proof, now=now)):
+                return problem, "", reauth.asks_for_code(signed_in), None
+            user = admin.reset_2fa(
+                db, target_id, now=now, actor_id=signed_in.user.id, via="dashboard"
             )
-            self._load(db)
-        return rx.toast(self.reset_message) if self.reset_message else None
+            done = f"Two-factor authentication was reset for {user.email}." if user else ""
+            return "", done, False, (_fetch(db, view), _latest_audit_id(db))
+
+        result = await self._as_admin(reset)
+        if isinstance(result, Refusal):
+            return result.events
+        problem, done, proof_is_code, loaded = result
+        if problem:
+            self.reset_needs_proof = True
+            self.reset_proof_is_code = proof_is_code
+            self.reset_error = problem
+            return [rx.set_value("reauth-input", "")]
+        self.reset_open = False
+        self._reset_user_id = None
+        self.reset_message = done
+        self._show(loaded[0])
+        self._last_audit_id = loaded[1]
+        return [rx.toast(done)] if done else None
 
     @rx.event
     def cancel_reset(self, _open: object = False) -> None:
@@ -283,26 +296,29 @@ class UsersState(AuthState):
     # --- export ---------------------------------------------------------------------------
 
     @rx.event
-    def export_csv(self) -> rx.event.EventSpec | None:
+    async def export_csv(self) -> list[rx.event.EventSpec] | None:
         """Download the current filtered, searched and sorted view as CSV."""
-        with db_session() as db:
-            signed_in = self._admin(db)
-            if signed_in is None:
-                return self._refuse(db)
-            token = signed_links.sign(
+        status, search, sort, descending, _page = self._view()
+
+        def sign(_db: Session, signed_in: SignedIn) -> str:
+            return signed_links.sign(
                 EXPORT_PURPOSE,
                 {
                     "admin": signed_in.user.id,
                     "session": signed_in.session.id,
-                    "twofa": self.status_filter,
-                    "q": self.search,
-                    "sort": self.sort,
-                    "desc": self.descending,
+                    "twofa": status,
+                    "q": search,
+                    "sort": sort,
+                    "desc": descending,
                 },
                 now=utcnow(),
                 ttl_seconds=EXPORT_LINK_SECONDS,
             )
-        return rx.download(url=f"{EXPORT_PATH}?token={token}")
+
+        token = await self._as_admin(sign)
+        if isinstance(token, Refusal):
+            return token.events
+        return [rx.download(url=f"{EXPORT_PATH}?token={token}")]
 
     # --- live updates ---------------------------------------------------------------------
 
@@ -310,19 +326,21 @@ class UsersState(AuthState):
     async def watch_for_changes(self) -> None:
         """While an admin has the page open, reload it when any account changes."""
         async with self:
-            if self._watch_lease > time.time():
+            if self._watch_lease > utcnow().timestamp():
                 return
-            self._watch_lease = time.time() + LIVE_REFRESH_SECONDS * 3
+            self._watch_lease = utcnow().timestamp() + LIVE_REFRESH_SECONDS * 3
         try:
             while True:
                 await asyncio.sleep(LIVE_REFRESH_SECONDS)
                 async with self:
                     if self.router.url.path.rstrip("/") != routes.USERS:
                         return
-                    token, last_seen = self.session_token, self._last_audit_id
+                    proof = self._proof()
+                    digest = proof.session_digest if proof else ""
+                    last_seen = self._last_audit_id
                     view = self._view()
-                    self._watch_lease = time.time() + LIVE_REFRESH_SECONDS * 3
-                still_admin, latest = await asyncio.to_thread(_admin_and_latest, token)
+                    self._watch_lease = utcnow().timestamp() + LIVE_REFRESH_SECONDS * 3
+                still_admin, latest = await asyncio.to_thread(_admin_and_latest, digest)
                 if not still_admin:
                     return
                 if latest == last_seen:
@@ -362,11 +380,11 @@ def _latest_audit_id(db: Session) -> int:
     )
 
 
-def _admin_and_latest(token: str) -> tuple[bool, int]:
-    """Whether `token` is still an admin's live session (without extending it), and the
-    newest audit event id."""
+def _admin_and_latest(digest: str) -> tuple[bool, int]:
+    """Whether the session behind `digest` is still an admin's (without extending it), and
+    the newest audit event id."""
     with rx.session() as db:
-        signed_in = sessions.current_session(db, token, now=utcnow(), touch=False)
+        signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=False)
         if signed_in is None or not signed_in.user.is_admin:
             return False, 0
         return True, _latest_audit_id(db)

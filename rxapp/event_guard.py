@@ -1,0 +1,177 @@
+"""Quiet refusal of forged events, before Reflex queues them.
+
+Any browser can send any event name with any payload over the websocket. Reflex answers an
+unknown name, a missing or extra argument, or a value its type conversion chokes on with a
+traceback, and its error block prints the whole event (payload and client token) into the
+log. Here every event is checked first against the handler it names; a refused one leaves
+one warning line without payload or token, and nothing reaches the handler.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any, Union, get_args, get_origin
+
+import reflex as rx
+
+logger = logging.getLogger("rxapp.events")
+
+MAX_EVENT_CHARS = 64 * 1024
+MAX_DEPTH = 6
+MAX_SAFE_INT = 2**53 - 1
+_SIMPLE_TYPES = (str, int, float, bool, dict, list)
+_SHOWN_NAME = re.compile(r"[^A-Za-z0-9_.]")
+
+
+class RefusedEventError(ValueError):
+    """Why an event is refused (never quoting what it carried)."""
+
+
+def install(app: rx.App) -> None:
+    """Check every event of `app`'s websocket before Reflex sees it."""
+    namespace = app.event_namespace
+    if namespace is None:
+        return
+    forward: Callable[[str, Any], Awaitable[None]] = namespace.on_event
+
+    async def on_event(sid: str, data: Any) -> None:
+        try:
+            check_event(data)
+        except RefusedEventError as refusal:
+            logger.warning("rxapp: refused an event from a browser: %s", refusal)
+            return
+        await forward(sid, data)
+
+    namespace.on_event = on_event  # type: ignore[method-assign]
+
+
+def check_event(data: object) -> None:
+    """Raise RefusedEventError unless `data` is an event a page of this app could have sent."""
+    if not isinstance(data, dict):
+        raise RefusedEventError("not an event object")
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise RefusedEventError("no handler name")
+    parameters = _handler_parameters(name)
+    if parameters is None:
+        raise RefusedEventError(f"unknown handler {_shown(name)}")
+    try:
+        size = len(json.dumps(data, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError):
+        raise RefusedEventError(f"{_shown(name)}: a value JSON cannot carry") from None
+    if size > MAX_EVENT_CHARS:
+        raise RefusedEventError(f"{_shown(name)}: event too large ({size} characters)")
+    for key in ("router_data",):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise RefusedEventError(f"{_shown(name)}: malformed {key}")
+    payload = data.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise RefusedEventError(f"{_shown(name)}: payload is not an object")
+    _check_values(payload, name, depth=0)
+    unexpected = set(payload) - set(parameters)
+    if unexpected:
+        raise RefusedEventError(f"{_shown(name)}: {len(unexpected)} unexpected argument(s)")
+    for parameter_name, (required, expected) in parameters.items():
+        if parameter_name not in payload:
+            if required:
+                raise RefusedEventError(f"{_shown(name)}: missing argument {parameter_name}")
+            continue
+        if expected is not None and not _matches(payload[parameter_name], expected):
+            raise RefusedEventError(f"{_shown(name)}: argument {parameter_name} has the wrong type")
+
+
+def _check_values(value: object, name: str, *, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise RefusedEventError(f"{_shown(name)}: nested too deeply")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RefusedEventError(f"{_shown(name)}: NUL byte in a value")
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    elif isinstance(value, int):
+        if abs(value) > MAX_SAFE_INT:
+            raise RefusedEventError(f"{_shown(name)}: number out of range")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(key, name, depth=depth + 1)
+            _check_values(item, name, depth=depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, name, depth=depth + 1)
+
+
+def _matches(value: object, expected: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in expected
+    if isinstance(value, int) and float in expected:
+        return True
+    return isinstance(value, expected)
+
+
+def _handler_parameters(name: str) -> dict[str, tuple[bool, tuple[type, ...] | None]] | None:
+    """The named handler's arguments: whether each is required and the JSON types it takes
+    (None: not checked here). None when no such handler exists."""
+    handler = _registered(name)
+    return None if handler is None else _parameters_of(handler.fn)
+
+
+@cache
+def _parameters_of(fn: Callable[..., Any]) -> dict[str, tuple[bool, tuple[type, ...] | None]]:
+    try:
+        hints = types_of(fn)
+    except Exception:
+        hints = {}
+    parameters: dict[str, tuple[bool, tuple[type, ...] | None]] = {}
+    for index, parameter in enumerate(inspect.signature(fn).parameters.values()):
+        if index == 0 or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        required = parameter.default is inspect.Parameter.empty
+        parameters[parameter.name] = (required, _json_types(hints.get(parameter.name)))
+    return parameters
+
+
+def types_of(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved annotations of a handler function."""
+    return typing.get_type_hints(fn)
+
+
+def _json_types(hint: object) -> tuple[type, ...] | None:
+    """The simple JSON-level types an annotation admits, or None to leave it unchecked."""
+    if hint in _SIMPLE_TYPES:
+        return (hint,)  # type: ignore[return-value]
+    origin = get_origin(hint)
+    if origin in (dict, list):
+        return (origin,)
+    if origin in (Union, types.UnionType):
+        admitted: list[type] = []
+        for arm in get_args(hint):
+            if arm is type(None):
+                admitted.append(type(None))
+                continue
+            arm_types = _json_types(arm)
+            if arm_types is None:
+                return None
+            admitted.extend(arm_types)
+        return tuple(admitted)
+    return None
+
+
+def _registered(name: str) -> Any | None:
+    """The registered event handler of that full name (as the browser names it), or None."""
+    from reflex_base.registry import RegistrationContext
+
+    registered = RegistrationContext.get().event_handlers.get(name)
+    return None if registered is None else registered.handler
+
+
+def _shown(name: str) -> str:
+    return _SHOWN_NAME.sub("?", name[:80])

@@ -1,0 +1,30 @@
+"""The browser's copies of its session and pending-login tokens (localStorage), written by
+the server through one-off scripts so that the tokens never rest in Reflex state."""
+
+from __future__ import annotations
+
+import json
+
+import reflex as rx
+
+SESSION_KEY = "rxapp_session"
+PENDING_KEY = "rxapp_pending"
+
+
+def keep_session(token: str) -> rx.event.EventSpec:
+    """Store a new session token in the browser, and drop any pending-login token."""
+    return rx.call_script(
+        f"localStorage.setItem({json.dumps(SESSION_KEY)}, {json.dumps(token)});"
+        f"localStorage.removeItem({json.dumps(PENDING_KEY)});"
+    )
+
+
+def keep_pending(token: str) -> rx.event.EventSpec:
+    """Store a new pending-login token in the browser."""
+    return rx.call_script(f"localStorage.setItem({json.dumps(PENDING_KEY)}, {json.dumps(token)});")
+
+
+def forget(*, session: bool = True, pending: bool = True) -> rx.event.EventSpec:
+    """Remove the browser's tokens."""
+    keys = [key for key, wanted in ((SESSION_KEY, session), (PENDING_KEY, pending)) if wanted]
+    return rx.call_script("".join(f"localStorage.removeItem({json.dumps(k)});" for k in keys))

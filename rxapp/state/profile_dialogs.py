@@ -1,0 +1,428 @@
+"""The profile's dialogs, one substate each: fresh proof, enable, disable, backup codes.
+
+Secrets shown in a dialog (the enrolment key, new backup codes) never rest in the state:
+the state holds a random reference; the secret sits encrypted in the database and, while
+shown, in this process's memory (`secret_cache`). Uncached computed vars hand it to the
+browser only over the connection that proved the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from rxapp.services import audit, backup_codes, reauth, reveals, sessions, twofactor
+from rxapp.services.clock import utcnow
+from rxapp.services.sessions import SignedIn
+from rxapp.services.totp import grouped as totp_grouped
+from rxapp.settings import get_settings
+from rxapp.state import secret_cache
+from rxapp.state.auth import SignedOut
+from rxapp.state.offloop import run_db
+from rxapp.state.profile import AccountView, ProfileState, read_account
+
+ENROLL_SHOWN_FOR = timedelta(minutes=15)
+NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
+
+
+class ReauthState(ProfileState):
+    """A fresh proof before a sensitive action: the password to enable, a code otherwise."""
+
+    open: bool = False
+    purpose: str = ""
+    error: str = ""
+
+    def _ask(self, purpose: str) -> None:
+        self.purpose = purpose
+        self.error = ""
+        self.open = True
+
+    def _close(self) -> None:
+        self.open = False
+        self.error = ""
+        self.purpose = ""
+
+    @rx.event
+    async def submit(self, form: dict) -> Any:
+        """Check the proof, then carry on with what it was asked for."""
+        value = form.get("proof")
+        purpose = self.purpose
+
+        def prove(db: Session, signed_in: SignedIn) -> tuple[str, str | None, AccountView]:
+            expected = "backup" if reauth.asks_for_code(signed_in) else "enable"
+            if purpose != expected:
+                return expected, "changed", read_account(db, signed_in)
+            problem = reauth.prove(db, signed_in, value, now=utcnow())
+            return expected, problem, read_account(db, signed_in)
+
+        result = await self._as_user(prove)
+        if isinstance(result, SignedOut):
+            self._close()
+            return self._to_login()
+        expected, problem, view = result
+        self._apply(view)
+        if problem == "changed":
+            self._close()  # the account changed meanwhile: start over
+            return None
+        if problem:
+            self.error = problem
+            return rx.set_value("reauth-input", "")
+        self._close()
+        if expected == "enable":
+            return await (await self.get_state(EnrollState))._begin()
+        return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+
+    @rx.event
+    def cancel(self, _open: object = False) -> None:
+        """Close the proof dialog without doing anything."""
+        self._close()
+
+
+class EnrollState(ProfileState):
+    """The enable dialog: a new key as QR code and text, then a first code to check."""
+
+    open: bool = False
+    error: str = ""
+    _ref: str = ""
+
+    @rx.var(cache=False)
+    def key(self) -> dict[str, str]:
+        """The key being set up (plain, grouped, QR), only for the proven connection."""
+        if not self.open or not self._proven_session():
+            return dict(NO_KEY)
+        return secret_cache.get(self._ref) or dict(NO_KEY)
+
+    def _show(self, enrollment: twofactor.Enrollment) -> None:
+        self._ref = secrets.token_urlsafe(18)
+        secret_cache.put(
+            self._ref,
+            {
+                "plain": enrollment.secret,
+                "grouped": totp_grouped(enrollment.secret),
+                "qr": enrollment.qr_data_uri,
+            },
+            until=utcnow() + ENROLL_SHOWN_FOR,
+        )
+        self.error = ""
+        self.open = True
+
+    def _close(self) -> None:
+        secret_cache.drop(self._ref)
+        self._ref = ""
+        self.open = False
+        self.error = ""
+
+    async def _begin(self) -> Any:
+        def begin(db: Session, signed_in: SignedIn) -> twofactor.Enrollment | None:
+            return twofactor.begin_enrollment(db, signed_in.user, now=utcnow())
+
+        enrollment = await self._as_user(begin)
+        if isinstance(enrollment, SignedOut):
+            return self._to_login()
+        if enrollment is not None:
+            self._show(enrollment)
+        return None
+
+    @rx.event
+    async def start(self) -> Any:
+        """Open the enable dialog with a new key (after a password check if needed)."""
+
+        def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
+            if twofactor.is_enabled(signed_in.user):
+                return "on", read_account(db, signed_in)
+            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
+            return ("fresh" if fresh else "prove"), read_account(db, signed_in)
+
+        result = await self._as_user(check)
+        if isinstance(result, SignedOut):
+            return self._to_login()
+        verdict, view = result
+        self._apply(view)
+        if verdict == "prove":
+            (await self.get_state(ReauthState))._ask("enable")
+            return None
+        if verdict == "fresh":
+            return await self._begin()
+        return None
+
+    @rx.event
+    async def submit(self, form: dict) -> Any:
+        """Check the first code from the app; on success 2FA is on and backup codes appear."""
+        code = form.get("code")
+        if not self.open:
+            return None
+
+        def confirm(db: Session, signed_in: SignedIn) -> twofactor.CodeCheck:
+            now = utcnow()
+            result = twofactor.confirm_enrollment(db, signed_in.user.id, code, now=now)
+            if result.ok:
+                sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
+                # Sessions opened with the password alone must not outlive the change.
+                sessions.revoke_all_sessions(
+                    db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
+                )
+                db.commit()
+            return result
+
+        result = await self._as_user(confirm)
+        if isinstance(result, SignedOut):
+            self._close()
+            return self._to_login()
+        if not result.ok:
+            self.error = result.message
+            return rx.set_value("enroll-code", "")
+        self._close()
+        return await (await self.get_state(BackupCodesState))._new_batch(first=True)
+
+    @rx.event
+    async def close(self, _open: object = False) -> None:
+        """Close the enable dialog; the unconfirmed key is forgotten for good."""
+        was_open = self.open
+        self._close()
+        if not was_open:
+            return
+
+        def cancel(db: Session, signed_in: SignedIn) -> None:
+            if not twofactor.is_enabled(signed_in.user):
+                twofactor.cancel_enrollment(db, signed_in.user.id)
+
+        await self._as_user(cancel)
+
+    async def _restore(self, user_id: int) -> None:
+        """After a reconnect: put the key being set up back in this process's memory."""
+        if not self.open or secret_cache.get(self._ref):
+            return
+        enrollment = await run_db(lambda db: twofactor.pending_enrollment(db, user_id))
+        if enrollment is None:
+            self._close()
+            return
+        ref = self._ref
+        self._show(enrollment)
+        secret_cache.drop(ref)
+
+
+class DisableState(ProfileState):
+    """Turning 2FA off, confirmed with a current code."""
+
+    open: bool = False
+    error: str = ""
+
+    @rx.event
+    async def start(self) -> Any:
+        """Ask for a current code before turning 2FA off."""
+        result = await self._as_user(read_account)
+        if isinstance(result, SignedOut):
+            return self._to_login()
+        self._apply(result)
+        self.error = ""
+        self.open = result.twofa_active
+        return None
+
+    @rx.event
+    async def submit(self, form: dict) -> Any:
+        """Turn 2FA off with a current TOTP or backup code."""
+        code = form.get("code")
+
+        def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
+            if not twofactor.is_enabled(signed_in.user):
+                return "", read_account(db, signed_in)
+            now = utcnow()
+            result = twofactor.disable(db, signed_in.user.id, code, now=now)
+            if not result.ok:
+                return result.message, read_account(db, signed_in)
+            sessions.revoke_all_sessions(
+                db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
+            )
+            db.commit()
+            return "", read_account(db, signed_in)
+
+        result = await self._as_user(disable)
+        if isinstance(result, SignedOut):
+            self.open = False
+            return self._to_login()
+        problem, view = result
+        self._apply(view)
+        if problem:
+            self.error = problem
+            return rx.set_value("disable-code", "")
+        self.open = False
+        self.error = ""
+        self.notice = ""
+        return None
+
+    @rx.event
+    def close(self, _open: object = False) -> None:
+        """Keep 2FA on."""
+        self.open = False
+        self.error = ""
+
+
+class BackupCodesState(ProfileState):
+    """New backup codes: shown once, for a short while, with a live countdown."""
+
+    open: bool = False
+    first_batch: bool = False
+    countdown: int = 0
+    _ref: str = ""
+    # When the reveal ends (UTC epoch seconds); the server decides, never the browser.
+    _deadline: float = 0.0
+    # A running countdown renews this lease every tick; one lost with a crashed process
+    # lapses, so the next reveal (or a reconnect) can start its own.
+    _lease: float = 0.0
+
+    @rx.var(cache=False)
+    def codes(self) -> list[str]:
+        """The new codes while their reveal lasts, only for the proven connection."""
+        if not self._ref or not self._proven_session() or utcnow().timestamp() >= self._deadline:
+            return []
+        return list(secret_cache.get(self._ref) or [])
+
+    @rx.var
+    def countdown_announcement(self) -> str:
+        """What screen readers hear about the countdown: a few milestones, not every second."""
+        if self.countdown <= 0:
+            return "The backup codes are hidden now." if self.open else ""
+        milestone = min(t for t in (5, 10, 20, 30, 10**6) if self.countdown <= t)
+        if milestone > 30:
+            return f"{self.countdown} seconds to save your backup codes."
+        return f"About {milestone} seconds left to save your backup codes."
+
+    def _hide(self) -> None:
+        secret_cache.drop(self._ref)
+        self._ref = ""
+        self._deadline = 0.0
+        self.countdown = 0
+
+    async def _new_batch(self, *, first: bool) -> Any:
+        seconds = get_settings().backup_reveal_seconds
+
+        def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal, AccountView]:
+            now = utcnow()
+            codes = backup_codes.replace_batch(db, signed_in.user.id, now=now)
+            audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=signed_in.user.id)
+            db.commit()
+            shown = [backup_codes.formatted(code) for code in codes]
+            reveal = reveals.create(
+                db,
+                user_id=signed_in.user.id,
+                session_id=signed_in.session.id,
+                values=shown,
+                now=now,
+                seconds=seconds,
+            )
+            return reveal, read_account(db, signed_in)
+
+        result = await self._as_user(make)
+        if isinstance(result, SignedOut):
+            return self._to_login()
+        reveal, view = result
+        self._apply(view)
+        self.notice = ""
+        self.first_batch = first
+        self._show(reveal)
+        return BackupCodesState.run_countdown
+
+    def _show(self, reveal: reveals.Reveal) -> None:
+        secret_cache.drop(self._ref)
+        self._ref = reveal.ref
+        secret_cache.put(reveal.ref, reveal.values, until=reveal.expires_at)
+        self._deadline = reveal.expires_at.timestamp()
+        self.countdown = max(0, math.ceil(self._deadline - utcnow().timestamp()))
+        self.open = True
+
+    @rx.event
+    async def start(self) -> Any:
+        """New backup codes, after a fresh code proof unless one was given in the last 5 min."""
+
+        def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
+            if not twofactor.is_enabled(signed_in.user):
+                return "off", read_account(db, signed_in)
+            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
+            return ("fresh" if fresh else "prove"), read_account(db, signed_in)
+
+        result = await self._as_user(check)
+        if isinstance(result, SignedOut):
+            return self._to_login()
+        verdict, view = result
+        self._apply(view)
+        if verdict == "prove":
+            (await self.get_state(ReauthState))._ask("backup")
+            return None
+        if verdict == "fresh":
+            return await self._new_batch(first=False)
+        return None
+
+    @rx.event
+    async def close(self, _open: object = False) -> None:
+        """Hide the codes for good and close the dialog."""
+        ref = self._ref
+        self._hide()
+        self.open = False
+        if ref:
+            await run_db(lambda db: reveals.discard(db, ref))
+
+    async def _restore(self, session_id: int) -> Any:
+        """After a reconnect: the codes back into memory, and the countdown running again."""
+        if not self._ref:
+            return None
+        ref = self._ref
+        reveal = await run_db(lambda db: reveals.read(db, ref, session_id=session_id, now=utcnow()))
+        if reveal is None:
+            self._hide()
+            return None
+        self._show(reveal)
+        return BackupCodesState.run_countdown
+
+    @rx.event(background=True)
+    async def run_countdown(self) -> None:
+        """Count the reveal down every second; the server decides when the time is up."""
+        async with self:
+            now = utcnow().timestamp()
+            if self._lease > now:
+                return  # one countdown per tab at a time
+            self._lease = now + 3
+        try:
+            while True:
+                async with self:
+                    now = utcnow().timestamp()
+                    left = math.ceil(self._deadline - now)
+                    if not self._ref or left <= 0:
+                        self._hide()
+                        return
+                    self.countdown = left
+                    self._lease = now + 3
+                    wait = self._deadline - (left - 1) - now
+                await asyncio.sleep(max(0.05, wait))
+        finally:
+            async with self:
+                self._lease = 0.0
+                if utcnow().timestamp() >= self._deadline:
+                    self._hide()
+
+
+async def restore_dialogs(
+    profile: ProfileState, view: AccountView, *, keep_open: bool
+) -> list[Any] | None:
+    """On a page load: after a navigation close every dialog; after a reconnect keep them,
+    with their secrets read back into this process."""
+    reauth_state = await profile.get_state(ReauthState)
+    enroll = await profile.get_state(EnrollState)
+    disable = await profile.get_state(DisableState)
+    backup = await profile.get_state(BackupCodesState)
+    if not keep_open:
+        reauth_state._close()
+        enroll._close()
+        disable.open = False
+        disable.error = ""
+        backup._hide()
+        backup.open = False
+        return None
+    await enroll._restore(view.user_id)
+    countdown = await backup._restore(view.session_id)
+    return [countdown] if countdown is not None else None
