@@ -1,10 +1,11 @@
-"""`python -m bench [codes|users|browser]`: run the benchmarks and print their figures."""
+"""`python -m bench [codes|users|browser|cluster|light]`: run benchmarks, print their figures."""
 
 from __future__ import annotations
 
 import argparse
 import platform
 import sys
+from pathlib import Path
 
 from rxapp.closed_network import apply_closed_network_settings
 
@@ -16,8 +17,9 @@ def main() -> int:
         "which",
         nargs="*",
         default=["codes", "users"],
-        choices=["codes", "users", "browser", "cluster"],
+        choices=["codes", "users", "browser", "cluster", "light"],
     )
+    parser.add_argument("--app-root", type=Path, help="for `light`: serve this checkout")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
@@ -38,6 +40,10 @@ def main() -> int:
             from bench import browser_users
 
             lines = browser_users.run(sizes)
+        elif which == "light":
+            from bench import light_event
+
+            lines = light_event.run(args.app_root)
         else:
             from bench import cluster_flows
 

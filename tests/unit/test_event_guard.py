@@ -1,0 +1,51 @@
+"""Forged events are refused before Reflex sees them, for what they are, never for what they
+carry (the reasons never quote a payload)."""
+
+from __future__ import annotations
+
+import pytest
+
+import rxapp.rxapp  # noqa: F401  (registers every handler of the app)
+from rxapp.event_guard import RefusedEventError, check_event
+from rxapp.state.login import LoginState
+from rxapp.state.profile_dialogs import EnrollState
+from rxapp.state.users import UsersState
+
+MARKER = "payload-marker-91c2"
+
+
+def _event(state: type, handler: str, payload: object) -> dict:
+    return {"name": f"{state.get_full_name()}.{handler}", "payload": payload}
+
+
+def test_an_event_the_page_sends_passes():
+    check_event(_event(LoginState, "submit", {"form": {"email": "a@b.c", "password": "x"}}))
+    check_event(_event(UsersState, "ask_reset", {"user_id": 7}))
+    check_event(_event(EnrollState, "close", {}))
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"name": f"no.such.{MARKER}", "payload": {}}, "unknown handler"),
+        (_event(LoginState, "_password_step", {}), "unknown handler"),
+        (_event(LoginState, "submit", {"form": {}, MARKER: 1}), "unexpected argument"),
+        (_event(LoginState, "submit", {}), "missing argument form"),
+        (_event(LoginState, "submit", {"form": MARKER}), "wrong type"),
+        (_event(UsersState, "ask_reset", {"user_id": True}), "wrong type"),
+        (_event(UsersState, "ask_reset", {"user_id": "7"}), "wrong type"),
+        (_event(UsersState, "ask_reset", {"user_id": 10**30}), "out of range"),
+        (_event(LoginState, "submit", {"form": {"email": MARKER + "\x00"}}), "NUL"),
+        (_event(LoginState, "submit", {"form": {"e": [[[[[[[MARKER]]]]]]]}}), "nested"),
+        (_event(LoginState, "submit", {"form": {"e": "x" * 70_000}}), "too large"),
+        (_event(LoginState, "submit", [MARKER]), "payload is not an object"),
+        ({"name": 12}, "no handler name"),
+        ([MARKER], "not an event object"),
+        (MARKER, "not an event object"),
+    ],
+)
+def test_a_forged_event_is_refused_with_a_reason_that_quotes_nothing(event, reason):
+    with pytest.raises(RefusedEventError) as refusal:
+        check_event(event)
+    assert reason in str(refusal.value)
+    assert MARKER not in str(refusal.value)
