@@ -101,10 +101,11 @@ def _is_live(auth: AuthSession, *, now: datetime) -> bool:
     )
 
 
-def mark_fresh_proof(db: Session, session_id: int, *, now: datetime) -> None:
+def mark_fresh_proof(db: Session, session_id: int, *, now: datetime, commit: bool = True) -> None:
     """Record that the session's user just proved a factor again (for sensitive actions)."""
     db.exec(update(AuthSession).where(AuthSession.id == session_id).values(fresh_proof_at=now))
-    db.commit()
+    if commit:
+        db.commit()
 
 
 def has_fresh_proof(signed_in: SignedIn, *, now: datetime) -> bool:

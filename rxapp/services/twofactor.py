@@ -105,10 +105,19 @@ def cancel_enrollment(db: Session, user_id: int) -> None:
     db.commit()
 
 
-def confirm_enrollment(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+def confirm_enrollment(
+    db: Session,
+    user_id: int,
+    raw_code: object,
+    *,
+    now: datetime,
+    keep_session_id: int | None = None,
+) -> CodeCheck:
     """Turn TOTP on if `raw_code` matches the pending secret; commit.
 
-    The accepted step is stored, so the same code cannot then sign in.
+    The accepted step is stored, so the same code cannot then sign in. In the same
+    transaction every other session of the account ends (those opened with the password
+    alone must not outlive the change) and `keep_session_id` counts as freshly proven.
     """
     code = totp.normalize_code(raw_code)
     if code is None:
@@ -149,6 +158,9 @@ def confirm_enrollment(db: Session, user_id: int, raw_code: object, *, now: date
         )
     throttle.reset(db, user_id)
     audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id)
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    if keep_session_id is not None:
+        sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False)
     db.commit()
     return CodeCheck(ok=True)
 
@@ -292,13 +304,22 @@ def verify_login_code(
     )
 
 
-def disable(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
-    """Turn 2FA off after a current code: delete the secret and every backup code; commit."""
+def disable(
+    db: Session,
+    user_id: int,
+    raw_code: object,
+    *,
+    now: datetime,
+    keep_session_id: int | None = None,
+) -> CodeCheck:
+    """Turn 2FA off after a current code: delete the secret and every backup code, and end
+    every other session of the account, in one transaction; commit."""
     result = check_code(db, user_id, raw_code, now=now)
     if not result.ok:
         return result
     remove(db, user_id)
     audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return result
 

@@ -148,10 +148,11 @@ class AuthState(rx.State):
         self._proof_sid = self._sid()
 
     async def _as_user(
-        self, work: Callable[[Session, SignedIn], T], *, touch: bool = True
+        self, work: Callable[[Session, SignedIn], T], *, touch: bool = True, heavy: bool = False
     ) -> T | SignedOut:
         """Run `work(db, signed_in)` off the loop for this connection's live session, or
-        return SIGNED_OUT (and forget the session) when there is none."""
+        return SIGNED_OUT (and forget the session) when there is none. `heavy`: the work
+        verifies an argon2 hash (see `run_db`)."""
         proof = self._proof()
         digest = proof.session_digest if proof else ""
 
@@ -161,14 +162,16 @@ class AuthState(rx.State):
                 return SIGNED_OUT
             return work(db, signed_in)
 
-        result = await run_db(guarded) if digest else SIGNED_OUT
+        result = await run_db(guarded, heavy=heavy) if digest else SIGNED_OUT
         if isinstance(result, SignedOut):
             self._forget_user()
         else:
             self._owned_by = digest
         return result
 
-    async def _as_pending(self, work: Callable[[Session, PendingLogin], T]) -> T | SignedOut:
+    async def _as_pending(
+        self, work: Callable[[Session, PendingLogin], T], *, heavy: bool = False
+    ) -> T | SignedOut:
         """Run `work(db, pending)` off the loop for this connection's live pending login."""
         proof = self._proof()
         digest = proof.pending_digest if proof else ""
@@ -177,7 +180,7 @@ class AuthState(rx.State):
             pending = sessions.pending_login_by_digest(db, digest, now=utcnow())
             return SIGNED_OUT if pending is None else work(db, pending)
 
-        return await run_db(guarded) if digest else SIGNED_OUT
+        return await run_db(guarded, heavy=heavy) if digest else SIGNED_OUT
 
     def _show_user(self, user: User) -> None:
         self.user_email = user.email

@@ -47,7 +47,9 @@ class PasscodeState(AuthState):
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
         code = form.get("code")
-        outcome = await self._as_pending(lambda db, pending: self._check(db, pending, code))
+        outcome = await self._as_pending(
+            lambda db, pending: self._check(db, pending, code), heavy=True
+        )
         if isinstance(outcome, SignedOut):
             self.error = ""
             return self._back_to_login()

@@ -61,7 +61,7 @@ class ReauthState(ProfileState):
             problem = reauth.prove(db, signed_in, value, now=utcnow())
             return expected, problem, read_account(db, signed_in)
 
-        result = await self._as_user(prove)
+        result = await self._as_user(prove, heavy=True)
         if isinstance(result, SignedOut):
             self._close()
             return self._to_login()
@@ -159,16 +159,9 @@ class EnrollState(ProfileState):
             return None
 
         def confirm(db: Session, signed_in: SignedIn) -> twofactor.CodeCheck:
-            now = utcnow()
-            result = twofactor.confirm_enrollment(db, signed_in.user.id, code, now=now)
-            if result.ok:
-                sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
-                # Sessions opened with the password alone must not outlive the change.
-                sessions.revoke_all_sessions(
-                    db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
-                )
-                db.commit()
-            return result
+            return twofactor.confirm_enrollment(
+                db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
+            )
 
         result = await self._as_user(confirm)
         if isinstance(result, SignedOut):
@@ -232,17 +225,12 @@ class DisableState(ProfileState):
         def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
             if not twofactor.is_enabled(signed_in.user):
                 return "", read_account(db, signed_in)
-            now = utcnow()
-            result = twofactor.disable(db, signed_in.user.id, code, now=now)
-            if not result.ok:
-                return result.message, read_account(db, signed_in)
-            sessions.revoke_all_sessions(
-                db, signed_in.user.id, now=now, keep_session_id=signed_in.session.id
+            result = twofactor.disable(
+                db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
-            db.commit()
-            return "", read_account(db, signed_in)
+            return ("" if result.ok else result.message), read_account(db, signed_in)
 
-        result = await self._as_user(disable)
+        result = await self._as_user(disable, heavy=True)
         if isinstance(result, SignedOut):
             self.open = False
             return self._to_login()
@@ -318,7 +306,7 @@ class BackupCodesState(ProfileState):
             )
             return reveal, read_account(db, signed_in)
 
-        result = await self._as_user(make)
+        result = await self._as_user(make, heavy=True)
         if isinstance(result, SignedOut):
             return self._to_login()
         reveal, view = result

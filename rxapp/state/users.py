@@ -114,11 +114,14 @@ class UsersState(AuthState):
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _as_admin(self, work: Callable[[Session, SignedIn], T]) -> T | Refusal:
+    async def _as_admin(
+        self, work: Callable[[Session, SignedIn], T], *, heavy: bool = False
+    ) -> T | Refusal:
         """Run `work(db, signed_in)` off the loop for this connection's admin session; else
         clear the page and return where to send the visitor."""
         outcome = await self._as_user(
-            lambda db, signed_in: work(db, signed_in) if signed_in.user.is_admin else NOT_ADMIN
+            lambda db, signed_in: work(db, signed_in) if signed_in.user.is_admin else NOT_ADMIN,
+            heavy=heavy,
         )
         if isinstance(outcome, SignedOut) or outcome is NOT_ADMIN:
             self.rows = []
@@ -271,7 +274,7 @@ class UsersState(AuthState):
             done = f"Two-factor authentication was reset for {user.email}." if user else ""
             return "", done, False, (_fetch(db, view), _latest_audit_id(db))
 
-        result = await self._as_admin(reset)
+        result = await self._as_admin(reset, heavy=True)
         if isinstance(result, Refusal):
             return result.events
         problem, done, proof_is_code, loaded = result

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, BackupCode, PendingLogin, User
+from rxapp.models import AuditEvent, AuthSession, BackupCode, PendingLogin, User
 from rxapp.services import accounts, backup_codes, secretbox, sessions, throttle, totp, twofactor
 from rxapp.services.database import engine_for
 
@@ -632,3 +632,56 @@ def test_enrolment_cannot_start_while_2fa_is_on(db, db_url, member):
     after = fresh(db_url, member.id)
     assert after.totp_pending_secret is None
     assert after.totp_secret == before.totp_secret
+
+
+# --- changes of factors end other sessions, in the same transaction ----------------------
+
+
+def _live_session_ids(db: Session, user_id: int) -> set[int]:
+    return set(
+        db.exec(
+            select(AuthSession.id).where(
+                AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+            )
+        ).all()
+    )
+
+
+def _two_sessions(db: Session, user_id: int) -> tuple[int, int]:
+    user = db.get(User, user_id)
+    kept = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
+    other = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
+    return kept.session.id, other.session.id
+
+
+def test_enabling_2fa_ends_every_other_session_and_refreshes_the_proof_of_this_one(db):
+    user = new_user(db)
+    kept, other = _two_sessions(db, user.id)
+    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+    later = T0 + timedelta(minutes=20)
+    result = twofactor.confirm_enrollment(
+        db, user.id, code_for(enrollment.secret, later), now=later, keep_session_id=kept
+    )
+    assert result.ok
+    assert _live_session_ids(db, user.id) == {kept}
+    assert db.get(AuthSession, kept).fresh_proof_at == later
+    assert other not in _live_session_ids(db, user.id)
+
+
+def test_a_wrong_code_at_enrolment_ends_no_session(db):
+    user = new_user(db)
+    kept, other = _two_sessions(db, user.id)
+    twofactor.begin_enrollment(db, user, now=T0)
+    result = twofactor.confirm_enrollment(db, user.id, "000000", now=T0, keep_session_id=kept)
+    assert not result.ok
+    assert _live_session_ids(db, user.id) == {kept, other}
+
+
+def test_disabling_2fa_ends_every_other_session(db, member):
+    kept, _other = _two_sessions(db, member.id)
+    later = T0 + STEP
+    result = twofactor.disable(
+        db, member.id, code_for(member.secret, later), now=later, keep_session_id=kept
+    )
+    assert result.ok
+    assert _live_session_ids(db, member.id) == {kept}
