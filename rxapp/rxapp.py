@@ -4,7 +4,7 @@ import sys
 
 import reflex as rx
 
-from rxapp import event_guard, routes
+from rxapp import event_guard, http_security, routes
 from rxapp.api import api
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
@@ -26,7 +26,7 @@ except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None
 
-app = rx.App(stylesheets=["/styles.css"], api_transformer=api)
+app = rx.App(stylesheets=["/styles.css"], api_transformer=[api, http_security.secure])
 event_guard.install(app)
 app.add_page(index_page, route=routes.INDEX, title="rxapp", on_load=AuthState.route_by_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · rxapp", on_load=LoginState.open_login)

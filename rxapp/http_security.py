@@ -1,0 +1,227 @@
+"""Security headers on every HTTP response, and same-origin only for HTTP and the websocket.
+
+An ASGI middleware around the whole app (pages, assets, API, the event websocket):
+
+- A request or websocket upgrade whose `Origin` is not the app's own is refused (403), so no
+  other site can drive a visitor's browser against the app (no CORS echo, no socket).
+  The app's own origin is the one the request was addressed to (its Host), plus any listed
+  in RXAPP_ALLOWED_ORIGINS (e.g. the public address behind a TLS proxy).
+- Every response gets a Content-Security-Policy as strict as Reflex's bundle allows: scripts
+  only from the app itself plus the exact inline scripts of each page (by hash), styles
+  inline (Radix and Emotion set style attributes), no framing (`frame-ancestors 'none'`).
+  Reflex runs `rx.call_script` code through `eval`, so `'unsafe-eval'` stays.
+- `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+  a `Permissions-Policy`, and `Cache-Control: no-store` on pages and API answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import os
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=(), "
+    "publickey-credentials-get=(self), publickey-credentials-create=(self)"
+)
+STATIC_PREFIXES = ("/assets/", "/_next/", "/favicon")
+
+
+def allowed_origins() -> frozenset[str]:
+    """Origins listed in RXAPP_ALLOWED_ORIGINS (comma-separated), normalised."""
+    raw = os.environ.get("RXAPP_ALLOWED_ORIGINS", "")
+    return frozenset(_origin(item) for item in raw.split(",") if item.strip())
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value.strip().lower())
+    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    return f"{parts.scheme}://{parts.hostname}{port}" if parts.hostname else "invalid"
+
+
+def _hostport(value: str) -> str:
+    parts = urlsplit(value)
+    if not parts.hostname:
+        return ""
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
+    """Whether a request from `origin`, addressed to `host`, comes from the app itself."""
+    if origin is None:
+        return True  # not sent by a browser on another site's behalf
+    if _origin(origin) in allowed_origins():
+        return True
+    if not host:
+        return False
+    addressed = _hostport(f"{'https' if scheme in ('https', 'wss') else 'http'}://{host}")
+    return _hostport(origin) == addressed
+
+
+def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
+    """The CSP of the app's responses; `script_hashes` allow a page's own inline scripts."""
+    scripts = " ".join(["'self'", "'unsafe-eval'", *(f"'{h}'" for h in script_hashes)])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src {scripts}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+@lru_cache(maxsize=256)
+def inline_script_hashes(html: bytes) -> tuple[str, ...]:
+    """CSP hashes (sha256) of every inline <script> of a page."""
+    return tuple(
+        "sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+        for body in _INLINE_SCRIPT.findall(html)
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class SecurityMiddleware:
+    """Same-origin checks and security headers for an ASGI app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if not origin_allowed(origin, _header(scope, b"host"), scope.get("scheme", "http")):
+            await _refuse(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, _Headers(scope, send))
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # the websocket.connect message
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = b"Requests from other sites are not accepted."
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *_fixed_headers(no_store=True),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _fixed_headers(*, no_store: bool, csp: str | None = None) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-security-policy", (csp or content_security_policy()).encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"permissions-policy", PERMISSIONS_POLICY.encode()),
+    ]
+    if no_store:
+        headers.append((b"cache-control", b"no-store"))
+    return headers
+
+
+_REPLACED = {
+    b"content-security-policy",
+    b"x-frame-options",
+    b"x-content-type-options",
+    b"referrer-policy",
+    b"permissions-policy",
+}
+
+
+class _Headers:
+    """Adds the headers to one response; buffers an HTML page to hash its inline scripts."""
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.path: str = scope.get("path", "")
+        self.send = send
+        self.start: Message | None = None
+        self.body: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if content_type.startswith(b"text/html"):
+                self.start = message  # finished once the whole page is here
+                return
+            await self.send(self._with_headers(message, headers, content_type))
+            return
+        if self.start is None:
+            await self.send(message)
+            return
+        if message["type"] == "http.response.pathsend":  # a file the server sends itself
+            with open(message["path"], "rb") as page_file:
+                await self._send_start(page_file.read())
+            await self.send(message)
+            return
+        self.body.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        page = b"".join(self.body)
+        await self._send_start(page)
+        await self.send({"type": "http.response.body", "body": page})
+
+    async def _send_start(self, page: bytes) -> None:
+        assert self.start is not None
+        headers = list(self.start.get("headers", []))
+        gzipped = any(k.lower() == b"content-encoding" and v == b"gzip" for k, v in headers)
+        html = gzip.decompress(page) if gzipped and page else page
+        csp = content_security_policy(inline_script_hashes(html))
+        await self.send(self._with_headers(self.start, headers, b"text/html", csp=csp))
+
+    def _with_headers(
+        self, message: Message, headers: list[tuple[bytes, bytes]], content_type: bytes, **kw: Any
+    ) -> Message:
+        static = self.path.startswith(STATIC_PREFIXES) and not content_type.startswith(b"text/html")
+        kept = [
+            (k, v)
+            for k, v in headers
+            if k.lower() not in _REPLACED and (static or k.lower() != b"cache-control")
+        ]
+        return {**message, "headers": kept + _fixed_headers(no_store=not static, **kw)}
+
+
+def secure(app: ASGIApp) -> ASGIApp:
+    """The api_transformer that wraps the whole app in `SecurityMiddleware`."""
+    return SecurityMiddleware(app)
