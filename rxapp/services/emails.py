@@ -1,31 +1,46 @@
-"""Email address normalisation and a deliberately simple validity check."""
+"""Email addresses: one canonical form for storage and look-up, and a validity check.
+
+The canonical form is Unicode NFC, trimmed, with the domain IDNA-normalised (UTS #46, as
+`email-validator` does it) and everything lower-cased, so `josé@…` typed with a combining
+accent (NFD) and with a precomposed é (NFC) are one account, and so are `X@Bücher.de` and
+`x@xn--bcher-kva.de`. Validity is `email-validator`'s syntax check (no DNS look-up).
+"""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 MAX_EMAIL_LENGTH = 254
-# One @, no spaces or control characters, a dot in the domain. Deliverability is not our job.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$")
+MAX_LOCAL_LENGTH = 64
+EMPTY_MESSAGE = "Enter your email address."
+INVALID_MESSAGE = "Enter a valid email address, like name@example.com."
 
 
 def normalize_email(raw: object) -> str:
-    """The canonical form used for storage and look-up: trimmed and lower-cased."""
+    """The canonical form used for storage and look-up ("" for anything but text)."""
     if not isinstance(raw, str):
         return ""
-    return raw.strip().lower()
+    text = unicodedata.normalize("NFC", raw.strip())
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return text.lower()  # refused by `email_problem`; stable for throttles and messages
+    return unicodedata.normalize("NFC", valid.normalized).lower()
 
 
 def email_problem(email: str) -> str | None:
     """Why a normalised `email` is not an address, or None when it is."""
     if email == "":
-        return "Enter your email address."
-    if (
-        len(email) > MAX_EMAIL_LENGTH
-        or not _EMAIL.fullmatch(email)
+        return EMPTY_MESSAGE
+    local = email.rpartition("@")[0]
+    too_long = len(email) > MAX_EMAIL_LENGTH or len(local) > MAX_LOCAL_LENGTH
+    if too_long or any(unicodedata.category(c) == "Cf" for c in email):
         # Invisible format characters (zero-width space, BOM, ...) would make look-alikes.
-        or any(unicodedata.category(c) == "Cf" for c in email)
-    ):
-        return "Enter a valid email address, like name@example.com."
+        return INVALID_MESSAGE
+    try:
+        validate_email(email, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return INVALID_MESSAGE
     return None

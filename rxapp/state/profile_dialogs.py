@@ -326,24 +326,14 @@ class BackupCodesState(ProfileState):
 
     @rx.event
     async def start(self) -> Any:
-        """New backup codes, after a fresh code proof unless one was given in the last 5 min."""
-
-        def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
-            if not twofactor.is_enabled(signed_in.user):
-                return "off", read_account(db, signed_in)
-            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
-            return ("fresh" if fresh else "prove"), read_account(db, signed_in)
-
-        result = await self._as_user(check)
+        """New backup codes, always after a current code entered in the proof dialog: a
+        sign-in alone (say with one phished code) never yields lasting backup codes."""
+        result = await self._as_user(read_account)
         if isinstance(result, SignedOut):
             return self._to_login()
-        verdict, view = result
-        self._apply(view)
-        if verdict == "prove":
+        self._apply(result)
+        if result.twofa_active:
             (await self.get_state(ReauthState))._ask("backup")
-            return None
-        if verdict == "fresh":
-            return await self._new_batch(first=False)
         return None
 
     @rx.event

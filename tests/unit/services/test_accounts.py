@@ -261,3 +261,14 @@ def test_outdated_hash_is_kept_when_the_password_is_wrong(db, db_url, alice):
 
     assert step.user is None
     assert _fresh_read(db_url, alice.id).password_hash == outdated
+
+
+def test_nfc_and_nfd_spellings_of_an_email_are_one_account(sqlite_db_url):
+    nfd, nfc = "jose\u0301@example.com", "jos\u00e9@example.com"
+    with Session(engine_for(sqlite_db_url), expire_on_commit=False) as db:
+        created = accounts.create_user(db, nfd, "a-long-password", now=NOW)
+        assert accounts.find_user(db, nfc).id == created.id
+        with pytest.raises(accounts.AccountError, match="already exists"):
+            accounts.create_user(db, nfc, "another-password", now=NOW)
+        step = accounts.check_password_step(db, nfc.upper(), "a-long-password", now=NOW)
+        assert step.user is not None and step.user.id == created.id

@@ -60,7 +60,7 @@ def test_normalize_keeps_inner_spaces_so_the_check_can_refuse_them():
         "用户@例子.中国",
         "name@xn--bcher-kva.example",
         "l" * 64 + "@example.com",
-        "l" * 64 + "@" + "d" * 185 + ".com",  # exactly 254 characters
+        "l" * 64 + "@" + ".".join(["d" * 61] * 3) + ".com",  # exactly 254 characters
     ],
     ids=[
         "plain",
@@ -195,18 +195,28 @@ def test_accepted_addresses_are_single_line_one_at_and_within_limits(local, doma
     assert not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in email)
 
 
-_label_chars = st.characters(categories=["Ll", "Lo", "Nd"]) | st.sampled_from("-_+'")
-_label = st.text(_label_chars, min_size=1, max_size=20)
+# One script per label: IDNA refuses labels that mix scripts or directions.
+_letters = st.sampled_from("abcdefghijklmnopqrstuvwxyzéèüöçñ")
+_label_chars = _letters | st.sampled_from("0123456789")
+_label = st.builds(
+    lambda head, middle: head + middle,
+    _label_chars,
+    st.text(_label_chars | st.just("-"), max_size=19).filter(lambda t: not t.endswith("-")),
+)
+_local_word = st.text(_label_chars | st.sampled_from("_+'"), min_size=1, max_size=20)
 
 
 @quick
 @given(
-    local=st.text(_label_chars | st.just("."), min_size=1, max_size=64),
-    labels=st.lists(_label, min_size=2, max_size=4),
+    words=st.lists(_local_word, min_size=1, max_size=3),
+    labels=st.lists(_label, min_size=1, max_size=3),
+    tld=st.text(_letters, min_size=2, max_size=6),
 )
-def test_generated_addresses_of_the_accepted_shape_are_valid(local, labels):
-    email = f"{local}@{'.'.join(labels)}"
-    assume(normalize_email(email) == email and len(email) <= MAX_EMAIL_LENGTH)
+def test_generated_addresses_of_the_accepted_shape_are_valid(words, labels, tld):
+    email = f"{'.'.join(words)}@{'.'.join([*labels, tld])}"
+    assume(normalize_email(email) == email and len(email.split("@")[0]) <= 64)
+    assume(len(email) <= MAX_EMAIL_LENGTH)
+    assume("--" not in email.split("@")[1])  # reserved for IDNA's own labels
 
     assert email_problem(email) is None
 
@@ -222,3 +232,20 @@ def test_inner_whitespace_is_always_refused(prefix, suffix):
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200d", "\u2060"])
 def test_invisible_format_characters_are_refused(invisible):
     assert email_problem(f"admin{invisible}@example.com") is not None
+
+
+# Unicode and IDNA forms ------------------------------------------------------------------------
+
+
+def test_nfc_and_nfd_spellings_are_one_address():
+    assert normalize_email("jose\u0301@example.com") == normalize_email("jos\u00e9@example.com")
+
+
+def test_the_domain_is_idna_normalised_and_lower_cased():
+    assert normalize_email("X@B\u00fccher.DE") == "x@b\u00fccher.de"
+    assert normalize_email("x@xn--bcher-kva.de") == "x@b\u00fccher.de"
+
+
+@pytest.mark.parametrize("email", ["a..b@example.com", "a@-b.com", ".a@example.com"])
+def test_addresses_email_validator_refuses_are_refused(email):
+    assert email_problem(normalize_email(email)) == INVALID
