@@ -109,6 +109,11 @@ class AuditEvent(SQLModel, table=True):
     actor_id: int | None = Field(default=None)
     email: str | None = Field(default=None, max_length=254)
     detail: str = Field(default="", max_length=1000)
+    # Where the event came from: the client's address (through trusted proxies only), its
+    # user agent, and which session or pending login ("session 12", "pending 5").
+    ip: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    user_agent: str = Field(default="", max_length=255, sa_column_kwargs={"server_default": ""})
+    session_ref: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class BackupCode(SQLModel, table=True):

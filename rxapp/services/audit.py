@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from rxapp.models import AuditEvent
 
@@ -28,6 +32,36 @@ class Event(StrEnum):
     REAUTH_OK = "reauth_ok"
     REAUTH_FAILED = "reauth_failed"
     ADMIN_RESET_2FA = "admin_reset_2fa"
+    SIGN_IN_THROTTLED = "sign_in_throttled"
+    SIGN_IN_LOCKOUT = "sign_in_lockout"
+    SECOND_FACTOR_CAP = "second_factor_cap_reached"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for every audit row it writes."""
+
+    ip: str = ""
+    user_agent: str = ""
+    session_ref: str = ""
+
+
+_ORIGIN: ContextVar[Origin] = ContextVar("rxapp_audit_origin", default=Origin())  # noqa: B039 (frozen)
+
+
+@contextmanager
+def origin(value: Origin) -> Iterator[None]:
+    """Record `value` as the origin of every audit row written inside this block."""
+    token = _ORIGIN.set(value)
+    try:
+        yield
+    finally:
+        _ORIGIN.reset(token)
+
+
+def set_session(session_ref: str) -> None:
+    """Name the session of the current origin, once it is known (inside `origin`)."""
+    _ORIGIN.set(replace(_ORIGIN.get(), session_ref=session_ref[:32]))
 
 
 def record(
@@ -40,7 +74,9 @@ def record(
     email: str | None = None,
     detail: str = "",
 ) -> None:
-    """Add one audit row to `db`'s transaction; the caller commits."""
+    """Add one audit row to `db`'s transaction, with the current `origin`; the caller
+    commits."""
+    where = _ORIGIN.get()
     db.add(
         AuditEvent(
             at=now,
@@ -49,5 +85,37 @@ def record(
             actor_id=actor_id,
             email=email[:254] if email else None,
             detail=detail[:1000],
+            ip=where.ip[:64],
+            user_agent=where.user_agent[:255],
+            session_ref=where.session_ref,
         )
     )
+
+
+@dataclass(frozen=True)
+class FailedCodes:
+    """Second-factor failures on an account over a period, and the latest of them."""
+
+    count: int
+    latest_at: datetime
+    latest_ip: str
+
+
+def failed_codes_since(
+    db: Session, user_id: int, since: datetime | None, *, except_session: str = ""
+) -> FailedCodes | None:
+    """Wrong second-factor codes entered for the account after `since` (e.g. its last
+    sign-in), other than from `except_session` (the sign-in being finished), or None."""
+    query = select(func.count(), func.max(AuditEvent.id)).where(
+        col(AuditEvent.user_id) == user_id,
+        col(AuditEvent.event) == Event.SECOND_FACTOR_FAILED.value,
+    )
+    if since is not None:
+        query = query.where(col(AuditEvent.at) > since)
+    if except_session:
+        query = query.where(col(AuditEvent.session_ref) != except_session)
+    count, latest_id = db.exec(query).one()
+    if not count:
+        return None
+    latest = db.get(AuditEvent, latest_id)
+    return FailedCodes(count=count, latest_at=latest.at, latest_ip=latest.ip)

@@ -27,6 +27,11 @@ from rxapp.models import User, UTCDateTime
 
 LOCKOUT_AFTER = 10
 LOCKOUT = timedelta(minutes=15)
+# NIST SP 800-63B 5.2.2 caps consecutive failures at 100. At 20, an attacker who has the
+# password gets at most 20 checked guesses (about 6 in 100,000 to hit a code with one step
+# of drift), and needs 2.5 hours of lockouts for the last ten; the owner, who may mistype a
+# few times, keeps backup codes (80 bits: hopeless to guess) and an admin reset.
+CAP = 20
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,13 @@ def is_locked(db: Session, user_id: int) -> bool:
     """Whether the account has reached the lockout (10 consecutive failures)."""
     failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
     return failures is not None and failures >= LOCKOUT_AFTER
+
+
+def is_capped(db: Session, user_id: int) -> bool:
+    """Whether the account reached the cap: app codes are refused until a backup code or an
+    admin reset clears it."""
+    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
+    return failures is not None and failures >= CAP
 
 
 def claim_attempt(db: Session, user_id: int, *, now: datetime) -> bool:

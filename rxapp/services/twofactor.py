@@ -27,6 +27,10 @@ TIME_SYNC_HINT = (
 ENROLL_HINT = "Check that you scanned the QR code shown here, or typed the key without mistakes."
 ALREADY_FINISHED = "This sign-in has already finished. Log in again."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
+CAP_MESSAGE = (
+    "Too many wrong codes were tried on this account, so codes from the app no longer work. "
+    "Use one of your backup codes, or ask an admin to reset two-factor authentication."
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class CodeCheck:
     login_voided: bool = False
     counted: bool = False
     """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
+    capped: bool = False
+    """Whether app codes are refused for good (the cap): only a backup code works now."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,8 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
             return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
         return CodeCheck(ok=False, message=FORMAT_MESSAGE)
     kind = "totp" if totp_code else "backup"
+    if totp_code is not None and throttle.is_capped(db, user_id):
+        return CodeCheck(ok=False, message=CAP_MESSAGE, capped=True)
 
     if not throttle.claim_attempt(db, user_id, now=now):
         # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
@@ -222,6 +230,10 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
 
     failure = _count_failure(db, user_id, now=now, detail=f"kind={kind}")
     wait = throttle.seconds_to_wait(db, user_id, now=now)
+    if failure.failures >= throttle.CAP:
+        return CodeCheck(
+            ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
+        )
     if failure.locked:
         message = f"That code is not right. {_wait_message(wait)}"
     else:
@@ -246,6 +258,8 @@ def _count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> 
     )
     if failure.failures == throttle.LOCKOUT_AFTER:
         audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
+    if failure.failures == throttle.CAP:
+        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id)
     db.commit()
     return failure
 

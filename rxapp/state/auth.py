@@ -160,9 +160,11 @@ class AuthState(rx.State):
             signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=touch)
             if signed_in is None:
                 return SIGNED_OUT
+            audit.set_session(f"session {signed_in.session.id}")
             return work(db, signed_in)
 
-        result = await run_db(guarded, heavy=heavy) if digest else SIGNED_OUT
+        where = self._origin()
+        result = await run_db(guarded, heavy=heavy, where=where) if digest else SIGNED_OUT
         if isinstance(result, SignedOut):
             self._forget_user()
         else:
@@ -178,9 +180,19 @@ class AuthState(rx.State):
 
         def guarded(db: Session) -> T | SignedOut:
             pending = sessions.pending_login_by_digest(db, digest, now=utcnow())
-            return SIGNED_OUT if pending is None else work(db, pending)
+            if pending is None:
+                return SIGNED_OUT
+            audit.set_session(f"pending {pending.id}")
+            return work(db, pending)
 
-        return await run_db(guarded, heavy=heavy) if digest else SIGNED_OUT
+        return await run_db(guarded, heavy=heavy, where=self._origin()) if digest else SIGNED_OUT
+
+    def _origin(self) -> audit.Origin:
+        """Where this tab's events come from, for the audit trail."""
+        session = self.router.session
+        return audit.Origin(
+            ip=session.client_ip or "", user_agent=(self.router.headers.user_agent or "")[:255]
+        )
 
     def _show_user(self, user: User) -> None:
         self.user_email = user.email
@@ -242,7 +254,7 @@ class AuthState(rx.State):
                 db.commit()
 
         if digest:
-            await run_db(revoke)
+            await run_db(revoke, where=self._origin())
         self._forget_user()
         self._pending_digest = ""
         return [browser_tokens.forget(), rx.redirect(routes.LOGIN, replace=True)]

@@ -53,7 +53,9 @@ class LoginState(AuthState):
         if not isinstance(password, str) or password == "":
             self.error = "Enter your password."
             return None
-        outcome = await run_db(lambda db: self._password_step(db, email, password), heavy=True)
+        outcome = await run_db(
+            lambda db: self._password_step(db, email, password), heavy=True, where=self._origin()
+        )
         if outcome.user is None:
             self.error = outcome.message
             return [rx.set_value("login-password", "")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import threading
 from collections.abc import Callable
@@ -20,12 +21,19 @@ from typing import TypeVar
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp.services import audit
+
 T = TypeVar("T")
 HEAVY_NICENESS = 10
 
 
-def _in_session(work: Callable[[Session], T]) -> T:
-    with rx.session() as db:
+def _in_session(work: Callable[[Session], T], where: audit.Origin) -> T:
+    # A fresh context per call: nothing set here outlives it in a reused worker thread.
+    return contextvars.Context().run(_run, work, where)
+
+
+def _run(work: Callable[[Session], T], where: audit.Origin) -> T:
+    with audit.origin(where), rx.session() as db:
         db.expire_on_commit = False
         return work(db)
 
@@ -45,10 +53,11 @@ def _heavy_pool() -> ThreadPoolExecutor:
     )
 
 
-async def run_db(work: Callable[[Session], T], *, heavy: bool = False) -> T:
+async def run_db(
+    work: Callable[[Session], T], *, heavy: bool = False, where: audit.Origin | None = None
+) -> T:
     """Run `work(db)` in a worker thread with a database session of its own (`heavy`: in
-    the hashing pool)."""
-    if not heavy:
-        return await asyncio.to_thread(_in_session, work)
+    the hashing pool); audit rows it writes carry `where`."""
+    call = partial(_in_session, work, where or audit.Origin())
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_heavy_pool(), partial(_in_session, work))
+    return await loop.run_in_executor(_heavy_pool() if heavy else None, call)

@@ -22,6 +22,7 @@ class _Outcome:
     check: twofactor.CodeCheck
     user: User | None = None
     session_token: str = ""
+    failed_codes: audit.FailedCodes | None = None
 
 
 class PasscodeState(AuthState):
@@ -61,8 +62,12 @@ class PasscodeState(AuthState):
             return [rx.set_value("passcode-input", "")]
         self.error = ""
         redirect = self._enter(outcome.session_token, outcome.user)
+        notices = []
+        if outcome.failed_codes is not None:
+            notices.append(_failed_codes_notice(outcome.failed_codes))
         if result.used_backup_code and result.backup_codes_left is not None:
-            self.notice = _backup_notice(result.backup_codes_left)
+            notices.append(_backup_notice(result.backup_codes_left))
+        self.notice = " ".join(notices)
         return redirect
 
     def _check(self, db: Session, pending: PendingLogin, code: object) -> _Outcome:
@@ -70,8 +75,13 @@ class PasscodeState(AuthState):
         result = twofactor.verify_login_code(db, pending, code, now=utcnow())
         if not result.ok:
             return _Outcome(check=result)
+        previous_sign_in = db.get(User, pending.user_id).last_sign_in_at
+        failed = audit.failed_codes_since(
+            db, pending.user_id, previous_sign_in, except_session=f"pending {pending.id}"
+        )
         token = self._begin_session(db, pending.user_id)
-        return _Outcome(check=result, user=db.get(User, pending.user_id), session_token=token)
+        user = db.get(User, pending.user_id)
+        return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
 
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:
@@ -85,6 +95,16 @@ class PasscodeState(AuthState):
 
         await self._as_pending(abandon)
         return self._back_to_login()
+
+
+def _failed_codes_notice(failed: audit.FailedCodes) -> str:
+    where = f" from {failed.latest_ip}" if failed.latest_ip else ""
+    when = failed.latest_at.strftime("%d %b %Y, %H:%M UTC")
+    tries = "wrong code was" if failed.count == 1 else "wrong codes were"
+    return (
+        f"{failed.count} {tries} entered for your account since you last signed in, the "
+        f"latest on {when}{where}. If that was not you, someone knows your password."
+    )
 
 
 def _backup_notice(left: int) -> str:

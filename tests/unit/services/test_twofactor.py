@@ -19,7 +19,16 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, BackupCode, PendingLogin, User
-from rxapp.services import accounts, backup_codes, secretbox, sessions, throttle, totp, twofactor
+from rxapp.services import (
+    accounts,
+    admin,
+    backup_codes,
+    secretbox,
+    sessions,
+    throttle,
+    totp,
+    twofactor,
+)
 from rxapp.services.database import engine_for
 
 pytestmark = pytest.mark.usefixtures("secret_key")
@@ -685,3 +694,50 @@ def test_disabling_2fa_ends_every_other_session(db, member):
     )
     assert result.ok
     assert _live_session_ids(db, member.id) == {kept}
+
+
+# --- the guessing cap (NIST SP 800-63B 5.2.2) --------------------------------------------
+
+
+def _fail_until_capped(db: Session, member: Member) -> datetime:
+    """Wrong app codes, each after its wait, until the cap; returns the time after."""
+    now = T0
+    for _ in range(throttle.CAP):
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+        result = twofactor.check_code(db, member.id, wrong_code(member.secret, now), now=now)
+        assert result.counted
+    return now + SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+
+
+def test_after_the_cap_a_right_app_code_is_refused_and_the_owner_is_told(db, db_url, member):
+    now = _fail_until_capped(db, member)
+    assert failures_of(db_url, member.id) == throttle.CAP
+    result = twofactor.check_code(db, member.id, code_for(member.secret, now), now=now)
+    assert not result.ok and result.capped
+    assert "backup codes" in result.message and "admin" in result.message
+    assert "second_factor_cap_reached" in audit_events(db, member.id)
+
+
+def test_after_the_cap_a_backup_code_still_works_and_clears_it(db, db_url, member):
+    codes = backup_codes.replace_batch(db, member.id, now=T0)
+    now = _fail_until_capped(db, member)
+    assert twofactor.check_code(db, member.id, codes[0], now=now).ok
+    db.commit()
+    assert failures_of(db_url, member.id) == 0
+    later = now + STEP
+    assert twofactor.check_code(db, member.id, code_for(member.secret, later), now=later).ok
+
+
+def test_after_the_cap_an_admin_reset_lets_the_owner_start_again(db, db_url, member):
+    _fail_until_capped(db, member)
+    admin.reset_2fa(db, member.id, now=T0, actor_id=None, via="test")
+    assert failures_of(db_url, member.id) == 0
+
+
+def test_below_the_cap_a_right_app_code_still_works(db, member):
+    now = T0
+    for _ in range(throttle.CAP - 1):
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+        twofactor.check_code(db, member.id, wrong_code(member.secret, now), now=now)
+    now += SECOND * throttle.seconds_to_wait(db, member.id, now=now) + STEP
+    assert twofactor.check_code(db, member.id, code_for(member.secret, now), now=now).ok
