@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from rxapp.models import User
-from rxapp.services import sessions, signed_links, users_export, users_query
+from rxapp.services import policy, sessions, signed_links, users_export, users_query
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
 from rxapp.settings import get_settings
@@ -26,7 +26,7 @@ EXPORT_PATH = "/api/users.csv"
 def _stream(view: dict, admin_id: int) -> Iterator[str]:
     with session_for(get_settings().db_url) as db:
         admin = db.get(User, admin_id)
-        if admin is None or not admin.is_admin:
+        if admin is None or not policy.may_use_dashboard(admin):
             return
         yield from users_export.csv_lines(
             db,
@@ -44,14 +44,18 @@ def export_users(request: Request) -> Response:
     if view is None or not isinstance(view.get("admin"), int):
         return PlainTextResponse("This export link is invalid or has expired.", status_code=403)
     with session_for(get_settings().db_url) as db:
+        if not signed_links.spend(db, view, now=now):
+            return PlainTextResponse("This export link has been used already.", status_code=403)
         # The link works only while the admin session that asked for it is live.
         admin = sessions.live_session_user(db, view.get("session"), now=now)
         if admin is None or admin.id != view["admin"]:
             return PlainTextResponse(
                 "This export link belongs to a session that has ended.", status_code=403
             )
-        if not admin.is_admin:
-            return PlainTextResponse("Only admins can export users.", status_code=403)
+        if not policy.may_use_dashboard(admin):
+            return PlainTextResponse(
+                "Only admins with two-factor authentication can export users.", status_code=403
+            )
     try:
         users_query.parse_filter(view.get("twofa"))
         users_query.parse_sort(view.get("sort", "email"))

@@ -153,3 +153,26 @@ class SecretReveal(SQLModel, table=True):
     session_id: int = Field(foreign_key="auth_session.id", ondelete="CASCADE")
     ciphertext: str = Field(max_length=2000)
     expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
+class KnownDevice(SQLModel, table=True):
+    """A browser that completed a sign-in for an account (by the SHA-256 of its device
+    token): its password attempts are throttled apart from everyone else's."""
+
+    __tablename__ = "known_device"
+    __table_args__ = (sa.UniqueConstraint("user_id", "token_hash", name="uq_known_device"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_used_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class SpentLink(SQLModel, table=True):
+    """A single-use signed link that has been used (by its nonce): it never works again."""
+
+    __tablename__ = "spent_link"
+
+    nonce: str = Field(max_length=64, primary_key=True)
+    spent_at: datetime = Field(sa_column=_ts(nullable=False, index=True))

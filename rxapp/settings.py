@@ -28,6 +28,15 @@ def _int(name: str, default: int, *, minimum: int = 1) -> int:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the app, documented where it is defined."""
@@ -48,6 +57,12 @@ class Settings:
     """How long a password or code proof counts as fresh for sensitive actions (5 min)."""
     backup_reveal_seconds: int
     """RXAPP_BACKUP_REVEAL_SECONDS: how long new backup codes stay on screen (default 30)."""
+    require_2fa: str
+    """RXAPP_REQUIRE_2FA: who must use 2FA: `admins` (default), `all` or `none`. Admins
+    without 2FA never see the dashboard, whatever this says."""
+    twofa_grace_days: int
+    """RXAPP_2FA_GRACE_DAYS: days after an account is created before the rule above sends
+    its user straight to the 2FA setup at every sign-in (default 7)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,4 +82,6 @@ def get_settings() -> Settings:
         pending_login_seconds=5 * 60,
         fresh_proof_seconds=5 * 60,
         backup_reveal_seconds=_int("RXAPP_BACKUP_REVEAL_SECONDS", 30),
+        require_2fa=_choice("RXAPP_REQUIRE_2FA", "admins", ("admins", "all", "none")),
+        twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0),
     )

@@ -9,7 +9,12 @@ from rxapp.components.layout import page, testid
 from rxapp.components.widgets import dialog_actions
 from rxapp.state.users import Row, UsersState
 
-FILTERS = (("all", "All"), ("activated", "Activated"), ("not_activated", "Not activated"))
+FILTERS = (
+    ("all", "All"),
+    ("activated", "Activated"),
+    ("not_activated", "Not activated"),
+    ("required", "Required, not activated"),
+)
 
 
 def _sortable(label: str, key: str) -> rx.Component:
@@ -55,6 +60,7 @@ def _row(row: Row) -> rx.Component:
             )
         ),
         rx.table.cell(row["enabled"]),
+        rx.table.cell(row["required_by"], custom_attrs=testid("user-2fa-required-by")),
         rx.table.cell(row["created"]),
         rx.table.cell(row["last_sign_in"]),
         rx.table.cell(row["backup_codes"], text_align="right"),
@@ -276,6 +282,7 @@ def users_page() -> rx.Component:
                         _sortable("Email", "email"),
                         rx.table.column_header_cell("2FA"),
                         rx.table.column_header_cell("2FA enabled"),
+                        rx.table.column_header_cell("2FA required by"),
                         _sortable("Created", "created"),
                         _sortable("Last sign-in", "last_sign_in"),
                         rx.table.column_header_cell("Backup codes"),

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from rxapp.models import User
-from rxapp.services import audit, login_throttle, passwords
+from rxapp.services import audit, devices, login_throttle, passwords
 from rxapp.services.emails import email_problem, normalize_email
 
 GENERIC_SIGN_IN_ERROR = "Incorrect email or password."
@@ -61,18 +61,32 @@ def create_user(
 
 
 def check_password_step(
-    db: Session, email: object, password: object, *, now: datetime
+    db: Session,
+    email: object,
+    password: object,
+    *,
+    now: datetime,
+    device: str = "",
+    client_ip: str = "",
 ) -> PasswordStep:
     """Check email and password with the same message and similar time for every failure,
-    under the per-email throttle (see `login_throttle`).
+    under the password throttles (see `login_throttle`): per account and known `device`
+    (a digest), or per account and per `client_ip` for devices the account does not know.
 
     Upgrades an outdated hash on success and records the attempt in the audit trail.
     """
     normalized = normalize_email(email)
-    if wait := login_throttle.claim(db, normalized, now=now):
+    user = find_user(db, normalized) if email_problem(normalized) is None else None
+    known = user is not None and devices.is_known(db, user.id, device)
+    account_key = login_throttle.account_key(normalized, device if known else "")
+    client = login_throttle.client_key(client_ip) if client_ip and not known else ""
+    wait = login_throttle.seconds_blocked(db, client, now=now) if client else 0
+    if not wait:
+        wait = login_throttle.claim_key(db, account_key, now=now)
+    if wait:
+        _record_throttled(db, user, normalized, now=now, by="client" if client else "account")
         return PasswordStep(user=None, message=login_throttle.wait_message(wait))
     pw = password if isinstance(password, str) else ""
-    user = find_user(db, normalized) if email_problem(normalized) is None else None
     result = passwords.check_password(pw, user.password_hash if user else None)
     if user is None or not result.ok:
         audit.record(
@@ -84,28 +98,59 @@ def check_password_step(
             detail="unknown email" if user is None else "wrong password",
         )
         db.commit()
-        login_throttle.record_failure(db, normalized, now=now)
+        failures = login_throttle.record_key_failure(db, account_key, now=now)
+        if client:
+            login_throttle.record_key_failure(db, client, now=now, policy=login_throttle.PER_CLIENT)
+        if login_throttle.delay_after(failures) == login_throttle.MAX_WAIT:
+            audit.record(
+                db,
+                audit.Event.SIGN_IN_LOCKOUT,
+                now=now,
+                user_id=user.id if user else None,
+                email=normalized[:254] or None,
+                detail=f"consecutive={failures}",
+            )
+            db.commit()
         return PasswordStep(user=None, message=GENERIC_SIGN_IN_ERROR)
-    return _passed(db, user, result.new_hash)
+    return _passed(db, user, result.new_hash, key=account_key)
 
 
-def check_password_again(db: Session, user: User, password: object, *, now: datetime) -> str | None:
+def _record_throttled(
+    db: Session, user: User | None, email: str, *, now: datetime, by: str
+) -> None:
+    audit.record(
+        db,
+        audit.Event.SIGN_IN_THROTTLED,
+        now=now,
+        user_id=user.id if user else None,
+        email=email[:254] or None,
+        detail=f"throttled={by}",
+    )
+    db.commit()
+
+
+def check_password_again(
+    db: Session, user: User, password: object, *, now: datetime, device: str = ""
+) -> str | None:
     """A signed-in user's password, asked again before a sensitive action, under the same
-    throttle. None when right; else what to tell the user."""
-    if wait := login_throttle.claim(db, user.email, now=now):
+    throttle (keyed by the device when it is a known one). None when right; else what to
+    tell the user."""
+    known = devices.is_known(db, user.id, device)
+    key = login_throttle.account_key(user.email, device if known else "")
+    if wait := login_throttle.claim_key(db, key, now=now):
         return login_throttle.wait_message(wait)
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash)
     if not result.ok:
-        login_throttle.record_failure(db, user.email, now=now)
+        login_throttle.record_key_failure(db, key, now=now)
         return "That password is not right."
-    _passed(db, user, result.new_hash)
+    _passed(db, user, result.new_hash, key=key)
     return None
 
 
-def _passed(db: Session, user: User, new_hash: str | None) -> PasswordStep:
-    """The right password: clear the throttle and upgrade an outdated hash (commits)."""
-    login_throttle.reset(db, user.email)
+def _passed(db: Session, user: User, new_hash: str | None, *, key: str) -> PasswordStep:
+    """The right password: clear its throttle key and upgrade an outdated hash (commits)."""
+    login_throttle.reset_key(db, key)
     if new_hash:
         user.password_hash = new_hash
         db.add(user)

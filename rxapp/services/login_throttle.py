@@ -1,19 +1,26 @@
-"""A throttle on password attempts per email address (the password step and re-checks).
+"""The throttle on password attempts (the password step and password re-checks).
 
-The first five consecutive failures cost nothing; after that each next attempt waits
-2^(n-5) seconds, up to 15 minutes. There is no hard lockout: anyone may type someone
-else's email, and a lockout would let them lock the owner out. Unknown emails are throttled
-exactly like real ones, so the answers never tell which accounts exist.
+Three kinds of keys, all stored hashed (the table holds no addresses):
 
-Like the second-factor throttle, an attempt first claims the email with one conditional
-UPDATE (holding it for a moment while the password hash is checked); attempts that find it
-claimed or waiting are refused without checking anything, so a burst checks one password.
+- per account, for browsers the account has not signed in from: the first five consecutive
+  failures cost nothing, then each next attempt waits 2^(n-5) seconds, up to 15 minutes.
+  No hard lockout, and unknown emails are throttled exactly like real ones;
+- per account *and known device* (OWASP's device-cookie defence): a browser that completed
+  a sign-in for the account keeps a device token, and its attempts count apart, so wrong
+  passwords sent from elsewhere never delay the owner's own browser;
+- per client address, for unknown devices: 20 failures an hour are free, then the client
+  waits, so one client cannot spray passwords over many accounts.
+
+An attempt first claims its account key with one conditional UPDATE (holding it while the
+hash is checked); attempts that find it claimed or waiting are refused without checking, so
+a burst checks one password. Rows untouched for a day and not blocking are pruned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -25,19 +32,53 @@ from rxapp.models import LoginThrottle, UTCDateTime
 
 FREE_FAILURES = 5
 MAX_WAIT = timedelta(minutes=15)
-IN_FLIGHT = timedelta(seconds=2)  # how long a claim holds the email while the hash is checked
+IN_FLIGHT = timedelta(seconds=2)  # how long a claim holds the key while the hash is checked
+PRUNE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How failures on one key turn into waits."""
+
+    free_failures: int
+    max_wait: timedelta
+    window: timedelta | None = None
+    """Failures older than this are forgotten (None: only a success clears them)."""
+
+
+PER_ACCOUNT = Policy(free_failures=FREE_FAILURES, max_wait=MAX_WAIT)
+PER_CLIENT = Policy(free_failures=20, max_wait=MAX_WAIT, window=timedelta(hours=1))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def key_for(email: str) -> str:
-    """The row key of a normalised email: its SHA-256 (the table holds no addresses)."""
-    return hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
+    """The key of a normalised email, for devices it has not signed in from."""
+    return _digest(email)
 
 
-def delay_after(failures: int) -> timedelta:
+def device_key(email: str, device_digest: str) -> str:
+    """The key of a normalised email on one of its known devices."""
+    return _digest(f"{email}\ndevice\n{device_digest}")
+
+
+def account_key(email: str, known_device: str) -> str:
+    """The key of an attempt on an account: from one of its known devices, or any other."""
+    return device_key(email, known_device) if known_device else key_for(email)
+
+
+def client_key(ip: str) -> str:
+    """The key of a client address."""
+    return _digest(f"client\n{ip}")
+
+
+def delay_after(failures: int, policy: Policy = PER_ACCOUNT) -> timedelta:
     """The wait after `failures` consecutive failures."""
-    if failures < FREE_FAILURES:
+    if failures < policy.free_failures:
         return timedelta(0)
-    return min(timedelta(seconds=2 ** (failures - FREE_FAILURES)), MAX_WAIT)
+    return min(timedelta(seconds=2 ** (failures - policy.free_failures)), policy.max_wait)
 
 
 def _at(name: str, value: datetime) -> sa.BindParameter:
@@ -45,15 +86,20 @@ def _at(name: str, value: datetime) -> sa.BindParameter:
 
 
 def claim(db: Session, email: str, *, now: datetime) -> int:
-    """Claim the email for one attempt (commits). 0: claimed; else the seconds to wait."""
-    key = key_for(email)
+    """Claim an email's account key for one attempt (commits); see `claim_key`."""
+    return claim_key(db, key_for(email), now=now)
+
+
+def claim_key(db: Session, key: str, *, now: datetime, policy: Policy = PER_ACCOUNT) -> int:
+    """Claim `key` for one attempt (commits). 0: claimed; else the seconds to wait."""
+    prune(db, now=now)
     try:
         db.add(LoginThrottle(key=key, failures=0, updated_at=now))
         db.commit()
     except IntegrityError:
         db.rollback()  # the row exists already
     failures = db.exec(select(LoginThrottle.failures).where(LoginThrottle.key == key)).one()
-    hold = max(delay_after(failures + 1), IN_FLIGHT)
+    hold = max(delay_after(failures + 1, policy), IN_FLIGHT)
     claimed = db.exec(
         update(LoginThrottle)
         .where(
@@ -67,36 +113,81 @@ def claim(db: Session, email: str, *, now: datetime) -> int:
     db.commit()
     if claimed.rowcount == 1:
         return 0
+    return max(1, seconds_blocked(db, key, now=now))
+
+
+def seconds_blocked(db: Session, key: str, *, now: datetime) -> int:
+    """Whole seconds before `key` may try again (0: now), without claiming it."""
     blocked_until = db.exec(
         select(LoginThrottle.blocked_until).where(LoginThrottle.key == key)
-    ).one()
-    return max(1, math.ceil((blocked_until - now).total_seconds())) if blocked_until else 1
+    ).first()
+    if blocked_until is None or blocked_until <= now:
+        return 0
+    return math.ceil((blocked_until - now).total_seconds())
 
 
 def record_failure(db: Session, email: str, *, now: datetime) -> None:
-    """After a wrong password: count it and set the wait that follows (commits)."""
-    key = key_for(email)
+    """After a wrong password from an unknown device: count it (commits)."""
+    record_key_failure(db, key_for(email), now=now)
+
+
+def record_key_failure(
+    db: Session, key: str, *, now: datetime, policy: Policy = PER_ACCOUNT
+) -> int:
+    """Count one failure on `key` and set the wait that follows (commits); the count."""
+    try:
+        db.add(LoginThrottle(key=key, failures=0, updated_at=now))
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+    if policy.window is not None:
+        db.exec(
+            update(LoginThrottle)
+            .where(
+                col(LoginThrottle.key) == key,
+                col(LoginThrottle.updated_at) < _at("stale", now - policy.window),
+            )
+            .values(failures=0)
+        )
     failures = db.exec(
         update(LoginThrottle)
         .where(col(LoginThrottle.key) == key)
         .values(failures=LoginThrottle.failures + 1, updated_at=now)
         .returning(LoginThrottle.failures)
     ).scalar_one()
+    delay = delay_after(failures, policy)
     db.exec(
         update(LoginThrottle)
         .where(col(LoginThrottle.key) == key)
-        .values(blocked_until=_at("until", now + delay_after(failures)))
+        .values(blocked_until=_at("until", now + delay) if delay else None)
     )
     db.commit()
+    return failures
 
 
 def reset(db: Session, email: str) -> None:
-    """After the right password: forget the failures (the caller commits)."""
-    db.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == key_for(email)))
+    """After the right password from an unknown device (the caller commits)."""
+    reset_key(db, key_for(email))
+
+
+def reset_key(db: Session, key: str) -> None:
+    """Forget the failures on `key` (the caller commits)."""
+    db.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+
+
+def prune(db: Session, *, now: datetime) -> None:
+    """Delete rows untouched for a day that hold no wait (the caller commits)."""
+    db.exec(
+        delete(LoginThrottle).where(
+            col(LoginThrottle.updated_at) < _at("cutoff", now - PRUNE_AFTER),
+            col(LoginThrottle.blocked_until).is_(None)
+            | (col(LoginThrottle.blocked_until) <= _at("now", now)),
+        )
+    )
 
 
 def wait_message(seconds: int) -> str:
-    """What people are told while an email must wait."""
+    """What people are told while they must wait."""
     if seconds >= 60:
         minutes = math.ceil(seconds / 60)
         return f"Too many attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."

@@ -15,7 +15,9 @@ def asks_for_code(signed_in: SignedIn) -> bool:
     return twofactor.is_enabled(signed_in.user)
 
 
-def prove(db: Session, signed_in: SignedIn, value: object, *, now: datetime) -> str | None:
+def prove(
+    db: Session, signed_in: SignedIn, value: object, *, now: datetime, device: str = ""
+) -> str | None:
     """Check the proof under the same throttles as signing in. None when it holds (the
     session then counts as freshly proven for 5 minutes); else what to tell the user."""
     user = signed_in.user
@@ -24,7 +26,7 @@ def prove(db: Session, signed_in: SignedIn, value: object, *, now: datetime) -> 
         problem = None if result.ok else result.message
         kind = "code"
     else:
-        problem = accounts.check_password_again(db, user, value, now=now)
+        problem = accounts.check_password_again(db, user, value, now=now, device=device)
         kind = "password"
     event = audit.Event.REAUTH_FAILED if problem else audit.Event.REAUTH_OK
     audit.record(db, event, now=now, user_id=user.id, detail=kind)

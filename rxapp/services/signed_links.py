@@ -1,7 +1,9 @@
-"""Short-lived signed links, e.g. for the admin CSV export that a plain download must open.
+"""Short-lived, single-use signed links, e.g. for the admin CSV export that a plain
+download must open.
 
-A link carries its payload, an expiry and an HMAC-SHA256 over both; the server checks the
-signature and the expiry, then re-checks the rights of the user named inside.
+A link carries its payload, a random nonce, an expiry and an HMAC-SHA256 over them; the
+server checks the signature and the expiry, spends the nonce (one INSERT: a second use
+finds it taken, on any instance), then re-checks the rights of the user named inside.
 """
 
 from __future__ import annotations
@@ -10,9 +12,15 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from rxapp.models import SpentLink
 from rxapp.services import secretbox
 
 _MAX_TOKEN = 2048
@@ -28,7 +36,8 @@ def _unb64(text: str) -> bytes:
 
 def sign(purpose: str, payload: dict[str, Any], *, now: datetime, ttl_seconds: int) -> str:
     """A token for `payload`, valid for `ttl_seconds` and only for `purpose`."""
-    body = _b64(json.dumps({"p": payload, "exp": int(now.timestamp()) + ttl_seconds}).encode())
+    expires = int(now.timestamp()) + ttl_seconds
+    body = _b64(json.dumps({"p": payload, "n": secrets.token_urlsafe(18), "exp": expires}).encode())
     mac = hmac.new(secretbox.derived_key(f"signed-link:{purpose}"), body.encode(), hashlib.sha256)
     return f"{body}.{_b64(mac.digest())}"
 
@@ -56,4 +65,19 @@ def verify(purpose: str, token: object, *, now: datetime) -> dict[str, Any] | No
         return None
     if now.timestamp() >= data["exp"] or not isinstance(data.get("p"), dict):
         return None
-    return data["p"]
+    return data["p"] | {"_nonce": data.get("n")}
+
+
+def spend(db: Session, payload: dict[str, Any], *, now: datetime) -> bool:
+    """Use a verified link once: True for the first use only (commits)."""
+    nonce = payload.get("_nonce")
+    if not isinstance(nonce, str) or not nonce or len(nonce) > 64:
+        return False
+    db.exec(delete(SpentLink).where(col(SpentLink.spent_at) < now - timedelta(days=1)))
+    try:
+        db.add(SpentLink(nonce=nonce, spent_at=now))
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return False
+    return True

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from rxapp.models import BackupCode, User
+from rxapp.services import policy
 
 PAGE_SIZE = 50
 MAX_SEARCH = 254
@@ -27,6 +28,8 @@ class StatusFilter(StrEnum):
     ALL = "all"
     ACTIVATED = "activated"
     NOT_ACTIVATED = "not_activated"
+    REQUIRED = "required"
+    """Accounts the 2FA policy asks to use it, that have not turned it on."""
 
 
 class SortKey(StrEnum):
@@ -53,6 +56,8 @@ class UserRow:
     last_sign_in_at: datetime | None
     backup_codes_left: int
     is_admin: bool
+    required_by: datetime | None = None
+    """When the 2FA policy starts insisting, for an account without 2FA it applies to."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,11 @@ def _search_clause(db: Session, search: str) -> sa.ColumnElement[bool] | None:
 def _status_clause(status: StatusFilter) -> sa.ColumnElement[bool] | None:
     if status is StatusFilter.ALL:
         return None
+    if status is StatusFilter.REQUIRED:
+        required = policy.required_clause()
+        if required is None:
+            return sa.false()
+        return sa.and_(col(User.twofa_active).is_(False), required)
     return col(User.twofa_active) == (status is StatusFilter.ACTIVATED)
 
 
@@ -146,11 +156,14 @@ def fetch_page(
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise QueryError("Page numbers start at 1.")
     activated, not_activated = counts(db, search)
-    total = {
-        StatusFilter.ALL: activated + not_activated,
-        StatusFilter.ACTIVATED: activated,
-        StatusFilter.NOT_ACTIVATED: not_activated,
-    }[status]
+    if status is StatusFilter.REQUIRED:
+        total = _count(db, _search_clause(db, search), _status_clause(status))
+    else:
+        total = {
+            StatusFilter.ALL: activated + not_activated,
+            StatusFilter.ACTIVATED: activated,
+            StatusFilter.NOT_ACTIVATED: not_activated,
+        }[status]
     page = min(page, max(1, -(-total // PAGE_SIZE)))
 
     query = _rows_query(db, status=status, search=search, sort=sort, descending=descending)
@@ -187,6 +200,9 @@ def _row(values: sa.Row) -> UserRow:
         last_sign_in_at=values[4],
         is_admin=values[5],
         backup_codes_left=values[6],
+        required_by=policy.deadline(is_admin=values[5], created_at=values[3])
+        if values[2] is None
+        else None,
     )
 
 

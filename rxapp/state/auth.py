@@ -23,17 +23,21 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import audit, sessions
+from rxapp.services import audit, devices, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.services.tokens import token_hash
+from rxapp.services.tokens import new_token, token_hash
 from rxapp.state import browser_tokens
 from rxapp.state.offloop import run_db
 
 T = TypeVar("T")
 
 # The browser-storage vars whose values are credentials: never kept, never echoed back.
-_TOKEN_VARS = {"session_token": "_session_digest", "pending_token": "_pending_digest"}
+_TOKEN_VARS = {
+    "session_token": "_session_digest",
+    "pending_token": "_pending_digest",
+    "device_token": "_device_digest",
+}
 
 
 def _overrides_reflex(fn: Callable[..., T]) -> Callable[..., T]:
@@ -55,6 +59,7 @@ class Proof:
 
     session_digest: str
     pending_digest: str
+    device_digest: str = ""
 
 
 class AuthState(rx.State):
@@ -64,8 +69,11 @@ class AuthState(rx.State):
     # Filled by the browser when the socket connects; kept only as digests (see __setattr__).
     session_token: str = rx.LocalStorage("", name=browser_tokens.SESSION_KEY, sync=True)
     pending_token: str = rx.LocalStorage("", name=browser_tokens.PENDING_KEY, sync=True)
+    # This browser's device token: its password attempts count apart (see login_throttle).
+    device_token: str = rx.LocalStorage("", name=browser_tokens.DEVICE_KEY, sync=True)
     _session_digest: str = ""
     _pending_digest: str = ""
+    _device_digest: str = ""
     # The Socket.IO id (assigned by the server, new for every connection) that proved them.
     _proof_sid: str = ""
     # The session digest whose account the per-user values in this tab belong to.
@@ -79,6 +87,8 @@ class AuthState(rx.State):
     session_checked: bool = False
     # A one-off message for the next page, e.g. after signing in with a backup code.
     notice: str = ""
+    # Open the 2FA setup when the profile loads (the policy's grace period is over).
+    _setup_on_arrival: bool = False
 
     @_overrides_reflex
     def __setattr__(self, name: str, value: Any) -> None:
@@ -116,9 +126,11 @@ class AuthState(rx.State):
         guard: rx.State = self
         while type(guard) is not AuthState:
             guard = guard.parent_state
-        keep = (guard._session_digest, guard._pending_digest, guard._proof_sid)
+        keep = (guard._session_digest, guard._pending_digest, guard._device_digest)
+        sid = guard._proof_sid
         guard.reset()
-        guard._session_digest, guard._pending_digest, guard._proof_sid = keep
+        guard._session_digest, guard._pending_digest, guard._device_digest = keep
+        guard._proof_sid = sid
         guard._owned_by = ""
 
     # --- the guard ------------------------------------------------------------------------
@@ -139,13 +151,29 @@ class AuthState(rx.State):
         sid = self._sid()
         if not sid or sid != self._proof_sid:
             return None
-        return Proof(self._session_digest, self._pending_digest)
+        return Proof(self._session_digest, self._pending_digest, self._device_digest)
 
     def _bind(self, *, session_token: str = "", pending_token: str = "") -> None:
         """Bind tokens the server just issued to this connection."""
+        device = self._proven_device()
         self._session_digest = token_hash(session_token) or ""
         self._pending_digest = token_hash(pending_token) or ""
+        self._device_digest = device
         self._proof_sid = self._sid()
+
+    def _proven_device(self) -> str:
+        """This connection's device digest ("" when none was presented)."""
+        proof = self._proof()
+        return proof.device_digest if proof else ""
+
+    def _new_device_if_needed(self) -> list[rx.event.EventSpec]:
+        """Give this browser a device token unless it proved one; bind it."""
+        if self._proven_device():
+            return []
+        token = new_token()
+        self._device_digest = token_hash(token) or ""
+        self._proof_sid = self._sid()
+        return [browser_tokens.keep_device(token)]
 
     async def _as_user(
         self, work: Callable[[Session, SignedIn], T], *, touch: bool = True, heavy: bool = False
@@ -209,11 +237,12 @@ class AuthState(rx.State):
     def _to_login(self) -> list[rx.event.EventSpec]:
         return [browser_tokens.forget(pending=False), rx.redirect(routes.LOGIN, replace=True)]
 
-    def _begin_session(self, db: Session, user_id: int) -> str:
-        """Start a full session for a user who passed every factor (in a worker thread);
-        return its token for `_enter`."""
+    def _begin_session(self, db: Session, user_id: int, device: str) -> str:
+        """Start a full session for a user who passed every factor (in a worker thread),
+        and remember this browser as one of the account's devices; return the token."""
         now = utcnow()
         user = db.get(User, user_id)
+        devices.remember(db, user_id, device, now=now)
         token = sessions.start_session(db, user, now=now)
         audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
         db.commit()
@@ -225,6 +254,11 @@ class AuthState(rx.State):
         self._owned_by = self._session_digest
         self._show_user(user)
         return [browser_tokens.keep_session(token), rx.redirect(routes.PROFILE, replace=True)]
+
+    def _device_for_sign_in(self) -> tuple[str, list[rx.event.EventSpec]]:
+        """The device digest to remember at a sign-in, and what gives the browser its token."""
+        events = self._new_device_if_needed()
+        return self._device_digest, events
 
     # --- events ---------------------------------------------------------------------------
 

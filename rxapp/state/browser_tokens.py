@@ -9,6 +9,7 @@ import reflex as rx
 
 SESSION_KEY = "rxapp_session"
 PENDING_KEY = "rxapp_pending"
+DEVICE_KEY = "rxapp_device"
 
 
 def keep_session(token: str) -> rx.event.EventSpec:
@@ -28,3 +29,8 @@ def forget(*, session: bool = True, pending: bool = True) -> rx.event.EventSpec:
     """Remove the browser's tokens."""
     keys = [key for key, wanted in ((SESSION_KEY, session), (PENDING_KEY, pending)) if wanted]
     return rx.call_script("".join(f"localStorage.removeItem({json.dumps(k)});" for k in keys))
+
+
+def keep_device(token: str) -> rx.event.EventSpec:
+    """Store this browser's device token (kept across sign-outs)."""
+    return rx.call_script(f"localStorage.setItem({json.dumps(DEVICE_KEY)}, {json.dumps(token)});")

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import User
-from rxapp.services import accounts, audit, sessions, twofactor
+from rxapp.services import accounts, audit, policy, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
 from rxapp.state import browser_tokens
@@ -25,6 +25,7 @@ class _Outcome:
     user: User | None = None
     session_token: str = ""
     pending_token: str = ""
+    requirement: policy.Requirement | None = None
 
 
 class LoginState(AuthState):
@@ -53,25 +54,50 @@ class LoginState(AuthState):
         if not isinstance(password, str) or password == "":
             self.error = "Enter your password."
             return None
+        device_events = self._new_device_if_needed()
+        device, where = self._device_digest, self._origin()
         outcome = await run_db(
-            lambda db: self._password_step(db, email, password), heavy=True, where=self._origin()
+            lambda db: self._password_step(db, email, password, device, where.ip),
+            heavy=True,
+            where=where,
         )
         if outcome.user is None:
             self.error = outcome.message
-            return [rx.set_value("login-password", "")]
+            return [*device_events, rx.set_value("login-password", "")]
         self.error = ""
         if outcome.pending_token:
             self._bind(pending_token=outcome.pending_token)
             return [
+                *device_events,
                 browser_tokens.keep_pending(outcome.pending_token),
                 rx.redirect(routes.PASSCODE, replace=True),
             ]
-        return self._enter(outcome.session_token, outcome.user)
+        events = [*device_events, *self._enter(outcome.session_token, outcome.user)]
+        if outcome.requirement is not None and outcome.requirement.required:
+            self._ask_for_2fa(outcome.user, outcome.requirement)
+        return events
 
-    def _password_step(self, db: Session, email: str, password: str) -> _Outcome:
+    def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> None:
+        """Tell a user the policy asks to use 2FA; past the grace period, open its setup."""
+        if requirement.overdue(now=utcnow()):
+            self.notice = "Two-factor authentication is required for your account: set it up now."
+            self._setup_on_arrival = True
+        elif user.is_admin:
+            self.notice = (
+                "As an admin you need two-factor authentication to open All users. "
+                f"Set it up by {requirement.deadline:%d %b %Y}."
+            )
+        else:
+            self.notice = f"Turn on two-factor authentication by {requirement.deadline:%d %b %Y}."
+
+    def _password_step(
+        self, db: Session, email: str, password: str, device: str, client_ip: str
+    ) -> _Outcome:
         """The password check and what follows it (in a worker thread)."""
         now = utcnow()
-        checked = accounts.check_password_step(db, email, password, now=now)
+        checked = accounts.check_password_step(
+            db, email, password, now=now, device=device, client_ip=client_ip
+        )
         if checked.user is None:
             return _Outcome(message=checked.message)
         user = checked.user
@@ -80,4 +106,5 @@ class LoginState(AuthState):
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()
             return _Outcome(user=user, pending_token=token)
-        return _Outcome(user=user, session_token=self._begin_session(db, user.id))
+        token = self._begin_session(db, user.id, device)
+        return _Outcome(user=user, session_token=token, requirement=policy.requirement(user))

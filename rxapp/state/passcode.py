@@ -48,8 +48,10 @@ class PasscodeState(AuthState):
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
         code = form.get("code")
+        device_events = self._new_device_if_needed()
+        device = self._device_digest
         outcome = await self._as_pending(
-            lambda db, pending: self._check(db, pending, code), heavy=True
+            lambda db, pending: self._check(db, pending, code, device), heavy=True
         )
         if isinstance(outcome, SignedOut):
             self.error = ""
@@ -61,7 +63,7 @@ class PasscodeState(AuthState):
                 self._pending_digest = ""
             return [rx.set_value("passcode-input", "")]
         self.error = ""
-        redirect = self._enter(outcome.session_token, outcome.user)
+        redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         notices = []
         if outcome.failed_codes is not None:
             notices.append(_failed_codes_notice(outcome.failed_codes))
@@ -70,7 +72,7 @@ class PasscodeState(AuthState):
         self.notice = " ".join(notices)
         return redirect
 
-    def _check(self, db: Session, pending: PendingLogin, code: object) -> _Outcome:
+    def _check(self, db: Session, pending: PendingLogin, code: object, device: str) -> _Outcome:
         """Check the code and, when it holds, start the session (in a worker thread)."""
         result = twofactor.verify_login_code(db, pending, code, now=utcnow())
         if not result.ok:
@@ -79,7 +81,7 @@ class PasscodeState(AuthState):
         failed = audit.failed_codes_since(
             db, pending.user_id, previous_sign_in, except_session=f"pending {pending.id}"
         )
-        token = self._begin_session(db, pending.user_id)
+        token = self._begin_session(db, pending.user_id, device)
         user = db.get(User, pending.user_id)
         return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
 

@@ -90,7 +90,7 @@ class ProfileState(AuthState):
     async def open_profile(self) -> list[rx.event.EventSpec] | None:
         """on_load: load the account, or go to the login page. A navigation closes the
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
-        from rxapp.state.profile_dialogs import restore_dialogs
+        from rxapp.state.profile_dialogs import open_setup, restore_dialogs
 
         view = await self._as_user(read_account)
         if isinstance(view, SignedOut):
@@ -99,4 +99,9 @@ class ProfileState(AuthState):
         self._apply(view)
         reconnected = self._loaded_sid not in ("", self._sid())
         self._loaded_sid = self._sid()
-        return await restore_dialogs(self, view, keep_open=reconnected)
+        events = await restore_dialogs(self, view, keep_open=reconnected)
+        if self._setup_on_arrival:
+            self._setup_on_arrival = False
+            if not view.twofa_active:
+                return await open_setup(self)
+        return events

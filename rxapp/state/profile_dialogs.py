@@ -53,12 +53,13 @@ class ReauthState(ProfileState):
         """Check the proof, then carry on with what it was asked for."""
         value = form.get("proof")
         purpose = self.purpose
+        device = self._proven_device()
 
         def prove(db: Session, signed_in: SignedIn) -> tuple[str, str | None, AccountView]:
             expected = "backup" if reauth.asks_for_code(signed_in) else "enable"
             if purpose != expected:
                 return expected, "changed", read_account(db, signed_in)
-            problem = reauth.prove(db, signed_in, value, now=utcnow())
+            problem = reauth.prove(db, signed_in, value, now=utcnow(), device=device)
             return expected, problem, read_account(db, signed_in)
 
         result = await self._as_user(prove, heavy=True)
@@ -404,3 +405,8 @@ async def restore_dialogs(
     await enroll._restore(view.user_id)
     countdown = await backup._restore(view.session_id)
     return [countdown] if countdown is not None else None
+
+
+async def open_setup(profile: ProfileState) -> Any:
+    """Open the 2FA setup at once (the policy requires it and the sign-in is fresh)."""
+    return await (await profile.get_state(EnrollState))._begin()

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from rxapp import routes
 from rxapp.api import EXPORT_PATH, EXPORT_PURPOSE
 from rxapp.models import AuditEvent, User
-from rxapp.services import admin, audit, reauth, sessions, signed_links, users_query
+from rxapp.services import admin, audit, policy, reauth, sessions, signed_links, users_query
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
@@ -23,7 +23,6 @@ from rxapp.state.auth import AuthState, SignedOut
 
 T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
-NOT_ADMIN = object()
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Row(TypedDict):
     last_sign_in: str
     backup_codes: int
     admin: bool
+    required_by: str
 
 
 def _when(value: datetime | None) -> str:
@@ -64,6 +64,7 @@ def _to_row(row: users_query.UserRow) -> Row:
         last_sign_in=_when(row.last_sign_in_at),
         backup_codes=row.backup_codes_left,
         admin=row.is_admin,
+        required_by=row.required_by.strftime("%Y-%m-%d") if row.required_by else "—",
     )
 
 
@@ -119,17 +120,25 @@ class UsersState(AuthState):
     ) -> T | Refusal:
         """Run `work(db, signed_in)` off the loop for this connection's admin session; else
         clear the page and return where to send the visitor."""
-        outcome = await self._as_user(
-            lambda db, signed_in: work(db, signed_in) if signed_in.user.is_admin else NOT_ADMIN,
-            heavy=heavy,
-        )
-        if isinstance(outcome, SignedOut) or outcome is NOT_ADMIN:
+
+        def as_admin(db: Session, signed_in: SignedIn) -> T | str:
+            if not signed_in.user.is_admin:
+                return "Only admins can see All users."
+            if not policy.may_use_dashboard(signed_in.user):
+                return (
+                    "All users is open to admins with two-factor authentication only. "
+                    "Turn it on here to continue."
+                )
+            return work(db, signed_in)
+
+        outcome = await self._as_user(as_admin, heavy=heavy)
+        if isinstance(outcome, SignedOut | str):
             self.rows = []
             self.reset_open = False
             self._reset_user_id = None
             if isinstance(outcome, SignedOut):
                 return Refusal(self._to_login())
-            self.notice = "Only admins can see All users."
+            self.notice = outcome
             return Refusal([rx.redirect(routes.PROFILE, replace=True)])
         return outcome
 
@@ -262,11 +271,13 @@ class UsersState(AuthState):
             self.reset_open = False
             return None
         view = self._view()
+        device = self._proven_device()
 
         def reset(db: Session, signed_in: SignedIn) -> tuple[str, str, bool, Any]:
             now = utcnow()
             fresh = sessions.has_fresh_proof(signed_in, now=now)
-            if not fresh and (problem := reauth.prove(db, signed_in, proof, now=now)):
+            problem = None if fresh else reauth.prove(db, signed_in, proof, now=now, device=device)
+            if problem:
                 return problem, "", reauth.asks_for_code(signed_in), None
             user = admin.reset_2fa(
                 db, target_id, now=now, actor_id=signed_in.user.id, via="dashboard"

@@ -37,7 +37,7 @@ EMAILS = [  # inserted in this order, each a day younger than the one before
     "=danger@example.com",
 ]
 INVALID_LINK = "This export link is invalid or has expired."
-ADMINS_ONLY = "Only admins can export users."
+ADMINS_ONLY = "Only admins with two-factor authentication can export users."
 
 
 @pytest.fixture
@@ -204,8 +204,8 @@ def test_a_link_of_a_user_who_is_not_an_admin_is_refused(client, people):
 
 def test_a_link_of_an_admin_who_was_demoted_is_refused(client, people, db):
     boss = people["boss@example.com"]
+    assert client.get(link({"admin": boss})).status_code == 200
     url = link({"admin": boss})
-    assert client.get(url).status_code == 200
     db.exec(sa.update(User).where(User.id == boss).values(is_admin=False))
     db.commit()
     assert_refused(client.get(url), 403, ADMINS_ONLY)
@@ -222,8 +222,8 @@ def test_a_link_of_a_deleted_admin_is_refused(client, people, db):
 
 def test_a_link_stops_working_when_its_admin_signs_out(client, people, db):
     boss = people["boss@example.com"]
+    assert client.get(link({"admin": boss})).status_code == 200
     url = link({"admin": boss})
-    assert client.get(url).status_code == 200
     sessions.revoke_session(db, TOKEN_OF[boss], now=utcnow())
     assert_refused(client.get(url), 403, SESSION_ENDED)
 
@@ -258,3 +258,18 @@ def test_a_link_with_an_invalid_sort_is_a_bad_request(client, people):
 def test_only_get_is_allowed(client, people):
     response = client.post(link({"admin": people["boss@example.com"]}))
     assert response.status_code == 405
+
+
+def test_a_link_works_once(client, people):
+    url = link({"admin": people["boss@example.com"]})
+    assert client.get(url).status_code == 200
+    again = client.get(url)
+    assert_refused(again, 403, "This export link has been used already.")
+
+
+def test_a_link_of_an_admin_without_2fa_is_refused(client, people, db):
+    boss = db.get(User, people["boss@example.com"])
+    boss.totp_secret, boss.totp_enabled_at, boss.twofa_active = None, None, False
+    db.add(boss)
+    db.commit()
+    assert_refused(client.get(link({"admin": boss.id})), 403, ADMINS_ONLY)
