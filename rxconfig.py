@@ -22,6 +22,9 @@ config = rx.Config(
     # next connection. Several instances share Redis instead (REFLEX_REDIS_URL).
     state_manager_mode="redis" if os.environ.get("REFLEX_REDIS_URL") else "memory",
     telemetry_enabled=False,
+    # X-Forwarded-For is believed only through this many trusted proxies (the cluster's
+    # nginx sets 1); otherwise the client's address is the socket's peer.
+    trusted_proxy_hops=int(os.environ.get("RXAPP_TRUSTED_PROXY_HOPS") or 0),
     show_built_with_reflex=False,
     plugins=[
         rx.plugins.RadixThemesPlugin(

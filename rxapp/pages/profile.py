@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.activity import activity_card
 from rxapp.components.fields import error_message, proof_input
 from rxapp.components.layout import card, page, testid
 from rxapp.components.widgets import (
@@ -405,6 +406,7 @@ def profile_page() -> rx.Component:
         _notice(),
         account_card(),
         twofa_card(),
+        activity_card(),
         enroll_dialog(),
         reauth_dialog(),
         disable_dialog(),

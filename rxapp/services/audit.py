@@ -119,3 +119,54 @@ def failed_codes_since(
         return None
     latest = db.get(AuditEvent, latest_id)
     return FailedCodes(count=count, latest_at=latest.at, latest_ip=latest.ip)
+
+
+# What the owner reads in "Recent security activity" for each event worth showing.
+ACTIVITY_LABELS = {
+    Event.SIGN_IN_OK: "Signed in",
+    Event.SIGN_IN_FAILED: "Wrong password",
+    Event.SIGN_IN_THROTTLED: "Sign-in refused: too many attempts",
+    Event.SIGN_IN_LOCKOUT: "Password attempts paused for 15 minutes",
+    Event.SIGN_OUT: "Signed out",
+    Event.SECOND_FACTOR_FAILED: "Wrong verification code",
+    Event.SECOND_FACTOR_LOCKOUT: "Code attempts paused for 15 minutes",
+    Event.SECOND_FACTOR_CAP: "Codes from the app blocked: too many wrong codes",
+    Event.PENDING_LOGIN_VOIDED: "Sign-in cancelled after wrong codes",
+    Event.TWOFA_ENABLED: "Two-factor authentication turned on",
+    Event.TWOFA_DISABLED: "Two-factor authentication turned off",
+    Event.BACKUP_CODE_USED: "Signed in with a backup code",
+    Event.BACKUP_CODES_GENERATED: "New backup codes generated",
+    Event.ADMIN_RESET_2FA: "Two-factor authentication reset by an admin",
+}
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One line of an account's recent security activity."""
+
+    at: datetime
+    what: str
+    ip: str
+    user_agent: str
+
+
+def recent_activity(db: Session, user_id: int, *, limit: int = 10) -> list[Activity]:
+    """The account's latest security events worth showing its owner, newest first."""
+    rows = db.exec(
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.user_id) == user_id,
+            col(AuditEvent.event).in_([event.value for event in ACTIVITY_LABELS]),
+        )
+        .order_by(col(AuditEvent.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        Activity(
+            at=row.at,
+            what=ACTIVITY_LABELS[Event(row.event)],
+            ip=row.ip,
+            user_agent=row.user_agent,
+        )
+        for row in rows
+    ]

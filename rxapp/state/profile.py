@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import backup_codes, twofactor
+from rxapp.services import audit, backup_codes, twofactor, user_agents
 from rxapp.services.sessions import SignedIn
 from rxapp.state.auth import AuthState, SignedOut
+
+
+class ActivityRow(TypedDict):
+    """One line of "Recent security activity", as the browser sees it."""
+
+    when: str
+    what: str
+    where: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class AccountView:
     backup_remaining: int
     user_id: int
     session_id: int
+    activity: tuple[audit.Activity, ...] = ()
 
 
 def read_account(db: Session, signed_in: SignedIn) -> AccountView:
@@ -48,7 +58,14 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         backup_remaining=backup_codes.remaining(db, user.id) if active else 0,
         user_id=user.id,
         session_id=signed_in.session.id,
+        activity=tuple(audit.recent_activity(db, user.id)),
     )
+
+
+def _activity_row(item: audit.Activity) -> ActivityRow:
+    browser = user_agents.describe(item.user_agent) if item.user_agent else ""
+    where = " · ".join(part for part in (item.ip, browser) if part) or "—"
+    return ActivityRow(when=item.at.strftime("%d %b %Y, %H:%M UTC"), what=item.what, where=where)
 
 
 class ProfileState(AuthState):
@@ -59,6 +76,7 @@ class ProfileState(AuthState):
     twofa_active: bool = False
     twofa_since: str = ""
     backup_remaining: int = 0
+    activity: list[ActivityRow] = []
     # The connection that last loaded the page: another one means a reconnect or a reload.
     _loaded_sid: str = ""
 
@@ -77,6 +95,7 @@ class ProfileState(AuthState):
         self.twofa_active = view.twofa_active
         self.twofa_since = view.twofa_since.strftime("%d %b %Y") if view.twofa_since else ""
         self.backup_remaining = view.backup_remaining
+        self.activity = [_activity_row(item) for item in view.activity]
         self.session_checked = True
 
     def _clear_account(self) -> None:
@@ -85,6 +104,7 @@ class ProfileState(AuthState):
         self.twofa_active = False
         self.twofa_since = ""
         self.backup_remaining = 0
+        self.activity = []
 
     @rx.event
     async def open_profile(self) -> list[rx.event.EventSpec] | None:

@@ -1,0 +1,47 @@
+"""The profile's "Recent security activity" card, like GitHub's security log."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.layout import card, testid
+from rxapp.state.profile import ActivityRow, ProfileState
+
+
+def _line(item: ActivityRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item["when"], white_space="nowrap"),
+        rx.table.cell(item["what"]),
+        rx.table.cell(item["where"]),
+        custom_attrs=testid("activity-row"),
+    )
+
+
+def activity_card() -> rx.Component:
+    """Sign-ins, failures and 2FA changes of the account, newest first, with where from."""
+    return card(
+        rx.heading("Recent security activity", size="4", as_="h2"),
+        rx.text(
+            "If you do not recognise something here, turn on two-factor authentication or "
+            "generate new backup codes, and tell your admin.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("When"),
+                        rx.table.column_header_cell("What"),
+                        rx.table.column_header_cell("From"),
+                    )
+                ),
+                rx.table.body(rx.foreach(ProfileState.activity, _line)),
+                size="1",
+                width="100%",
+                custom_attrs=testid("activity-table"),
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+    )
