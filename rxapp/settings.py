@@ -63,6 +63,9 @@ class Settings:
     twofa_grace_days: int
     """RXAPP_2FA_GRACE_DAYS: days after an account is created before the rule above sends
     its user straight to the 2FA setup at every sign-in (default 7)."""
+    client_failures_per_hour: int
+    """RXAPP_CLIENT_FAILURES_PER_HOUR: wrong passwords one client address may send from
+    browsers unknown to the accounts before it has to wait (default 30)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,4 +87,5 @@ def get_settings() -> Settings:
         backup_reveal_seconds=_int("RXAPP_BACKUP_REVEAL_SECONDS", 30),
         require_2fa=_choice("RXAPP_REQUIRE_2FA", "admins", ("admins", "all", "none")),
         twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0),
+        client_failures_per_hour=_int("RXAPP_CLIENT_FAILURES_PER_HOUR", 30),
     )

@@ -132,6 +132,9 @@ class RxappServer:
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         env["REFLEX_DB_URL"] = self.db_url
         env.setdefault("RXAPP_SECRET_KEY", _test_secret_key())
+        # Every browser of a test run comes from 127.0.0.1: a per-client limit on wrong
+        # passwords would let one test's failures throttle the next test's sign-ins.
+        env.setdefault("RXAPP_CLIENT_FAILURES_PER_HOUR", "100000")
         env.pop("REFLEX_FRONTEND_PORT", None)
         env.pop("REFLEX_BACKEND_PORT", None)
         env.update(self.extra_env)

@@ -100,7 +100,8 @@ def check_password_step(
         db.commit()
         failures = login_throttle.record_key_failure(db, account_key, now=now)
         if client:
-            login_throttle.record_key_failure(db, client, now=now, policy=login_throttle.PER_CLIENT)
+            per_client = login_throttle.per_client()
+            login_throttle.record_key_failure(db, client, now=now, policy=per_client)
         if login_throttle.delay_after(failures) == login_throttle.MAX_WAIT:
             audit.record(
                 db,

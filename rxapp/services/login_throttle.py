@@ -8,8 +8,8 @@ Three kinds of keys, all stored hashed (the table holds no addresses):
 - per account *and known device* (OWASP's device-cookie defence): a browser that completed
   a sign-in for the account keeps a device token, and its attempts count apart, so wrong
   passwords sent from elsewhere never delay the owner's own browser;
-- per client address, for unknown devices: 20 failures an hour are free, then the client
-  waits, so one client cannot spray passwords over many accounts.
+- per client address, for unknown devices: 30 failures an hour are free (a setting), then
+  the client waits, so one client cannot spray passwords over many accounts.
 
 An attempt first claims its account key with one conditional UPDATE (holding it while the
 hash is checked); attempts that find it claimed or waiting are refused without checking, so
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rxapp.models import LoginThrottle, UTCDateTime
+from rxapp.settings import get_settings
 
 FREE_FAILURES = 5
 MAX_WAIT = timedelta(minutes=15)
@@ -47,7 +48,12 @@ class Policy:
 
 
 PER_ACCOUNT = Policy(free_failures=FREE_FAILURES, max_wait=MAX_WAIT)
-PER_CLIENT = Policy(free_failures=20, max_wait=MAX_WAIT, window=timedelta(hours=1))
+
+
+def per_client() -> Policy:
+    """The policy per client address (RXAPP_CLIENT_FAILURES_PER_HOUR)."""
+    free = get_settings().client_failures_per_hour
+    return Policy(free_failures=free, max_wait=MAX_WAIT, window=timedelta(hours=1))
 
 
 def _digest(text: str) -> str:

@@ -84,7 +84,7 @@ def test_a_device_token_of_another_account_counts_as_unknown(db, alice, owner_de
 
 def test_one_client_spraying_many_accounts_is_made_to_wait(db):
     now = T0
-    for i in range(login_throttle.PER_CLIENT.free_failures):
+    for i in range(login_throttle.per_client().free_failures):
         step = accounts.check_password_step(
             db, f"victim{i}@example.com", "Summer2026!", now=now, client_ip=STRANGER_IP
         )
