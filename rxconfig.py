@@ -22,6 +22,13 @@ config = rx.Config(
     # next connection. Several instances share Redis instead (REFLEX_REDIS_URL).
     state_manager_mode="redis" if os.environ.get("REFLEX_REDIS_URL") else "memory",
     telemetry_enabled=False,
+    # Reflex's CORS layer echoes only these (RXAPP_ALLOWED_ORIGINS; none by default): the
+    # app's own pages never need CORS, and rxapp/http_security.py refuses other origins.
+    cors_allowed_origins=[
+        origin.strip()
+        for origin in (os.environ.get("RXAPP_ALLOWED_ORIGINS") or "").split(",")
+        if origin.strip()
+    ],
     # X-Forwarded-For is believed only through this many trusted proxies (the cluster's
     # nginx sets 1); otherwise the client's address is the socket's peer.
     trusted_proxy_hops=int(os.environ.get("RXAPP_TRUSTED_PROXY_HOPS") or 0),

@@ -28,6 +28,11 @@ except secretbox.SecretKeyError as error:
 
 app = rx.App(stylesheets=["/styles.css"], api_transformer=[api, http_security.secure])
 event_guard.install(app)
+# The websocket's origin is checked by http_security before the upgrade (same origin or
+# RXAPP_ALLOWED_ORIGINS); Socket.IO's own list (Reflex's CORS list) would refuse the app's
+# own pages, which never appear in it.
+if app.sio is not None:
+    app.sio.eio.cors_allowed_origins = "*"
 app.add_page(index_page, route=routes.INDEX, title="rxapp", on_load=AuthState.route_by_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · rxapp", on_load=LoginState.open_login)
 app.add_page(
