@@ -318,6 +318,13 @@ def verify_login_code(
     )
 
 
+def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:
+    """A new batch of backup codes replacing every older one, audited in the same
+    transaction; commit. Returns the codes in clear, shown once."""
+    audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=user_id)
+    return backup_codes.replace_batch(db, user_id, now=now)
+
+
 def disable(
     db: Session,
     user_id: int,

@@ -17,7 +17,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import audit, backup_codes, reauth, reveals, sessions, twofactor
+from rxapp.services import backup_codes, reauth, reveals, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.totp import grouped as totp_grouped
@@ -293,9 +293,7 @@ class BackupCodesState(ProfileState):
 
         def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal, AccountView]:
             now = utcnow()
-            codes = backup_codes.replace_batch(db, signed_in.user.id, now=now)
-            audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=signed_in.user.id)
-            db.commit()
+            codes = twofactor.new_backup_codes(db, signed_in.user.id, now=now)
             shown = [backup_codes.formatted(code) for code in codes]
             reveal = reveals.create(
                 db,
