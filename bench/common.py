@@ -53,3 +53,22 @@ def summary(samples: list[float]) -> str:
         f"median {statistics.median(ordered):8.2f} ms   p90 {p90:8.2f} ms   "
         f"min {ordered[0]:8.2f} ms   n={len(ordered)}"
     )
+
+
+def admin_with_2fa(db_url: str, email: str, password: str) -> str:
+    """Create an admin with 2FA on (admins need it for All users); return the TOTP key."""
+    from rxapp.models import User
+    from rxapp.services import accounts, totp
+    from rxapp.services.clock import utcnow
+    from rxapp.services.database import session_for
+
+    secret = totp.new_secret()
+    with session_for(db_url) as db:
+        admin = accounts.create_user(db, email, password, now=utcnow(), is_admin=True)
+        user = db.get(User, admin.id)
+        user.totp_secret = secretbox.encrypt(secret)
+        user.totp_enabled_at = utcnow()
+        user.twofa_active = True
+        db.add(user)
+        db.commit()
+    return secret

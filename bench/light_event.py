@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyotp
+
 from bench.cluster_flows import PASSWORD
-from bench.common import use_throwaway_key
+from bench.common import admin_with_2fa, use_throwaway_key
 from bench.flow_driver import ROOT, ReflexSocket, _delta_has, _redirect_to, one_flow
 from rxapp.models import User
-from rxapp.services import accounts, passwords, secretbox, totp
+from rxapp.services import passwords, secretbox, totp
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
 from rxapp.testing import RxappServer
@@ -33,6 +35,9 @@ LIGHT_EVENTS = 150
 ADMIN_EMAIL = "bench-admin@example.com"
 USERS_STATE = f"{ROOT}.rxapp___state___auth____auth_state.rxapp___state___users____users_state"
 LOGIN_STATE = f"{ROOT}.rxapp___state___auth____auth_state.rxapp___state___login____login_state"
+PASSCODE_STATE = (
+    f"{ROOT}.rxapp___state___auth____auth_state.rxapp___state___passcode____passcode_state"
+)
 
 
 def _seed(db_url: str, count: int) -> list[dict[str, str]]:
@@ -59,12 +64,11 @@ def _seed(db_url: str, count: int) -> list[dict[str, str]]:
         )
     with session_for(db_url) as db:
         db.exec(sa.insert(User), params=rows)
-        accounts.create_user(db, ADMIN_EMAIL, PASSWORD, now=now, is_admin=True)
         db.commit()
     return users
 
 
-async def _admin_tab(base_url: str) -> ReflexSocket:
+async def _admin_tab(base_url: str, secret: str) -> ReflexSocket:
     socket = await ReflexSocket.open(base_url)
     hydrated = lambda u: _delta_has(u, ROOT, "is_hydrated_rx_state_", False)  # noqa: E731
     await socket.call(f"{ROOT}.hydrate", {}, "/login", hydrated)
@@ -73,6 +77,14 @@ async def _admin_tab(base_url: str) -> ReflexSocket:
         f"{LOGIN_STATE}.submit",
         {"form": {"email": ADMIN_EMAIL, "password": PASSWORD}},
         "/login",
+        lambda u: _redirect_to(u) is not None,
+    )
+    assert _redirect_to(updates[-1]) == "/passcode", updates
+    await socket.load("/passcode")
+    updates = await socket.call(
+        f"{PASSCODE_STATE}.submit",
+        {"form": {"code": pyotp.TOTP(secret).now()}},
+        "/passcode",
         lambda u: _redirect_to(u) is not None,
     )
     assert _redirect_to(updates[-1]) == "/profile", updates
@@ -116,8 +128,8 @@ async def _sign_ins(base_url: str, users: list[dict[str, str]], stop: asyncio.Ev
     return done
 
 
-async def _measure(base_url: str, users: list[dict[str, str]]) -> dict[str, Any]:
-    admin = await _admin_tab(base_url)
+async def _measure(base_url: str, users: list[dict[str, str]], secret: str) -> dict[str, Any]:
+    admin = await _admin_tab(base_url, secret)
     quiet = await _light_events(admin, asyncio.Event())
     stop = asyncio.Event()
     load = asyncio.create_task(_sign_ins(base_url, users, stop))
@@ -141,10 +153,11 @@ def run(app_root: Path | None = None) -> list[str]:
         server = RxappServer(workdir, root=app_root)
         server.migrate()
         users = _seed(server.db_url, 400)
+        secret = admin_with_2fa(server.db_url, ADMIN_EMAIL, PASSWORD)
         server.start()
         try:
             offset = server.log_size()
-            result = asyncio.run(_measure(server.url, users))
+            result = asyncio.run(_measure(server.url, users, secret))
             log = server.log_path.read_bytes()[offset:].decode("utf-8", "replace")
         finally:
             server.stop()
