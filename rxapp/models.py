@@ -81,6 +81,9 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_ts(nullable=False))
     fresh_proof_at: datetime = Field(sa_column=_ts(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # When this session proved a second factor (at sign-in, enrolment or a fresh proof):
+    # only such sessions may approve another device's sign-in.
+    second_factor_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class PendingLogin(SQLModel, table=True):
@@ -176,3 +179,25 @@ class SpentLink(SQLModel, table=True):
 
     nonce: str = Field(max_length=64, primary_key=True)
     spent_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+
+class SignInApproval(SQLModel, table=True):
+    """A request, from the passcode page, that a signed-in device approve this sign-in by
+    picking the number the waiting page shows (number matching). The tab states hold only
+    the random `ref`; the number and the choices are stored encrypted."""
+
+    __tablename__ = "sign_in_approval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    pending_login_id: int = Field(foreign_key="pending_login.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    expires_at: datetime = Field(sa_column=_ts(nullable=False))
+    challenge: str = Field(max_length=512)
+    status: str = Field(default="open", max_length=16)
+    decided_at: datetime | None = Field(default=None, sa_column=_ts())
+    decided_by_session_id: int | None = Field(default=None)
+    consumed_at: datetime | None = Field(default=None, sa_column=_ts())
+    requester_ip: str = Field(default="", max_length=64)
+    requester_user_agent: str = Field(default="", max_length=255)

@@ -35,6 +35,9 @@ class Event(StrEnum):
     SIGN_IN_THROTTLED = "sign_in_throttled"
     SIGN_IN_LOCKOUT = "sign_in_lockout"
     SECOND_FACTOR_CAP = "second_factor_cap_reached"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_GRANTED = "approval_granted"
+    APPROVAL_DENIED = "approval_denied"
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ ACTIVITY_LABELS = {
     Event.BACKUP_CODE_USED: "Signed in with a backup code",
     Event.BACKUP_CODES_GENERATED: "New backup codes generated",
     Event.ADMIN_RESET_2FA: "Two-factor authentication reset by an admin",
+    Event.APPROVAL_REQUESTED: "Approval of a sign-in requested",
+    Event.APPROVAL_GRANTED: "Sign-in approved from a signed-in device",
+    Event.APPROVAL_DENIED: "Sign-in denied from a signed-in device",
 }
 
 

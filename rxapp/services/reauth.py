@@ -32,5 +32,5 @@ def prove(
     audit.record(db, event, now=now, user_id=user.id, detail=kind)
     db.commit()
     if problem is None:
-        sessions.mark_fresh_proof(db, signed_in.session.id, now=now)
+        sessions.mark_fresh_proof(db, signed_in.session.id, now=now, second_factor=kind == "code")
     return problem

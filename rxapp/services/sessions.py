@@ -27,8 +27,9 @@ class SignedIn:
     session: AuthSession
 
 
-def start_session(db: Session, user: User, *, now: datetime) -> str:
-    """Create a full session for `user`, record the sign-in time, commit; return the token."""
+def start_session(db: Session, user: User, *, now: datetime, second_factor: bool = False) -> str:
+    """Create a full session for `user` (`second_factor`: it passed one), record the
+    sign-in time, commit; return the token."""
     settings = get_settings()
     token = new_token()
     db.add(
@@ -39,6 +40,7 @@ def start_session(db: Session, user: User, *, now: datetime) -> str:
             last_seen_at=now,
             expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
             fresh_proof_at=now,
+            second_factor_at=now if second_factor else None,
         )
     )
     user.last_sign_in_at = now
@@ -94,16 +96,27 @@ def live_session_user(db: Session, session_id: object, *, now: datetime) -> User
     return row[1]
 
 
+def idle_seconds() -> int:
+    """How long an unused session lives."""
+    return get_settings().session_idle_seconds
+
+
 def _is_live(auth: AuthSession, *, now: datetime) -> bool:
-    idle_limit = timedelta(seconds=get_settings().session_idle_seconds)
+    idle_limit = timedelta(seconds=idle_seconds())
     return (
         auth.revoked_at is None and now < auth.expires_at and now - auth.last_seen_at < idle_limit
     )
 
 
-def mark_fresh_proof(db: Session, session_id: int, *, now: datetime, commit: bool = True) -> None:
-    """Record that the session's user just proved a factor again (for sensitive actions)."""
-    db.exec(update(AuthSession).where(AuthSession.id == session_id).values(fresh_proof_at=now))
+def mark_fresh_proof(
+    db: Session, session_id: int, *, now: datetime, commit: bool = True, second_factor: bool = False
+) -> None:
+    """Record that the session's user just proved a factor again (for sensitive actions);
+    `second_factor`: the proof was a second factor."""
+    values: dict[str, datetime] = {"fresh_proof_at": now}
+    if second_factor:
+        values["second_factor_at"] = now
+    db.exec(update(AuthSession).where(AuthSession.id == session_id).values(**values))
     if commit:
         db.commit()
 

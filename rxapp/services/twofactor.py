@@ -166,7 +166,7 @@ def confirm_enrollment(
     audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id)
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     if keep_session_id is not None:
-        sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False)
+        sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False, second_factor=True)
     db.commit()
     return CodeCheck(ok=True)
 

@@ -237,13 +237,15 @@ class AuthState(rx.State):
     def _to_login(self) -> list[rx.event.EventSpec]:
         return [browser_tokens.forget(pending=False), rx.redirect(routes.LOGIN, replace=True)]
 
-    def _begin_session(self, db: Session, user_id: int, device: str) -> str:
+    def _begin_session(
+        self, db: Session, user_id: int, device: str, *, second_factor: bool = False
+    ) -> str:
         """Start a full session for a user who passed every factor (in a worker thread),
         and remember this browser as one of the account's devices; return the token."""
         now = utcnow()
         user = db.get(User, user_id)
         devices.remember(db, user_id, device, now=now)
-        token = sessions.start_session(db, user, now=now)
+        token = sessions.start_session(db, user, now=now, second_factor=second_factor)
         audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
         db.commit()
         return token

@@ -81,7 +81,7 @@ class PasscodeState(AuthState):
         failed = audit.failed_codes_since(
             db, pending.user_id, previous_sign_in, except_session=f"pending {pending.id}"
         )
-        token = self._begin_session(db, pending.user_id, device)
+        token = self._begin_session(db, pending.user_id, device, second_factor=True)
         user = db.get(User, pending.user_id)
         return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
 

@@ -1,0 +1,229 @@
+"""Approving a sign-in from a device that is already signed in, with number matching.
+
+The passcode page asks; every live session of the account that itself passed a second
+factor is shown where the request comes from and three numbers, one of which the waiting
+page shows. Picking that number approves (the waiting page then signs in); another number
+or Deny ends the request and counts as a second-factor failure. Against push fatigue the
+approver must read the number off the other screen, so a tap on a prompt nobody asked for
+approves nothing. Each decision is one conditional UPDATE: one decision per request, on
+any instance. Requests expire after two minutes, one may be open per pending login, and a
+pending login may ask at most five times, ten seconds apart.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from rxapp.models import AuthSession, PendingLogin, SignInApproval
+from rxapp.services import audit, secretbox, sessions, throttle, user_agents
+from rxapp.services.sessions import SignedIn
+
+LIFETIME = timedelta(minutes=2)
+MIN_INTERVAL = timedelta(seconds=10)
+MAX_REQUESTS = 5
+CHOICES = 3
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as the waiting page shows it (the number in clear only here)."""
+
+    ref: str
+    number: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A request as an approving device shows it: where from, and three numbers."""
+
+    ref: str
+    choices: list[int]
+    created_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+
+
+def _challenge(approval: SignInApproval) -> dict[str, object]:
+    plaintext = secretbox.decrypt(approval.challenge)
+    return json.loads(plaintext) if plaintext else {"number": -1, "choices": []}
+
+
+def can_ask(db: Session, pending: PendingLogin, *, now: datetime) -> bool:
+    """Whether the account has a live session that passed a second factor to ask."""
+    idle = timedelta(seconds=sessions.idle_seconds())
+    found = db.exec(
+        select(AuthSession.id).where(
+            col(AuthSession.user_id) == pending.user_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.second_factor_at).is_not(None),
+            col(AuthSession.expires_at) > now,
+            col(AuthSession.last_seen_at) > now - idle,
+        )
+    ).first()
+    return found is not None
+
+
+def ask(
+    db: Session, pending: PendingLogin, *, now: datetime, ip: str = "", user_agent: str = ""
+) -> Request | str:
+    """Open a request for `pending` (commits), or say why not."""
+    if not can_ask(db, pending, now=now):
+        return "No signed-in device can approve this sign-in. Use a code instead."
+    previous = db.exec(
+        select(SignInApproval)
+        .where(col(SignInApproval.pending_login_id) == pending.id)
+        .order_by(col(SignInApproval.id).desc())
+    ).all()
+    if previous and previous[0].status == "open" and previous[0].expires_at > now:
+        latest = previous[0]
+        number = int(_challenge(latest)["number"])  # type: ignore[call-overload]
+        return Request(ref=latest.ref, number=number, expires_at=latest.expires_at)
+    if len(previous) >= MAX_REQUESTS:
+        return "Too many approval requests for this sign-in. Use a code instead."
+    if previous and now - previous[0].created_at < MIN_INTERVAL:
+        wait = int((MIN_INTERVAL - (now - previous[0].created_at)).total_seconds()) + 1
+        return f"Wait {wait} seconds before asking again."
+    number = 10 + secrets.randbelow(90)
+    decoys: set[int] = set()
+    while len(decoys) < CHOICES - 1:
+        decoy = 10 + secrets.randbelow(90)
+        if decoy != number:
+            decoys.add(decoy)
+    choices = sorted([number, *decoys])
+    approval = SignInApproval(
+        ref=secrets.token_urlsafe(24),
+        pending_login_id=pending.id,
+        user_id=pending.user_id,
+        created_at=now,
+        expires_at=now + LIFETIME,
+        challenge=secretbox.encrypt(json.dumps({"number": number, "choices": choices})),
+        requester_ip=ip[:64],
+        requester_user_agent=user_agent[:255],
+    )
+    db.add(approval)
+    audit.record(db, audit.Event.APPROVAL_REQUESTED, now=now, user_id=pending.user_id)
+    db.commit()
+    return Request(ref=approval.ref, number=number, expires_at=approval.expires_at)
+
+
+def _of_pending(db: Session, ref: str, pending_id: int) -> SignInApproval | None:
+    return db.exec(
+        select(SignInApproval).where(
+            col(SignInApproval.ref) == ref, col(SignInApproval.pending_login_id) == pending_id
+        )
+    ).first()
+
+
+def outcome(db: Session, ref: str, pending_id: int, *, now: datetime) -> str:
+    """ "open", "approved", "denied" or "expired", for the waiting page of `pending_id`."""
+    approval = _of_pending(db, ref, pending_id)
+    if approval is None:
+        return "expired"
+    if approval.status == "open" and now >= approval.expires_at:
+        return "expired"
+    return approval.status
+
+
+def consume(db: Session, ref: str, pending_id: int, *, now: datetime) -> bool:
+    """Spend an approved request and end its pending login, once (the caller starts the
+    session and commits)."""
+    spent = db.exec(
+        update(SignInApproval)
+        .where(
+            col(SignInApproval.ref) == ref,
+            col(SignInApproval.pending_login_id) == pending_id,
+            col(SignInApproval.status) == "approved",
+            col(SignInApproval.consumed_at).is_(None),
+        )
+        .values(consumed_at=now)
+    )
+    if spent.rowcount != 1:
+        db.rollback()
+        return False
+    if not sessions.end_pending_login(db, pending_id, now=now):
+        db.rollback()
+        return False
+    return True
+
+
+def prompts_for(db: Session, signed_in: SignedIn, *, now: datetime) -> list[Prompt]:
+    """Open requests this session may decide (it passed a second factor itself)."""
+    if signed_in.session.second_factor_at is None:
+        return []
+    rows = db.exec(
+        select(SignInApproval)
+        .where(
+            col(SignInApproval.user_id) == signed_in.user.id,
+            col(SignInApproval.status) == "open",
+            col(SignInApproval.expires_at) > now,
+        )
+        .order_by(col(SignInApproval.id))
+    ).all()
+    return [
+        Prompt(
+            ref=row.ref,
+            choices=list(_challenge(row)["choices"]),  # type: ignore[arg-type]
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            ip=row.requester_ip,
+            user_agent=row.requester_user_agent,
+        )
+        for row in rows
+    ]
+
+
+def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, now: datetime) -> str:
+    """Decide a request with the number picked (None: Deny), once; commits. Returns
+    "approved", "denied" (Deny or a wrong number) or "gone" (decided, expired, not ours)."""
+    if signed_in.session.second_factor_at is None:
+        return "gone"
+    approval = db.exec(
+        select(SignInApproval).where(
+            col(SignInApproval.ref) == ref, col(SignInApproval.user_id) == signed_in.user.id
+        )
+    ).first()
+    if approval is None:
+        return "gone"
+    right = choice is not None and choice == _challenge(approval)["number"]
+    status = "approved" if right else "denied"
+    decided = db.exec(
+        update(SignInApproval)
+        .where(
+            col(SignInApproval.id) == approval.id,
+            col(SignInApproval.status) == "open",
+            col(SignInApproval.expires_at) > now,
+        )
+        .values(status=status, decided_at=now, decided_by_session_id=signed_in.session.id)
+    )
+    if decided.rowcount != 1:
+        db.rollback()
+        return "gone"
+    requester = user_agents.describe(approval.requester_user_agent)
+    detail = (
+        f"requested from {approval.requester_ip or 'unknown address'} ({requester}); "
+        f"decided by session {signed_in.session.id}"
+    )
+    if right:
+        audit.record(
+            db, audit.Event.APPROVAL_GRANTED, now=now, user_id=approval.user_id, detail=detail
+        )
+    else:
+        reason = "deny" if choice is None else "wrong number"
+        audit.record(
+            db,
+            audit.Event.APPROVAL_DENIED,
+            now=now,
+            user_id=approval.user_id,
+            detail=f"{reason}; {detail}",
+        )
+        throttle.record_failure(db, approval.user_id, now=now)
+    db.commit()
+    return status

@@ -1,0 +1,134 @@
+"""Approving a sign-in from a signed-in device, with number matching; time frozen by `now`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from rxapp.models import AuditEvent, SignInApproval, User
+from rxapp.services import accounts, approvals, sessions
+from rxapp.services.database import engine_for
+from tests.conftest import stored_bytes
+
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def db(sqlite_db_url):
+    with Session(engine_for(sqlite_db_url), expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def user(db) -> User:
+    return accounts.create_user(db, "alice@example.com", "alice-password", now=T0)
+
+
+def _device(db, user, *, second_factor=True, now=T0) -> sessions.SignedIn:
+    token = sessions.start_session(db, user, now=now, second_factor=second_factor)
+    return sessions.current_session(db, token, now=now)
+
+
+def _pending(db, user, now=T0):
+    return sessions.current_pending_login(
+        db, sessions.start_pending_login(db, user, now=now), now=now
+    )
+
+
+def test_the_right_number_approves_once_and_the_sign_in_is_spent_once(db, user):
+    phone = _device(db, user)
+    pending = _pending(db, user)
+    request = approvals.ask(db, pending, now=T0, ip="198.51.100.7", user_agent="Firefox/140")
+    [prompt] = approvals.prompts_for(db, phone, now=T0 + SECOND)
+    assert request.number in prompt.choices and len(set(prompt.choices)) == 3
+    assert prompt.ip == "198.51.100.7"
+    assert approvals.decide(db, prompt.ref, phone, request.number, now=T0 + SECOND) == "approved"
+    assert approvals.decide(db, prompt.ref, phone, request.number, now=T0 + SECOND) == "gone"
+    assert approvals.outcome(db, request.ref, pending.id, now=T0 + SECOND) == "approved"
+    assert approvals.consume(db, request.ref, pending.id, now=T0 + SECOND)
+    db.commit()
+    assert not approvals.consume(db, request.ref, pending.id, now=T0 + SECOND)
+
+
+def test_a_wrong_number_or_deny_ends_the_request_and_counts_a_failure(db, user):
+    phone = _device(db, user)
+    pending = _pending(db, user)
+    request = approvals.ask(db, pending, now=T0)
+    wrong = next(
+        n for n in approvals.prompts_for(db, phone, now=T0)[0].choices if n != request.number
+    )
+    assert approvals.decide(db, request.ref, phone, wrong, now=T0) == "denied"
+    assert approvals.outcome(db, request.ref, pending.id, now=T0) == "denied"
+    assert not approvals.consume(db, request.ref, pending.id, now=T0)
+    db.refresh(user)
+    assert user.second_factor_failures == 1
+    later = T0 + 11 * SECOND
+    again = approvals.ask(db, pending, now=later)
+    assert approvals.decide(db, again.ref, phone, None, now=later) == "denied"
+    db.refresh(user)
+    assert user.second_factor_failures == 2
+    events = db.exec(select(AuditEvent.event).where(AuditEvent.user_id == user.id)).all()
+    assert events.count("approval_denied") == 2
+
+
+def test_a_request_expires_after_two_minutes(db, user):
+    phone = _device(db, user)
+    pending = _pending(db, user)
+    request = approvals.ask(db, pending, now=T0)
+    late = T0 + approvals.LIFETIME
+    assert approvals.outcome(db, request.ref, pending.id, now=late) == "expired"
+    assert approvals.prompts_for(db, phone, now=late) == []
+    assert approvals.decide(db, request.ref, phone, request.number, now=late) == "gone"
+
+
+def test_only_sessions_that_passed_a_second_factor_may_approve(db, user):
+    password_only = _device(db, user, second_factor=False)
+    pending = _pending(db, user)
+    assert not approvals.can_ask(db, pending, now=T0)
+    assert isinstance(approvals.ask(db, pending, now=T0), str)
+    phone = _device(db, user)
+    request = approvals.ask(db, pending, now=T0)
+    assert approvals.prompts_for(db, password_only, now=T0) == []
+    assert approvals.decide(db, request.ref, password_only, request.number, now=T0) == "gone"
+    assert approvals.prompts_for(db, phone, now=T0)
+
+
+def test_another_accounts_device_cannot_see_or_decide(db, user):
+    bob = accounts.create_user(db, "bob@example.com", "bob-password", now=T0)
+    _device(db, user)
+    bobs_phone = _device(db, bob)
+    request = approvals.ask(db, _pending(db, user), now=T0)
+    assert approvals.prompts_for(db, bobs_phone, now=T0) == []
+    assert approvals.decide(db, request.ref, bobs_phone, request.number, now=T0) == "gone"
+
+
+def test_one_open_request_per_sign_in_and_new_ones_are_throttled(db, user):
+    _device(db, user)
+    pending = _pending(db, user)
+    first = approvals.ask(db, pending, now=T0)
+    assert approvals.ask(db, pending, now=T0 + SECOND).ref == first.ref  # the same, still open
+    db.exec(
+        SignInApproval.__table__.update().values(status="denied")  # decided meanwhile
+    )
+    db.commit()
+    assert approvals.ask(db, pending, now=T0 + 2 * SECOND).startswith("Wait")
+    now = T0
+    for _ in range(approvals.MAX_REQUESTS - 1):
+        now += approvals.MIN_INTERVAL
+        made = approvals.ask(db, pending, now=now)
+        assert isinstance(made, approvals.Request)
+        db.exec(SignInApproval.__table__.update().values(status="denied"))
+        db.commit()
+    refused = approvals.ask(db, pending, now=now + approvals.MIN_INTERVAL)
+    assert refused.startswith("Too many approval requests")
+
+
+def test_the_number_is_stored_encrypted(db, user, sqlite_db_url):
+    _device(db, user)
+    request = approvals.ask(db, _pending(db, user), now=T0)
+    row = db.exec(select(SignInApproval)).one()
+    assert str(request.number) not in row.challenge
+    assert b'"number"' not in stored_bytes(sqlite_db_url)
