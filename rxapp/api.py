@@ -40,11 +40,12 @@ def _stream(view: dict, admin_id: int) -> Iterator[str]:
 def export_users(request: Request) -> Response:
     """GET /api/users.csv?token=...: the signed view as CSV, for admins only."""
     now = utcnow()
-    view = signed_links.verify(EXPORT_PURPOSE, request.query_params.get("token"), now=now)
+    token = request.query_params.get("token")
+    view = signed_links.verify(EXPORT_PURPOSE, token, now=now)
     if view is None or not isinstance(view.get("admin"), int):
         return PlainTextResponse("This export link is invalid or has expired.", status_code=403)
     with session_for(get_settings().db_url) as db:
-        if not signed_links.spend(db, view, now=now):
+        if not signed_links.spend(db, token, now=now):
             return PlainTextResponse("This export link has been used already.", status_code=403)
         # The link works only while the admin session that asked for it is live.
         admin = sessions.live_session_user(db, view.get("session"), now=now)

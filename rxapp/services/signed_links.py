@@ -65,12 +65,19 @@ def verify(purpose: str, token: object, *, now: datetime) -> dict[str, Any] | No
         return None
     if now.timestamp() >= data["exp"] or not isinstance(data.get("p"), dict):
         return None
-    return data["p"] | {"_nonce": data.get("n")}
+    return data["p"]
 
 
-def spend(db: Session, payload: dict[str, Any], *, now: datetime) -> bool:
-    """Use a verified link once: True for the first use only (commits)."""
-    nonce = payload.get("_nonce")
+def _nonce(token: str) -> object:
+    try:
+        return json.loads(_unb64(token.split(".")[0])).get("n")
+    except (ValueError, AttributeError, json.JSONDecodeError):
+        return None
+
+
+def spend(db: Session, token: str, *, now: datetime) -> bool:
+    """Use a link that `verify` accepted, once: True for the first use only (commits)."""
+    nonce = _nonce(token)
     if not isinstance(nonce, str) or not nonce or len(nonce) > 64:
         return False
     db.exec(delete(SpentLink).where(col(SpentLink.spent_at) < now - timedelta(days=1)))
