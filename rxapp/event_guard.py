@@ -16,10 +16,12 @@ import re
 import types
 import typing
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import Any, Union, get_args, get_origin
 
 import reflex as rx
+from socketio.exceptions import ConnectionRefusedError
 
 logger = logging.getLogger("rxapp.events")
 
@@ -34,21 +36,38 @@ class RefusedEventError(ValueError):
     """Why an event is refused (never quoting what it carried)."""
 
 
+_CONNECTING: ContextVar[bool] = ContextVar("rxapp_connecting", default=False)
+
+
 def install(app: rx.App) -> None:
-    """Check every event of `app`'s websocket before Reflex sees it."""
+    """Check every event of `app`'s websocket before Reflex sees it. A connection that sends
+    an event no page of the app sends is closed (while connecting: refused), so it can never
+    sit on a tab's state that Reflex was not told it owns."""
     namespace = app.event_namespace
     if namespace is None:
         return
-    forward: Callable[[str, Any], Awaitable[None]] = namespace.on_event
+    forward_event: Callable[[str, Any], Awaitable[None]] = namespace.on_event
+    forward_connect: Callable[..., Awaitable[None]] = namespace.on_connect
+
+    async def on_connect(sid: str, environ: dict, auth: Any = None) -> None:
+        token = _CONNECTING.set(True)
+        try:
+            await forward_connect(sid, environ, auth)
+        finally:
+            _CONNECTING.reset(token)
 
     async def on_event(sid: str, data: Any) -> None:
         try:
             check_event(data)
         except RefusedEventError as refusal:
             logger.warning("rxapp: refused an event from a browser: %s", refusal)
+            if _CONNECTING.get():
+                raise ConnectionRefusedError("refused") from None
+            await namespace.disconnect(sid)
             return
-        await forward(sid, data)
+        await forward_event(sid, data)
 
+    namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
 
 
@@ -68,9 +87,7 @@ def check_event(data: object) -> None:
         raise RefusedEventError(f"{_shown(name)}: a value JSON cannot carry") from None
     if size > MAX_EVENT_CHARS:
         raise RefusedEventError(f"{_shown(name)}: event too large ({size} characters)")
-    for key in ("router_data",):
-        if data.get(key) is not None and not isinstance(data[key], dict):
-            raise RefusedEventError(f"{_shown(name)}: malformed {key}")
+    _check_router_data(data.get("router_data"), name)
     payload = data.get("payload")
     if payload is None:
         payload = {}
@@ -87,6 +104,23 @@ def check_event(data: object) -> None:
             continue
         if expected is not None and not _matches(payload[parameter_name], expected):
             raise RefusedEventError(f"{_shown(name)}: argument {parameter_name} has the wrong type")
+
+
+def _check_router_data(router_data: object, name: str) -> None:
+    """What the frontend sends: the page's path and its query string."""
+    if router_data is None:
+        return
+    if not isinstance(router_data, dict):
+        raise RefusedEventError(f"{_shown(name)}: malformed router data")
+    for key in ("pathname", "asPath"):
+        if key in router_data and not isinstance(router_data[key], str):
+            raise RefusedEventError(f"{_shown(name)}: malformed router data")
+    query = router_data.get("query")
+    if query is not None and not (
+        isinstance(query, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
+    ):
+        raise RefusedEventError(f"{_shown(name)}: malformed query")
 
 
 def _check_values(value: object, name: str, *, depth: int) -> None:

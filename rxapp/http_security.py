@@ -16,6 +16,7 @@ An ASGI middleware around the whole app (pages, assets, API, the event websocket
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
@@ -23,6 +24,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -191,8 +193,7 @@ class _Headers:
             await self.send(message)
             return
         if message["type"] == "http.response.pathsend":  # a file the server sends itself
-            with open(message["path"], "rb") as page_file:
-                await self._send_start(page_file.read())
+            await self._send_start(await asyncio.to_thread(Path(message["path"]).read_bytes))
             await self.send(message)
             return
         self.body.append(message.get("body", b""))

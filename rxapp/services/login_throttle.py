@@ -19,6 +19,7 @@ a burst checks one password. Rows untouched for a day and not blocking are prune
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,7 +77,14 @@ def account_key(email: str, known_device: str) -> str:
 
 
 def client_key(ip: str) -> str:
-    """The key of a client address."""
+    """The key of a client address; IPv6 clients by their /64 network, since one client
+    commonly holds a whole /64 and could rotate through it."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return _digest(f"client\n{ip}")
+    if address.version == 6 and address.ipv4_mapped is None:
+        ip = str(ipaddress.ip_network(f"{address}/64", strict=False))
     return _digest(f"client\n{ip}")
 
 

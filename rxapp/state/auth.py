@@ -95,10 +95,21 @@ class AuthState(rx.State):
         """Keep only the digest of a token the browser presents, bound to this connection."""
         digest_name = _TOKEN_VARS.get(name)
         if digest_name is not None:
+            self._claim_connection()
             super().__setattr__(digest_name, token_hash(value) or "")
-            super().__setattr__("_proof_sid", self._sid())
             value = ""
         super().__setattr__(name, value)
+
+    def _claim_connection(self) -> None:
+        """Make the current connection the proving one. A connection that did not prove
+        anything yet starts from nothing: no digest presented on an earlier connection
+        (the same tab id, perhaps someone else's) carries over to it."""
+        sid = self._sid()
+        if sid != self._proof_sid:
+            self._session_digest = ""
+            self._pending_digest = ""
+            self._device_digest = ""
+            self._proof_sid = sid
 
     @_overrides_reflex
     def get_delta(self) -> dict[str, dict[str, Any]]:
@@ -155,11 +166,9 @@ class AuthState(rx.State):
 
     def _bind(self, *, session_token: str = "", pending_token: str = "") -> None:
         """Bind tokens the server just issued to this connection."""
-        device = self._proven_device()
+        self._claim_connection()
         self._session_digest = token_hash(session_token) or ""
         self._pending_digest = token_hash(pending_token) or ""
-        self._device_digest = device
-        self._proof_sid = self._sid()
 
     def _proven_device(self) -> str:
         """This connection's device digest ("" when none was presented)."""
@@ -171,8 +180,8 @@ class AuthState(rx.State):
         if self._proven_device():
             return []
         token = new_token()
+        self._claim_connection()
         self._device_digest = token_hash(token) or ""
-        self._proof_sid = self._sid()
         return [browser_tokens.keep_device(token)]
 
     async def _as_user(
@@ -237,30 +246,12 @@ class AuthState(rx.State):
     def _to_login(self) -> list[rx.event.EventSpec]:
         return [browser_tokens.forget(pending=False), rx.redirect(routes.LOGIN, replace=True)]
 
-    def _begin_session(
-        self, db: Session, user_id: int, device: str, *, second_factor: bool = False
-    ) -> str:
-        """Start a full session for a user who passed every factor (in a worker thread),
-        and remember this browser as one of the account's devices; return the token."""
-        now = utcnow()
-        user = db.get(User, user_id)
-        devices.remember(db, user_id, device, now=now)
-        token = sessions.start_session(db, user, now=now, second_factor=second_factor)
-        audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
-        db.commit()
-        return token
-
     def _enter(self, token: str, user: User) -> list[rx.event.EventSpec]:
         """Bind a new session to this connection, store it in the browser, go to the profile."""
         self._bind(session_token=token)
         self._owned_by = self._session_digest
         self._show_user(user)
         return [browser_tokens.keep_session(token), rx.redirect(routes.PROFILE, replace=True)]
-
-    def _device_for_sign_in(self) -> tuple[str, list[rx.event.EventSpec]]:
-        """The device digest to remember at a sign-in, and what gives the browser its token."""
-        events = self._new_device_if_needed()
-        return self._device_digest, events
 
     # --- events ---------------------------------------------------------------------------
 
@@ -294,3 +285,15 @@ class AuthState(rx.State):
         self._forget_user()
         self._pending_digest = ""
         return [browser_tokens.forget(), rx.redirect(routes.LOGIN, replace=True)]
+
+
+def begin_session(db: Session, user_id: int, device: str, *, second_factor: bool = False) -> str:
+    """Start a full session for a user who passed every factor (in a worker thread), and
+    remember this browser as one of the account's devices; return the token."""
+    now = utcnow()
+    user = db.get(User, user_id)
+    devices.remember(db, user_id, device, now=now)
+    token = sessions.start_session(db, user, now=now, second_factor=second_factor)
+    audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
+    db.commit()
+    return token

@@ -13,7 +13,7 @@ from rxapp.services import accounts, audit, policy, sessions, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
 from rxapp.state import browser_tokens
-from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
 
 
@@ -106,5 +106,5 @@ class LoginState(AuthState):
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()
             return _Outcome(user=user, pending_token=token)
-        token = self._begin_session(db, user.id, device)
+        token = begin_session(db, user.id, device)
         return _Outcome(user=user, session_token=token, requirement=policy.requirement(user))

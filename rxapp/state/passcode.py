@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import audit, backup_codes, sessions, twofactor
+from rxapp.services import approvals, audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
-from rxapp.state import browser_tokens
-from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state import browser_tokens, secret_cache
+from rxapp.state.auth import AuthState, SignedOut, begin_session
+from rxapp.state.offloop import run_db
+
+_APPROVAL_ENDED = {
+    "denied": "The sign-in was denied on your other device. Ask again, or use a code.",
+    "expired": "The request expired before anyone answered. Ask again, or use a code.",
+}
+
+
+@dataclass(frozen=True)
+class _ApprovalOutcome:
+    """Where an approval request stands, as the waiting page learns it."""
+
+    kind: str
+    user: User | None = None
+    session_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,22 @@ class PasscodeState(AuthState):
     """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
+    # Approval from a signed-in device (number matching, see services/approvals.py).
+    approval_available: bool = False
+    approval_waiting: bool = False
+    approval_seconds: int = 0
+    approval_message: str = ""
+    _approval_ref: str = ""
+    _approval_deadline: float = 0.0
+    _approval_lease: float = 0.0
+
+    @rx.var(cache=False)
+    def approval_number(self) -> dict[str, str]:
+        """The number to pick on the other device, for the proven connection only."""
+        proof = self._proof()
+        if not self.approval_waiting or proof is None or not proof.pending_digest:
+            return {"number": "", "salt": ""}
+        return secret_cache.get(f"approval:{self._approval_ref}") or {"number": "", "salt": ""}
 
     def _back_to_login(self) -> list[rx.event.EventSpec]:
         self._pending_digest = ""
@@ -38,11 +73,93 @@ class PasscodeState(AuthState):
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
         self.error = ""
-        found = await self._as_pending(lambda _db, pending: pending.id)
+        found = await self._as_pending(
+            lambda db, pending: approvals.can_ask(db, pending, now=utcnow())
+        )
         if isinstance(found, SignedOut):
             return self._back_to_login()
+        self.approval_available = found
         self.session_checked = True
+        if self.approval_waiting and self._approval_ref:
+            return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting
         return None
+
+    @rx.event
+    async def request_approval(self) -> Any:
+        """Ask the account's signed-in devices to approve this sign-in."""
+        where = self._origin()
+
+        def ask(db: Session, pending: PendingLogin) -> approvals.Request | str:
+            return approvals.ask(
+                db, pending, now=utcnow(), ip=where.ip, user_agent=where.user_agent
+            )
+
+        made = await self._as_pending(ask)
+        if isinstance(made, SignedOut):
+            return self._back_to_login()
+        if isinstance(made, str):
+            self.approval_message = made
+            return None
+        secret_cache.put(
+            f"approval:{made.ref}",
+            {"number": f"{made.number:02d}", "salt": secrets.token_hex(8)},
+            until=made.expires_at,
+        )
+        self._approval_ref = made.ref
+        self._approval_deadline = made.expires_at.timestamp()
+        self.approval_seconds = max(0, int(self._approval_deadline - utcnow().timestamp()))
+        self.approval_message = ""
+        self.approval_waiting = True
+        return PasscodeState.wait_for_approval
+
+    @rx.event(background=True)
+    async def wait_for_approval(self) -> Any:
+        """Wait live for the other device's decision; sign in the moment it approves."""
+        async with self:
+            now = utcnow().timestamp()
+            if self._approval_lease > now:
+                return
+            self._approval_lease = now + 3
+        try:
+            while True:
+                async with self:
+                    proof = self._proof()
+                    digest = proof.pending_digest if proof else ""
+                    ref, deadline = self._approval_ref, self._approval_deadline
+                    self._approval_lease = utcnow().timestamp() + 3
+                    self.approval_seconds = max(0, int(deadline - utcnow().timestamp()))
+                    device_events = self._new_device_if_needed()
+                    device, where = self._device_digest, self._origin()
+                if not digest or not ref:
+                    return
+                state = await run_db(
+                    partial(_approval_outcome, pending_digest=digest, ref=ref, device=device),
+                    where=where,
+                )
+                if state.kind == "open":
+                    await asyncio.sleep(0.5)
+                    continue
+                async with self:
+                    self._approval_done(_APPROVAL_ENDED.get(state.kind, ""))
+                    if state.kind == "approved" and state.user is not None:
+                        events = [*device_events, *self._enter(state.session_token, state.user)]
+                    elif state.kind == "gone":
+                        events = self._back_to_login()
+                    else:
+                        events = []
+                for event in events:
+                    yield event
+                return
+        finally:
+            async with self:
+                self._approval_lease = 0.0
+
+    def _approval_done(self, message: str) -> None:
+        secret_cache.drop(f"approval:{self._approval_ref}")
+        self._approval_ref = ""
+        self.approval_waiting = False
+        self.approval_seconds = 0
+        self.approval_message = message
 
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
@@ -81,7 +198,7 @@ class PasscodeState(AuthState):
         failed = audit.failed_codes_since(
             db, pending.user_id, previous_sign_in, except_session=f"pending {pending.id}"
         )
-        token = self._begin_session(db, pending.user_id, device, second_factor=True)
+        token = begin_session(db, pending.user_id, device, second_factor=True)
         user = db.get(User, pending.user_id)
         return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
 
@@ -115,3 +232,21 @@ def _backup_notice(left: int) -> str:
     if left <= backup_codes.LOW:
         return f"{left} backup code{'s' if left != 1 else ''} left — generate new ones."
     return f"You signed in with a backup code; {left} are left."
+
+
+def _approval_outcome(
+    db: Session, *, pending_digest: str, ref: str, device: str
+) -> _ApprovalOutcome:
+    """Where the request stands; an approval is spent here and the session started."""
+    now = utcnow()
+    pending = sessions.pending_login_by_digest(db, pending_digest, now=now)
+    if pending is None:
+        return _ApprovalOutcome("gone")
+    audit.set_session(f"pending {pending.id}")
+    kind = approvals.outcome(db, ref, pending.id, now=now)
+    if kind != "approved":
+        return _ApprovalOutcome(kind)
+    if not approvals.consume(db, ref, pending.id, now=now):
+        return _ApprovalOutcome("gone")
+    token = begin_session(db, pending.user_id, device, second_factor=True)
+    return _ApprovalOutcome("approved", db.get(User, pending.user_id), token)

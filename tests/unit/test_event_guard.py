@@ -19,6 +19,16 @@ def _event(state: type, handler: str, payload: object) -> dict:
 
 
 def test_an_event_the_page_sends_passes():
+    check_event(
+        {
+            **_event(UsersState, "set_status_filter", {"value": "activated"}),
+            "router_data": {
+                "pathname": "/users",
+                "asPath": "/users?twofa=x",
+                "query": {"twofa": "x"},
+            },
+        }
+    )
     check_event(_event(LoginState, "submit", {"form": {"email": "a@b.c", "password": "x"}}))
     check_event(_event(UsersState, "ask_reset", {"user_id": 7}))
     check_event(_event(EnrollState, "close", {}))
@@ -40,6 +50,14 @@ def test_an_event_the_page_sends_passes():
         (_event(LoginState, "submit", {"form": {"e": "x" * 70_000}}), "too large"),
         (_event(LoginState, "submit", [MARKER]), "payload is not an object"),
         ({"name": 12}, "no handler name"),
+        (
+            {**_event(EnrollState, "close", {}), "router_data": {"query": ["x"]}},
+            "malformed query",
+        ),
+        (
+            {**_event(EnrollState, "close", {}), "router_data": {"pathname": 5}},
+            "malformed router data",
+        ),
         ([MARKER], "not an event object"),
         (MARKER, "not an event object"),
     ],

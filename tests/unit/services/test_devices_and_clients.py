@@ -122,3 +122,10 @@ def test_old_throttle_rows_are_pruned(db):
     assert login_throttle.key_for("gone@example.com") not in keys
     assert login_throttle.client_key(STRANGER_IP) not in keys
     assert login_throttle.key_for("new@example.com") in keys
+
+
+def test_ipv6_clients_are_limited_by_their_64_network():
+    one = login_throttle.client_key("2001:db8:1:2:aaaa::1")
+    assert one == login_throttle.client_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert one != login_throttle.client_key("2001:db8:1:3::1")
+    assert login_throttle.client_key("203.0.113.1") != login_throttle.client_key("203.0.113.2")

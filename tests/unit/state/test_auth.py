@@ -95,3 +95,28 @@ def test_binding_a_new_session_replaces_the_proof_of_this_connection(connect):
     assert isinstance(auth, AuthState)
     assert auth._proven_session() == token_hash(TOKEN)
     assert auth._proof().pending_digest == ""
+
+
+def test_presenting_another_token_on_a_new_connection_keeps_none_of_the_old_proof(connect):
+    auth = connect("victim-sid")
+    auth.session_token = TOKEN
+    auth.device_token = "d" * 43
+    auth = connect("attacker-sid")  # the tab id, without hydrating
+    auth.device_token = "x"  # as a forged update_vars_internal would set it
+    assert auth._proven_session() == ""
+    assert auth._proof().pending_digest == ""
+
+
+def test_a_new_device_token_on_a_new_connection_proves_no_session(connect):
+    auth = connect("victim-sid")
+    auth.session_token = TOKEN
+    auth = connect("attacker-sid")
+    auth._new_device_if_needed()  # what the password step does for a browser without one
+    assert auth._proven_session() == ""
+
+
+def test_a_sync_from_another_tab_on_the_same_connection_keeps_the_session(connect):
+    auth = connect("sid-1")
+    auth.session_token = TOKEN
+    auth.device_token = "d" * 43  # e.g. another tab of the browser wrote its device token
+    assert auth._proven_session() == token_hash(TOKEN)
