@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.approvals import approval_panel
 from rxapp.components.fields import error_message, submit_button
 from rxapp.components.layout import card, page
 from rxapp.components.widgets import code_input
@@ -69,6 +70,7 @@ def passcode_page() -> rx.Component:
                 reset_on_submit=False,
                 width="100%",
             ),
+            approval_panel(),
             _help(),
             rx.button(
                 "Use a different account",

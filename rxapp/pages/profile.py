@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.activity import activity_card
+from rxapp.components.approvals import approval_dialog
 from rxapp.components.fields import error_message, proof_input
 from rxapp.components.layout import card, page, testid
 from rxapp.components.widgets import (
@@ -411,6 +412,7 @@ def profile_page() -> rx.Component:
         reauth_dialog(),
         disable_dialog(),
         backup_dialog(),
+        approval_dialog(),
         title="My profile",
         signed_in=True,
         width="40rem",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.approvals import approval_dialog
 from rxapp.components.fields import proof_input
 from rxapp.components.layout import page, testid
 from rxapp.components.widgets import dialog_actions
@@ -301,6 +302,7 @@ def users_page() -> rx.Component:
         rx.cond(UsersState.total == 0, rx.text("No users match.", size="2", color_scheme="gray")),
         _pager(),
         _reset_dialog(),
+        approval_dialog(),
         title="All users",
         signed_in=True,
         width="72rem",

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from rxapp.services import audit, backup_codes, twofactor, user_agents
 from rxapp.services.sessions import SignedIn
+from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
 
 
@@ -119,9 +120,10 @@ class ProfileState(AuthState):
         self._apply(view)
         reconnected = self._loaded_sid not in ("", self._sid())
         self._loaded_sid = self._sid()
-        events = await restore_dialogs(self, view, keep_open=reconnected)
+        events = [*(await restore_dialogs(self, view, keep_open=reconnected) or [])]
+        events.append(ApprovalState.watch)
         if self._setup_on_arrival:
             self._setup_on_arrival = False
             if not view.twofa_active:
-                return await open_setup(self)
-        return events
+                events.append(await open_setup(self))
+        return [event for event in events if event is not None]

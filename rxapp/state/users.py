@@ -19,6 +19,7 @@ from rxapp.services import admin, audit, policy, reauth, sessions, signed_links,
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
+from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
 
 T = TypeVar("T")
@@ -186,7 +187,7 @@ class UsersState(AuthState):
         self.reset_open = False
         if refused := await self._reload():
             return refused
-        return [self._sync_url(), UsersState.watch_for_changes]
+        return [self._sync_url(), UsersState.watch_for_changes, ApprovalState.watch]
 
     @rx.event
     async def set_status_filter(self, value: str) -> list[rx.event.EventSpec] | None:

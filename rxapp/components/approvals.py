@@ -1,0 +1,120 @@
+"""Number matching, on both sides: the waiting passcode page and the approving device."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.layout import testid
+from rxapp.state.approvals import ApprovalState
+from rxapp.state.passcode import PasscodeState
+
+
+def approval_panel() -> rx.Component:
+    """On the passcode page: ask a signed-in device, then show the number to pick there."""
+    waiting = rx.vstack(
+        rx.text("On your signed-in device, pick this number:", size="2"),
+        rx.text(
+            PasscodeState.approval_number["number"],
+            size="9",
+            weight="bold",
+            custom_attrs=testid("approval-number"),
+        ),
+        rx.text(
+            "The request expires in ",
+            rx.el.span(PasscodeState.approval_seconds, custom_attrs=testid("approval-expires")),
+            " seconds.",
+            size="2",
+            color_scheme="gray",
+            aria_live="off",
+        ),
+        align="center",
+        spacing="2",
+        width="100%",
+        padding="1rem",
+        border=f"1px solid {rx.color('accent', 6)}",
+        border_radius="var(--radius-3)",
+    )
+    ask = rx.button(
+        rx.icon("smartphone", size=16),
+        "Approve from a signed-in device",
+        variant="soft",
+        width="100%",
+        on_click=PasscodeState.request_approval,
+        custom_attrs=testid("passcode-request-approval"),
+    )
+    return rx.vstack(
+        rx.cond(
+            PasscodeState.approval_waiting,
+            waiting,
+            rx.cond(PasscodeState.approval_available, ask),
+        ),
+        rx.cond(
+            PasscodeState.approval_message != "",
+            rx.callout(
+                PasscodeState.approval_message,
+                icon="info",
+                color_scheme="gray",
+                size="1",
+                custom_attrs=testid("approval-message"),
+            ),
+        ),
+        rx.el.div(
+            rx.cond(
+                PasscodeState.approval_waiting,
+                "Waiting for your other device. Pick the number shown here on it.",
+                PasscodeState.approval_message,
+            ),
+            role="status",
+            aria_live="polite",
+            class_name="sr-only",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def approval_dialog() -> rx.Component:
+    """On every signed-in page: someone is signing in and asks this device to approve."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Is this you signing in?"),
+            rx.alert_dialog.description(
+                "A sign-in to your account waits for approval, from ",
+                rx.text.strong(ApprovalState.where),
+                " at ",
+                ApprovalState.when,
+                ". If it is you, pick the number that the other screen shows. If not, deny it.",
+                size="2",
+            ),
+            rx.hstack(
+                rx.foreach(
+                    ApprovalState.choices,
+                    lambda choice: rx.button(
+                        choice["number"],
+                        size="4",
+                        variant="outline",
+                        on_click=ApprovalState.choose(choice["number"]),
+                        custom_attrs=testid("approval-choice"),
+                    ),
+                ),
+                spacing="3",
+                justify="center",
+                padding_y="1rem",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button(
+                        "Deny, it is not me",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=ApprovalState.deny,
+                        custom_attrs=testid("approval-deny"),
+                    )
+                ),
+                justify="end",
+            ),
+            custom_attrs=testid("approval-request"),
+            max_width="26rem",
+        ),
+        open=ApprovalState.open,
+    )

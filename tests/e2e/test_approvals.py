@@ -1,0 +1,112 @@
+"""Approving a sign-in from a device that is already signed in, with number matching, in
+two real browsers: approve, a wrong number, deny; the waiting page updates by itself."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from rxapp.models import User
+from rxapp.testing import Account, RxappServer
+from tests.e2e.conftest import PASSCODE_URL, PROFILE_URL, enable_2fa, sign_in, sign_in_to_profile
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def phone_and_laptop(
+    browser: Browser, page: Page, base_url: str, rxapp_user: Account
+) -> tuple[Page, Page]:
+    """The account signed in with 2FA on one browser (the phone), and a second browser (the
+    laptop) past the password step, waiting on the passcode page."""
+    sign_in_to_profile(page, rxapp_user)
+    enable_2fa(page)  # this session passed a second factor: it may approve
+    laptop = browser.new_context(base_url=base_url).new_page()
+    sign_in(laptop, rxapp_user)
+    expect(laptop).to_have_url(PASSCODE_URL)
+    yield page, laptop
+    laptop.context.close()
+
+
+def _ask(laptop: Page) -> str:
+    laptop.get_by_test_id("passcode-request-approval").click()
+    number = laptop.get_by_test_id("approval-number")
+    expect(number).to_have_text(re.compile(r"^\d{2}$"))
+    return number.inner_text()
+
+
+def _choices(phone: Page) -> list[str]:
+    expect(phone.get_by_test_id("approval-request")).to_be_visible()
+    choices = phone.get_by_test_id("approval-choice")
+    expect(choices).to_have_count(3)
+    return choices.all_inner_texts()
+
+
+def _failures(server: RxappServer, account: Account) -> int:
+    with server.db() as db:
+        return db.exec(select(User.second_factor_failures).where(User.email == account.email)).one()
+
+
+def test_picking_the_right_number_signs_the_waiting_browser_in(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account
+) -> None:
+    phone, laptop = phone_and_laptop
+    number = _ask(laptop)
+    choices = _choices(phone)
+    assert number in choices and len(set(choices)) == 3
+    expect(phone.get_by_test_id("approval-request")).to_contain_text("127.0.0.1")
+    phone.get_by_test_id("approval-choice").filter(has_text=number).click()
+    # The waiting page moves on by itself, no reload.
+    expect(laptop).to_have_url(PROFILE_URL)
+    expect(laptop.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+    expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+
+
+def test_a_wrong_number_ends_the_request_and_counts_as_a_failure(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    phone, laptop = phone_and_laptop
+    number = _ask(laptop)
+    wrong = next(choice for choice in _choices(phone) if choice != number)
+    phone.get_by_test_id("approval-choice").filter(has_text=wrong).click()
+    expect(laptop.get_by_test_id("approval-message")).to_contain_text("denied")
+    expect(laptop.get_by_test_id("approval-number")).to_have_count(0)
+    expect(laptop).to_have_url(PASSCODE_URL)
+    assert _failures(rxapp_server, rxapp_user) == 1
+
+
+def test_deny_ends_the_request(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    phone, laptop = phone_and_laptop
+    _ask(laptop)
+    _choices(phone)
+    phone.get_by_test_id("approval-deny").click()
+    expect(laptop.get_by_test_id("approval-message")).to_contain_text("denied")
+    expect(laptop).to_have_url(PASSCODE_URL)
+    assert _failures(rxapp_server, rxapp_user) == 1
+
+
+def test_without_a_device_that_passed_2fa_there_is_nothing_to_ask(
+    browser: Browser, page: Page, base_url: str, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    page.get_by_test_id("logout").click()
+    laptop = browser.new_context(base_url=base_url).new_page()
+    try:
+        sign_in(laptop, rxapp_user)
+        expect(laptop).to_have_url(PASSCODE_URL)
+        # A typo first, so the server has answered this page before we look.
+        laptop.get_by_test_id("passcode-input").fill("12")
+        laptop.get_by_test_id("passcode-submit").click()
+        expect(laptop.get_by_test_id("passcode-error")).not_to_be_empty()
+        expect(laptop.get_by_test_id("passcode-request-approval")).to_have_count(0)
+        laptop.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+        laptop.get_by_test_id("passcode-submit").click()
+        expect(laptop).to_have_url(PROFILE_URL)
+    finally:
+        laptop.context.close()
