@@ -160,12 +160,16 @@ def prompts_for(db: Session, signed_in: SignedIn, *, now: datetime) -> list[Prom
         return []
     rows = db.exec(
         select(SignInApproval)
+        .join(PendingLogin, col(PendingLogin.id) == SignInApproval.pending_login_id)
         .where(
             col(SignInApproval.user_id) == signed_in.user.id,
             col(SignInApproval.status) == "open",
             col(SignInApproval.expires_at) > now,
+            # A sign-in abandoned, voided or ended by a reset asks nothing any more.
+            col(PendingLogin.ended_at).is_(None),
+            col(PendingLogin.expires_at) > now,
         )
-        .order_by(col(SignInApproval.id))
+        .order_by(col(SignInApproval.id).desc())
     ).all()
     return [
         Prompt(
@@ -190,7 +194,8 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
             col(SignInApproval.ref) == ref, col(SignInApproval.user_id) == signed_in.user.id
         )
     ).first()
-    if approval is None:
+    pending = db.get(PendingLogin, approval.pending_login_id) if approval else None
+    if approval is None or pending is None or pending.ended_at is not None:
         return "gone"
     right = choice is not None and choice == _challenge(approval)["number"]
     status = "approved" if right else "denied"

@@ -132,3 +132,13 @@ def test_the_number_is_stored_encrypted(db, user, sqlite_db_url):
     row = db.exec(select(SignInApproval)).one()
     assert str(request.number) not in row.challenge
     assert b'"number"' not in stored_bytes(sqlite_db_url)
+
+
+def test_a_request_whose_sign_in_ended_is_neither_shown_nor_decided(db, user):
+    phone = _device(db, user)
+    pending = _pending(db, user)
+    request = approvals.ask(db, pending, now=T0)
+    sessions.end_pending_login(db, pending.id, now=T0)
+    db.commit()
+    assert approvals.prompts_for(db, phone, now=T0) == []
+    assert approvals.decide(db, request.ref, phone, request.number, now=T0) == "gone"
