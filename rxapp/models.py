@@ -104,6 +104,8 @@ class AuditEvent(SQLModel, table=True):
     """One security event. Never holds a password, code or secret."""
 
     __tablename__ = "audit_event"
+    # An account's recent activity, newest first.
+    __table_args__ = (sa.Index("ix_audit_event_user_id_id", "user_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=_ts(nullable=False, index=True))

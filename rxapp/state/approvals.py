@@ -33,6 +33,8 @@ class ApprovalState(AuthState):
     when: str = ""
     result: str = ""
     _ref: str = ""
+    # This tab's own key to the numbers in `secret_cache` (random: tabs never share one).
+    _key: str = ""
     _watch_lease: float = 0.0
 
     @rx.var(cache=False)
@@ -40,12 +42,13 @@ class ApprovalState(AuthState):
         """The three numbers offered, for the proven connection only."""
         if not self.open or not self._proven_session():
             return []
-        return list(secret_cache.get(f"approval:{self._ref}") or [])
+        return list(secret_cache.get(self._key) or [])
 
     def _show(self, prompt: approvals.Prompt) -> None:
         salt = secrets.token_hex(8)  # so the delta bookkeeping keeps no guessable digest
+        self._key = f"approval-choices:{secrets.token_urlsafe(18)}"
         secret_cache.put(
-            f"approval:{prompt.ref}",
+            self._key,
             [{"number": str(n), "salt": salt} for n in prompt.choices],
             until=prompt.expires_at,
         )
@@ -57,7 +60,8 @@ class ApprovalState(AuthState):
         self.open = True
 
     def _close(self) -> None:
-        secret_cache.drop(f"approval:{self._ref}")
+        secret_cache.drop(self._key)
+        self._key = ""
         self._ref = ""
         self.open = False
 

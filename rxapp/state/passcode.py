@@ -54,6 +54,7 @@ class PasscodeState(AuthState):
     approval_seconds: int = 0
     approval_message: str = ""
     _approval_ref: str = ""
+    _approval_key: str = ""  # this tab's own key to the number in `secret_cache`
     _approval_deadline: float = 0.0
     _approval_lease: float = 0.0
 
@@ -63,7 +64,7 @@ class PasscodeState(AuthState):
         proof = self._proof()
         if not self.approval_waiting or proof is None or not proof.pending_digest:
             return {"number": "", "salt": ""}
-        return secret_cache.get(f"approval:{self._approval_ref}") or {"number": "", "salt": ""}
+        return secret_cache.get(self._approval_key) or {"number": "", "salt": ""}
 
     def _back_to_login(self) -> list[rx.event.EventSpec]:
         self._pending_digest = ""
@@ -100,8 +101,9 @@ class PasscodeState(AuthState):
         if isinstance(made, str):
             self.approval_message = made
             return None
+        self._approval_key = f"approval-number:{secrets.token_urlsafe(18)}"
         secret_cache.put(
-            f"approval:{made.ref}",
+            self._approval_key,
             {"number": f"{made.number:02d}", "salt": secrets.token_hex(8)},
             until=made.expires_at,
         )
@@ -155,7 +157,8 @@ class PasscodeState(AuthState):
                 self._approval_lease = 0.0
 
     def _approval_done(self, message: str) -> None:
-        secret_cache.drop(f"approval:{self._approval_ref}")
+        secret_cache.drop(self._approval_key)
+        self._approval_key = ""
         self._approval_ref = ""
         self.approval_waiting = False
         self.approval_seconds = 0
