@@ -57,6 +57,12 @@ def test_picking_the_right_number_signs_the_waiting_browser_in(
     number = _ask(laptop)
     choices = _choices(phone)
     assert number in choices and len(set(choices)) == 3
+    # The waiting page keeps showing its number while the other device shows the choices.
+    laptop.wait_for_function(
+        "n => document.querySelector('[data-testid=approval-expires]').textContent !== n",
+        arg=laptop.get_by_test_id("approval-expires").inner_text(),
+    )
+    expect(laptop.get_by_test_id("approval-number")).to_have_text(number)
     expect(phone.get_by_test_id("approval-request")).to_contain_text("127.0.0.1")
     phone.get_by_test_id("approval-choice").filter(has_text=number).click()
     # The waiting page moves on by itself, no reload.
