@@ -51,9 +51,10 @@ seed: migrate
 run: seed
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
-# Two instances behind nginx; REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
+# Instances and nginx under supervisord (README: Running several instances);
+# REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
 run-cluster: install nginx
-	$(BIN)/python -m rxapp.cluster --port $(PORT) --instances $(or $(INSTANCES),2)
+	$(BIN)/python -m rxapp.cluster --port $(PORT) --instances $(or $(INSTANCES),2) run
 
 # nginx from Debian's packages (the cluster's reverse proxy), installed when missing.
 nginx:
@@ -85,4 +86,4 @@ bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf .web .states rxapp.db rxapp.db-* rxapp.key
+	rm -rf .web .states .cluster rxapp.db rxapp.db-* rxapp.key

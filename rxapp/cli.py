@@ -77,6 +77,26 @@ def _seed_demo(args: argparse.Namespace) -> str:
     return report
 
 
+def _cluster_status(_args: argparse.Namespace) -> str:
+    from rxapp.cluster.config import ClusterError, run_dir
+    from rxapp.cluster.supervisor import Supervisor
+
+    try:
+        return "\n".join(s.line() for s in Supervisor(run_dir()).status())
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+
+
+def _cluster_restart(args: argparse.Namespace) -> str:
+    from rxapp.cluster.config import ClusterError, run_dir
+    from rxapp.cluster.supervisor import Supervisor
+
+    try:
+        return Supervisor(run_dir()).restart(args.number).line()
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+
+
 def _progress(done: int, total: int) -> None:
     print(f"  {done:,} / {total:,} users", file=sys.stderr, flush=True)
 
@@ -131,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="do nothing unless the database is the embedded SQLite file",
     )
     seed.set_defaults(handler=_seed_demo)
+
+    cluster = commands.add_parser(
+        "cluster", help="the instances of `make run-cluster` (RXAPP_CLUSTER_DIR: its run folder)"
+    )
+    cluster_commands = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = cluster_commands.add_parser("status", help="one line per instance")
+    status.set_defaults(handler=_cluster_status)
+    restart = cluster_commands.add_parser("restart", help="restart instance N")
+    restart.add_argument("number", metavar="N", help="the instance's number, from 1")
+    restart.set_defaults(handler=_cluster_restart)
     return parser
 
 
