@@ -1,0 +1,157 @@
+"""`make run-cluster` as an operator runs it, driven from the tests: the real command in a
+process group of its own, observed through its output, `rxapp cluster status` and its logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rxapp.runtime import project_root
+
+READY_MARK = "rxapp cluster: ready on"
+
+
+def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2):
+    """Poll `condition()` until it returns something truthy; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@dataclass
+class ClusterProcess:
+    """One `python -m rxapp.cluster run` and its run directory."""
+
+    port: int
+    env: dict[str, str]
+    run_dir: Path
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def db_url(self) -> str:
+        return self.env["REFLEX_DB_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["REFLEX_REDIS_URL"]
+
+    @property
+    def ports(self) -> list[int]:
+        return json.loads((self.run_dir / "cluster.json").read_text())["ports"]
+
+    def log_path(self, number: int) -> Path:
+        return self.run_dir / "logs" / f"instance-{number}.log"
+
+    def rxapp(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The `rxapp` command, as an operator on this host runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "rxapp.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def status(self) -> dict[int, tuple[str, int]]:
+        """{instance: (state, pid)} from `rxapp cluster status`."""
+        result = self.rxapp("cluster", "status")
+        assert result.returncode == 0, result.stderr
+        found = {}
+        for line in result.stdout.splitlines():
+            words = line.split()  # instance-N STATE [pid P] port Q
+            pid = int(words[3]) if words[2] == "pid" else 0
+            found[int(words[0].removeprefix("instance-"))] = (words[1], pid)
+        return found
+
+    def running_pid(self, number: int, *, not_pid: int = 0, timeout: float = 20) -> int:
+        """Instance `number`'s pid once it is RUNNING (with a pid other than `not_pid`)."""
+
+        def running() -> int:
+            state, pid = self.status()[number]
+            return pid if state == "RUNNING" and pid != not_pid else 0
+
+        return wait_for(running, timeout=timeout, what=f"instance {number} RUNNING again")
+
+    def kill_group(self, number: int) -> int:
+        """SIGKILL instance `number`'s whole process group, as a crash would; its old pid."""
+        pid = self.running_pid(number)
+        os.killpg(pid, signal.SIGKILL)
+        return pid
+
+
+def start(port: int, env: dict[str, str], *, instances: int = 2, timeout: float = 900):
+    """Start the cluster as `make run-cluster` does; return once it printed its ready line."""
+    run_dir = project_root() / ".cluster" / f"test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **env,
+        "RXAPP_CLUSTER_DIR": str(run_dir),
+        "RXAPP_LISTEN": f"127.0.0.1:{port}",  # the tests' cluster stays on this machine
+        "RXAPP_DEBUG_ROUTING": "1",  # the cookie rxapp_instance=N aims at instance N
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rxapp.cluster", "--port", str(port),
+         "--instances", str(instances), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        cwd=project_root(),
+    )  # fmt: skip
+    cluster = ClusterProcess(port, env, run_dir, process)
+    threading.Thread(target=_collect, args=(process, cluster.output), daemon=True).start()
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError("the cluster exited:\n" + "".join(cluster.output[-60:]))
+        return any(READY_MARK in line for line in cluster.output)
+
+    try:
+        wait_for(ready, timeout=timeout, what="the cluster ready", interval=0.5)
+    except BaseException:
+        stop(cluster)
+        raise
+    return cluster
+
+
+def _collect(process: subprocess.Popen[str], lines: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+
+
+def stop(cluster: ClusterProcess, *, timeout: float = 30) -> int:
+    """SIGTERM to the cluster's process group, as a service manager or Ctrl-C does; its
+    exit status."""
+    if cluster.process.poll() is None:
+        os.killpg(cluster.process.pid, signal.SIGTERM)
+    try:
+        return cluster.process.wait(timeout=timeout)
+    finally:
+        if cluster.process.poll() is None:
+            os.killpg(cluster.process.pid, signal.SIGKILL)
+
+
+def remove(cluster: ClusterProcess) -> None:
+    """Delete the run directory (the cluster must be stopped)."""
+    shutil.rmtree(cluster.run_dir, ignore_errors=True)
