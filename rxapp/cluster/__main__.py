@@ -140,7 +140,7 @@ def nginx_config_command(args: argparse.Namespace) -> int:
     upstreams = [u.strip() for u in (args.upstreams or "").split(",") if u.strip()]
     if not upstreams:
         raise ClusterError("give the instances with --upstreams host:port,host:port")
-    config = load(port=args.port)
+    config = load(port=args.port, proxy_only=True)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     conf = nginx.write(config, upstreams, frontend.static_root(project_root()))
     _say(f"wrote {conf}")

@@ -98,15 +98,20 @@ class ClusterConfig:
         }
 
 
-def load(*, port: int | None = None, instances: int | None = None) -> ClusterConfig:
-    """The configuration from the environment; `port`/`instances` override it."""
-    db_url = _required("REFLEX_DB_URL", "e.g. postgresql+psycopg://rxapp@127.0.0.1:5432/rxapp")
-    if not db_url.startswith("postgresql"):
-        raise ClusterError(
-            "several instances need a server database: set REFLEX_DB_URL to PostgreSQL"
-        )
-    redis_url = _required("REFLEX_REDIS_URL", "e.g. redis://127.0.0.1:6379/1")
-    _required("RXAPP_SECRET_KEY", KEY_HINT)
+def load(
+    *, port: int | None = None, instances: int | None = None, proxy_only: bool = False
+) -> ClusterConfig:
+    """The configuration from the environment; `port`/`instances` override it.
+    `proxy_only`: for nginx on a host of its own, which needs no database, Redis or key."""
+    db_url = redis_url = ""
+    if not proxy_only:
+        db_url = _required("REFLEX_DB_URL", "e.g. postgresql+psycopg://rxapp@127.0.0.1:5432/rxapp")
+        if not db_url.startswith("postgresql"):
+            raise ClusterError(
+                "several instances need a server database: set REFLEX_DB_URL to PostgreSQL"
+            )
+        redis_url = _required("REFLEX_REDIS_URL", "e.g. redis://127.0.0.1:6379/1")
+        _required("RXAPP_SECRET_KEY", KEY_HINT)
     port = port if port is not None else _whole("REFLEX_FRONTEND_PORT", 3000, 1)
     instances = instances if instances is not None else _whole("RXAPP_INSTANCES", 2, 1)
     if instances < 1:

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from rxapp.runtime import project_root
 
 READY_MARK = "rxapp cluster: ready on"
@@ -30,6 +32,18 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} within {timeout:.0f} s")
         time.sleep(interval)
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of `processes` that still run (zombies count as gone)."""
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return left
 
 
 @dataclass
@@ -153,5 +167,7 @@ def stop(cluster: ClusterProcess, *, timeout: float = 30) -> int:
 
 
 def remove(cluster: ClusterProcess) -> None:
-    """Delete the run directory (the cluster must be stopped)."""
-    shutil.rmtree(cluster.run_dir, ignore_errors=True)
+    """Delete the run directory (the cluster must be stopped), unless
+    RXAPP_KEEP_CLUSTER_LOGS=1 asks to keep its logs."""
+    if os.environ.get("RXAPP_KEEP_CLUSTER_LOGS") != "1":
+        shutil.rmtree(cluster.run_dir, ignore_errors=True)

@@ -108,9 +108,10 @@ def _fail_on_instance_errors(request: pytest.FixtureRequest) -> Iterator[None]:
         with running.log_path(number).open("rb") as log:
             log.seek(offsets[number])
             text = log.read().decode("utf-8", "replace")
+        lines = text.splitlines()
         errors += [
-            f"instance {number}: {line}"
-            for line in text.splitlines()
+            f"instance {number}: " + "\n".join(lines[i : i + 25])
+            for i, line in enumerate(lines)
             if any(marker in line for marker in SERVER_ERROR_MARKERS)
         ]
     if errors:

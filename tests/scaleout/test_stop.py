@@ -33,6 +33,5 @@ def test_sigterm_to_the_group_stops_everything(cluster_port: int, cluster_env) -
         cluster_process.stop(running)
         cluster_process.remove(running)
 
-    left = [p for p in everything if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert left == []
+    assert cluster_process.alive(everything) == []
     assert [port for port in ports if _answers(port)] == []
