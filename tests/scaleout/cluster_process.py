@@ -9,17 +9,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from rxapp.cluster import launch
 from rxapp.runtime import project_root
-
-READY_MARK = "rxapp cluster: ready on"
 
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2):
@@ -53,8 +51,11 @@ class ClusterProcess:
     port: int
     env: dict[str, str]
     run_dir: Path
-    process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
+    launched: launch.Launched
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        return self.launched.process
 
     @property
     def url(self) -> str:
@@ -113,7 +114,7 @@ class ClusterProcess:
         return pid
 
 
-def start(port: int, env: dict[str, str], *, instances: int = 2, timeout: float = 900):
+def start(port: int, env: dict[str, str], *, instances: int = 2) -> ClusterProcess:
     """Start the cluster as `make run-cluster` does; return once it printed its ready line."""
     run_dir = project_root() / ".cluster" / f"test-{uuid.uuid4().hex[:8]}"
     env = {
@@ -122,48 +123,17 @@ def start(port: int, env: dict[str, str], *, instances: int = 2, timeout: float 
         "RXAPP_LISTEN": f"127.0.0.1:{port}",  # the tests' cluster stays on this machine
         "RXAPP_DEBUG_ROUTING": "1",  # the cookie rxapp_instance=N aims at instance N
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rxapp.cluster", "--port", str(port),
-         "--instances", str(instances), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        cwd=project_root(),
-    )  # fmt: skip
-    cluster = ClusterProcess(port, env, run_dir, process)
-    threading.Thread(target=_collect, args=(process, cluster.output), daemon=True).start()
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError("the cluster exited:\n" + "".join(cluster.output[-60:]))
-        return any(READY_MARK in line for line in cluster.output)
-
     try:
-        wait_for(ready, timeout=timeout, what="the cluster ready", interval=0.5)
-    except BaseException:
-        stop(cluster)
-        raise
-    return cluster
-
-
-def _collect(process: subprocess.Popen[str], lines: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
+        launched = launch.start(port, env, instances=instances)
+    except RuntimeError as error:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise AssertionError(str(error)) from None
+    return ClusterProcess(port, env, run_dir, launched)
 
 
 def stop(cluster: ClusterProcess, *, timeout: float = 30) -> int:
-    """SIGTERM to the cluster's process group, as a service manager or Ctrl-C does; its
-    exit status."""
-    if cluster.process.poll() is None:
-        os.killpg(cluster.process.pid, signal.SIGTERM)
-    try:
-        return cluster.process.wait(timeout=timeout)
-    finally:
-        if cluster.process.poll() is None:
-            os.killpg(cluster.process.pid, signal.SIGKILL)
+    """SIGTERM to the cluster's process group; its exit status."""
+    return launch.stop(cluster.launched, timeout=timeout)
 
 
 def remove(cluster: ClusterProcess) -> None:
