@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -101,6 +102,15 @@ def _progress(done: int, total: int) -> None:
     print(f"  {done:,} / {total:,} users", file=sys.stderr, flush=True)
 
 
+def _database_name() -> str:
+    """The configured database for people: its URL without a password."""
+    from sqlalchemy.engine import make_url
+
+    from rxapp.settings import get_settings
+
+    return make_url(get_settings().db_url).render_as_string(hide_password=True)
+
+
 class _Database:
     """A session on the configured database, turning a missing schema into advice."""
 
@@ -108,6 +118,14 @@ class _Database:
         from rxapp.services.database import session_for
         from rxapp.settings import get_settings
 
+        if not os.environ.get("REFLEX_DB_URL"):
+            # Say so: an operator who forgot to export REFLEX_DB_URL would otherwise
+            # create accounts in a file no instance of the cluster reads.
+            print(
+                "rxapp: note: REFLEX_DB_URL is not set: using the embedded database "
+                f"{_database_name()}",
+                file=sys.stderr,
+            )
         self._context = session_for(get_settings().db_url)
         return self._context.__enter__()
 
@@ -115,7 +133,8 @@ class _Database:
         self._context.__exit__(kind, error, trace)
         if isinstance(error, OperationalError | ProgrammingError):
             raise CommandError(
-                "the database is not ready (run `make migrate`, or `reflex db migrate`): "
+                f"the database is not ready: {_database_name()} (apply the migrations to it: "
+                "`make migrate` with the same REFLEX_DB_URL): "
                 f"{error.orig}"
             ) from None
         return False
