@@ -5,35 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from rxapp.cluster.migrate import LOCK_KEY
 from rxapp.runtime import project_root
-from tests.conftest import POSTGRES_ADMIN_URL, services_unavailable
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
     """A new PostgreSQL database without any table."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"rxapp_migrate_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        services_unavailable("PostgreSQL", error)
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database("rxapp_migrate", migrated=False) as url:
+        yield url
 
 
 def _migrate(db_url: str) -> subprocess.Popen[str]:
