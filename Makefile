@@ -22,7 +22,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
 	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests"
-	@echo "make run-cluster  two instances on PostgreSQL + Redis behind nginx (see README)"
+	@echo "make run-cluster  instances on PostgreSQL + Redis behind nginx, under supervisord (README)"
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (see bench/README.md)"
 
