@@ -48,8 +48,9 @@ migrate: install
 seed: migrate
 	$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
+# reflex run --env prod, reusing the frontend build while its inputs are unchanged.
 run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	$(BIN)/python -m rxapp.run_prod $(PORT)
 
 # Instances and nginx under supervisord (README: Running several instances);
 # REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
