@@ -41,6 +41,16 @@ def _migrate(config: ClusterConfig, env: dict[str, str]) -> None:
     _say("migrations applied" if applied else "database already up to date")
 
 
+def _check_budget(config: ClusterConfig) -> None:
+    needed, limit = config.postgres_connections(), migrate.max_connections(config.db_url)
+    if needed > limit:
+        _say(
+            f"warning: the instances may open up to {needed} PostgreSQL connections, but "
+            f"max_connections is {limit}: lower SQLALCHEMY_POOL_SIZE, SQLALCHEMY_MAX_OVERFLOW "
+            "or the number of instances (README: Connection budgets)"
+        )
+
+
 def _build(config: ClusterConfig, env: dict[str, str]) -> None:
     _say(f"building the frontend for {config.api_url} (only when its inputs changed) ...")
     built = frontend.build(project_root(), env)
@@ -77,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     _check_not_running(config.run_dir)
     env = _environment(config)
     _migrate(config, env)
+    _check_budget(config)
     _build(config, env)
     ports = [free_port() for _ in range(config.instances)]
     wildcard = config.backend_host in {"0.0.0.0", "::"}  # noqa: S104

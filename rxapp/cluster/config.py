@@ -18,6 +18,10 @@ KEY_HINT = (
     "every instance must decrypt the same TOTP secrets; make a key with "
     "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 )
+# Connections an instance may hold besides its pages' pool: the CSV export's engine
+# (rxapp/services/database.py, SQLAlchemy's default pool of 5 + 10 overflow).
+EXPORT_CONNECTIONS = 15
+SPARE_CONNECTIONS = 5  # the migration step and `rxapp` commands
 _LISTEN = re.compile(r"^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|\*):)?\d{1,5}$")
 
 
@@ -80,6 +84,11 @@ class ClusterConfig:
         """The address this host's nginx answers on, for people and readiness checks."""
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://localhost:{self.port}"
+
+    def postgres_connections(self) -> int:
+        """The most PostgreSQL connections this host's instances (and tools) can hold."""
+        per_instance = self.db_pool_size + self.db_max_overflow + EXPORT_CONNECTIONS
+        return self.instances * per_instance + SPARE_CONNECTIONS
 
     def instance_env(self) -> dict[str, str]:
         """Variables every instance gets on top of the caller's environment."""

@@ -26,6 +26,16 @@ def at_head(connection: sa.Connection, project: Path) -> bool:
     return set(MigrationContext.configure(connection).get_current_heads()) == _heads(project)
 
 
+def max_connections(db_url: str) -> int:
+    """PostgreSQL's max_connections."""
+    engine = sa.create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def migrate_once(db_url: str, *, project: Path, env: dict[str, str]) -> bool:
     """Apply the migrations unless another host did; True when this call applied them."""
     engine = sa.create_engine(db_url, poolclass=NullPool)

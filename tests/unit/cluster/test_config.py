@@ -70,3 +70,10 @@ def test_zero_instances_is_refused(operator_env, capsys):
 @pytest.mark.parametrize("value", ["3000", "127.0.0.1:3000", "[::]:443", "*:80"])
 def test_listen_addresses_nginx_accepts(value):
     assert config.parse_listen(value) == value
+
+
+def test_the_connection_budget_counts_every_pool_of_every_instance(operator_env):
+    operator_env.setenv("SQLALCHEMY_POOL_SIZE", "10")
+    operator_env.setenv("SQLALCHEMY_MAX_OVERFLOW", "10")
+    assert config.load(instances=3).postgres_connections() == 3 * (10 + 10 + 15) + 5
+    assert config.load(instances=2).postgres_connections() <= 100  # PostgreSQL's default
