@@ -1,8 +1,8 @@
 """`python -m rxapp.cluster [run|migrate|build|nginx-config]` (make run-cluster).
 
 `run` (the default) migrates once, builds the frontend unless unchanged, writes nginx's and
-supervisord's configuration into the run directory and becomes supervisord in the
-foreground: it restarts instances that die and stops everything on SIGTERM or Ctrl-C.
+supervisord's configuration into the run directory and runs supervisord in the foreground:
+it restarts instances that die, and SIGTERM or Ctrl-C stops everything.
 The line `rxapp cluster: ready on URL ...` says when browsers can come.
 The other steps exist on their own for multi-host deployments (deploy/systemd/).
 """
@@ -16,6 +16,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend, migrate, nginx, ready, supervisor
@@ -57,6 +59,15 @@ def _build(config: ClusterConfig, env: dict[str, str]) -> None:
     _say("frontend built" if built else "frontend unchanged: reusing the last build")
 
 
+def _check_redis(config: ClusterConfig) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(config.redis_url, socket_timeout=5).ping()
+    except (redis.RedisError, ValueError) as error:
+        raise ClusterError(f"Redis at REFLEX_REDIS_URL does not answer: {error}") from None
+
+
 def _check_not_running(folder: Path) -> None:
     if (folder / "supervisord.sock").exists():
         try:
@@ -86,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     config.run_dir.chmod(0o755)  # nginx's workers (another user) use its temp folders
     _check_not_running(config.run_dir)
     env = _environment(config)
+    _check_redis(config)
     _migrate(config, env)
     _check_budget(config)
     _build(config, env)
@@ -190,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RuntimeError as error:  # a failed `reflex db migrate`
         print(f"rxapp: error: {error}", file=sys.stderr)
+        return 1
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"rxapp: error: the database at REFLEX_DB_URL: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rxapp.cluster import __main__ as cluster_main
 from rxapp.cluster import config
 from rxapp.cluster.__main__ import main
+from rxapp.cluster.nginx import nginx_executable
 
 
 def test_defaults_keep_backends_private_and_budgets_explicit(operator_env, tmp_path):
@@ -77,3 +79,28 @@ def test_the_connection_budget_counts_every_pool_of_every_instance(operator_env)
     operator_env.setenv("SQLALCHEMY_MAX_OVERFLOW", "10")
     assert config.load(instances=3).postgres_connections() == 3 * (10 + 10 + 15) + 5
     assert config.load(instances=2).postgres_connections() <= 100  # PostgreSQL's default
+
+
+@pytest.fixture
+def nginx_installed():
+    try:
+        nginx_executable()
+    except config.ClusterError as error:
+        pytest.skip(str(error))
+
+
+def test_an_unreachable_redis_stops_with_one_clear_line(operator_env, nginx_installed, capsys):
+    operator_env.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert main(["--port", "3999", "run"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rxapp: error: Redis at REFLEX_REDIS_URL does not answer")
+    assert "Traceback" not in error and error.count("\n") == 1
+
+
+def test_an_unreachable_database_stops_with_one_clear_line(operator_env, nginx_installed, capsys):
+    operator_env.setenv("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/rxapp")
+    operator_env.setattr(cluster_main, "_check_redis", lambda _config: None)
+    assert main(["--port", "3999", "run"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rxapp: error: the database at REFLEX_DB_URL:")
+    assert "Traceback" not in error and error.count("\n") == 1
