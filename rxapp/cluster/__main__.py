@@ -162,7 +162,13 @@ def nginx_config_command(args: argparse.Namespace) -> int:
     """Write nginx.conf for instances on other hosts (RXAPP_UPSTREAMS=host:port,...)."""
     upstreams = [u.strip() for u in (args.upstreams or "").split(",") if u.strip()]
     if not upstreams:
-        raise ClusterError("give the instances with --upstreams host:port,host:port")
+        raise ClusterError(
+            "name the instances: RXAPP_UPSTREAMS=host:port,host:port (or --upstreams)"
+        )
+    for upstream in upstreams:
+        host, _, port = upstream.rpartition(":")
+        if not host or not port.isdigit():
+            raise ClusterError(f"an upstream must be host:port, got {upstream!r}")
     config = load(port=args.port, proxy_only=True)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     conf = nginx.write(config, upstreams, frontend.static_root(project_root()))
