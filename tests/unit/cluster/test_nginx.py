@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rxapp.cluster import config, nginx
+from rxapp.cluster.__main__ import main
 
 UPSTREAMS = ["127.0.0.1:4101", "127.0.0.1:4102"]
 
@@ -91,3 +92,20 @@ def test_nginx_accepts_the_rendered_configuration(operator_env, tmp_path, tls):
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_proxy_host_writes_its_configuration_without_database_or_key(monkeypatch, tmp_path):
+    for name in ("REFLEX_DB_URL", "REFLEX_REDIS_URL", "RXAPP_SECRET_KEY", "RXAPP_LISTEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RXAPP_CLUSTER_DIR", str(tmp_path))
+    assert main(["nginx-config", "--upstreams", "10.0.0.21:8001,10.0.0.22:8001"]) == 0
+    pool = _block((tmp_path / "nginx.conf").read_text(), "upstream rxapp_pool {")
+    assert "server 10.0.0.21:8001 " in pool and "server 10.0.0.22:8001 " in pool
+
+
+@pytest.mark.parametrize(("upstreams", "message"), [("", "RXAPP_UPSTREAMS"), ("db1", "host:port")])
+def test_a_proxy_host_needs_its_instances(monkeypatch, tmp_path, capsys, upstreams, message):
+    monkeypatch.setenv("RXAPP_CLUSTER_DIR", str(tmp_path))
+    assert main(["nginx-config", "--upstreams", upstreams]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rxapp: error:") and message in error
