@@ -55,8 +55,10 @@ def test_pinned_browsers_reach_their_own_instance(cluster: ClusterProcess, open_
     before = _served_by(cluster)
     first, second = open_page(1), open_page(2)
     for page in (first, second):
-        page.goto("/login")
+        with page.expect_websocket() as opened:
+            page.goto("/login")
         expect(page.get_by_test_id("login-email")).to_be_visible()
+        opened.value.wait_for_event("framereceived")  # the upgrade went through nginx
         page.context.close()  # nginx logs a websocket when it closes
     after = _wait_for_log(cluster, before)
     assert after[1] > before[1] and after[2] > before[2]
@@ -149,7 +151,11 @@ def test_a_killed_instance_is_restarted_while_a_signed_in_browser_keeps_working(
     leader = psutil.Process(before[1][1])
     group = [leader, *leader.children(recursive=True)]
     assert len(group) >= 2  # reflex and its granian worker
-    old_pid = cluster.kill_group(1)  # the whole group at once, as a crash would
+    # The whole group at once, as a crash would. The page's websocket drops with it, and the
+    # browser opens a new one through nginx: a click sent into the dying one would be lost
+    # (a person would click again), so the test clicks once the new one exists.
+    with page.expect_websocket(timeout=20_000):
+        old_pid = cluster.kill_group(1)
     wait_for(
         lambda: not alive(group),
         timeout=10,
