@@ -22,7 +22,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
 	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests"
-	@echo "make run-cluster  two instances on PostgreSQL + Redis behind nginx (see README)"
+	@echo "make run-cluster  instances on PostgreSQL + Redis behind nginx, under supervisord (README)"
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (see bench/README.md)"
 
@@ -48,12 +48,14 @@ migrate: install
 seed: migrate
 	$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
+# reflex run --env prod, reusing the frontend build while its inputs are unchanged.
 run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	$(BIN)/python -m rxapp.run_prod $(PORT)
 
-# Two instances behind nginx; REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
+# Instances and nginx under supervisord (README: Running several instances);
+# REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
 run-cluster: install nginx
-	$(BIN)/python -m rxapp.cluster --port $(PORT) --instances $(or $(INSTANCES),2)
+	$(BIN)/python -m rxapp.cluster --port $(PORT) --instances $(or $(INSTANCES),2) run
 
 # nginx from Debian's packages (the cluster's reverse proxy), installed when missing.
 nginx:
@@ -85,4 +87,4 @@ bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf .web .states rxapp.db rxapp.db-* rxapp.key
+	rm -rf .web .states .cluster rxapp.db rxapp.db-* rxapp.key

@@ -47,7 +47,11 @@ def main() -> int:
         else:
             from bench import cluster_flows
 
-            lines = cluster_flows.run()
+            try:
+                lines = cluster_flows.run()
+            except (cluster_flows.BenchError, RuntimeError) as error:
+                print(f"bench: error: {error}", file=sys.stderr)
+                return 1
         print(f"\n## {which}")
         print("\n".join(lines), flush=True)
     return 0

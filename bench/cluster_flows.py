@@ -1,14 +1,16 @@
 """Sign-in plus 2FA flows per second through nginx, for one instance and for two.
 
-Both runs share one frontend build, PostgreSQL and Redis; each signs in its own fresh
-users once (a TOTP code works once per account). The load comes from bench.flow_driver in
-a second process on loopback.
+Both runs are `make run-cluster`'s command on the database and Redis named by REFLEX_DB_URL
+and REFLEX_REDIS_URL (give the bench its own: it adds users), sharing one frontend build;
+each signs in its own fresh users once (a TOTP code works once per account). The load comes
+from bench.flow_driver in a second process on loopback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,39 +18,27 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bench.common import use_throwaway_key
-from rxapp.cluster import Cluster
+from rxapp.cluster import launch
 from rxapp.models import User
-from rxapp.runtime import free_port
+from rxapp.runtime import free_port, project_root
 from rxapp.services import passwords, secretbox, totp
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
 
-POSTGRES = os.environ.get(
-    "RXAPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REDIS = "redis://127.0.0.1:6379/14"
 PASSWORD = "bench-flow-password"
 
 
-def _create_database() -> str:
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = f"rxapp_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+class BenchError(RuntimeError):
+    """A reason the cluster bench cannot run, for people."""
 
 
-def _drop_database(url: str) -> None:
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(
-            sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-        )
-    admin.dispose()
+def _required(name: str, example: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise BenchError(f"set {name} to the bench's own database, e.g. {example}")
+    return value
 
 
 def _seed(db_url: str, count: int, label: str) -> list[dict[str, str]]:
@@ -101,33 +91,31 @@ def _drive(url: str, users: list[dict[str, str]], concurrency: int, folder: Path
 
 def run(flows: int = 300, concurrency: int = 16) -> list[str]:
     """Flows per second and latency, one instance then two, in one run."""
+    db_url = _required("REFLEX_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/rxapp_bench")
+    redis_url = _required("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/14")
     use_throwaway_key()
     folder = Path(tempfile.mkdtemp(prefix="rxapp-bench-"))
-    db_url = _create_database()
+    run_dir = project_root() / ".cluster" / "bench"
+    port = free_port()  # one address for both runs: one frontend build
+    env = {
+        **os.environ,
+        "REFLEX_DB_URL": db_url,
+        "REFLEX_REDIS_URL": redis_url,
+        "RXAPP_CLUSTER_DIR": str(run_dir),
+        "RXAPP_LISTEN": f"127.0.0.1:{port}",
+    }
+    label = uuid.uuid4().hex[:6]
     lines = []
-    port = free_port()
-    built_root = None
     try:
         for instances in (1, 2):
-            cluster = Cluster(
-                port=port,
-                db_url=db_url,
-                redis_url=REDIS,
-                secret_key=os.environ["RXAPP_SECRET_KEY"],
-                instances=instances,
-            )
-            if built_root is None:
-                cluster.build()
-                built_root = cluster.root
-            else:
-                cluster.root = built_root  # same build: same address, same code
-            cluster.start()
+            cluster = launch.start(port, env, instances=instances)
             try:
-                _drive(cluster.url, _seed(db_url, 20, f"warm{instances}"), concurrency, folder)
-                users = _seed(db_url, flows, f"run{instances}")
+                warm = _seed(db_url, 20, f"{label}-warm{instances}")
+                _drive(cluster.url, warm, concurrency, folder)
+                users = _seed(db_url, flows, f"{label}-run{instances}")
                 result = _drive(cluster.url, users, concurrency, folder)
             finally:
-                cluster.stop()
+                launch.stop(cluster)
             lines.append(
                 f"{instances} instance{'s' if instances > 1 else ' '}: "
                 f"{result['flows_per_second']:6.2f} flows/s   latency median "
@@ -138,5 +126,6 @@ def run(flows: int = 300, concurrency: int = 16) -> list[str]:
             if result["failures"]:
                 lines.append(f"    failures, e.g.: {result['failure_examples']}")
     finally:
-        _drop_database(db_url)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
     return lines

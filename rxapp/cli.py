@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -77,8 +78,37 @@ def _seed_demo(args: argparse.Namespace) -> str:
     return report
 
 
+def _cluster_status(_args: argparse.Namespace) -> str:
+    from rxapp.cluster.config import ClusterError, run_dir
+    from rxapp.cluster.supervisor import Supervisor
+
+    try:
+        return "\n".join(s.line() for s in Supervisor(run_dir()).status())
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+
+
+def _cluster_restart(args: argparse.Namespace) -> str:
+    from rxapp.cluster.config import ClusterError, run_dir
+    from rxapp.cluster.supervisor import Supervisor
+
+    try:
+        return Supervisor(run_dir()).restart(args.number).line()
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+
+
 def _progress(done: int, total: int) -> None:
     print(f"  {done:,} / {total:,} users", file=sys.stderr, flush=True)
+
+
+def _database_name() -> str:
+    """The configured database for people: its URL without a password."""
+    from sqlalchemy.engine import make_url
+
+    from rxapp.settings import get_settings
+
+    return make_url(get_settings().db_url).render_as_string(hide_password=True)
 
 
 class _Database:
@@ -88,6 +118,14 @@ class _Database:
         from rxapp.services.database import session_for
         from rxapp.settings import get_settings
 
+        if not os.environ.get("REFLEX_DB_URL"):
+            # Say so: an operator who forgot to export REFLEX_DB_URL would otherwise
+            # create accounts in a file no instance of the cluster reads.
+            print(
+                "rxapp: note: REFLEX_DB_URL is not set: using the embedded database "
+                f"{_database_name()}",
+                file=sys.stderr,
+            )
         self._context = session_for(get_settings().db_url)
         return self._context.__enter__()
 
@@ -95,7 +133,8 @@ class _Database:
         self._context.__exit__(kind, error, trace)
         if isinstance(error, OperationalError | ProgrammingError):
             raise CommandError(
-                "the database is not ready (run `make migrate`, or `reflex db migrate`): "
+                f"the database is not ready: {_database_name()} (apply the migrations to it: "
+                "`make migrate` with the same REFLEX_DB_URL): "
                 f"{error.orig}"
             ) from None
         return False
@@ -131,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="do nothing unless the database is the embedded SQLite file",
     )
     seed.set_defaults(handler=_seed_demo)
+
+    cluster = commands.add_parser(
+        "cluster", help="the instances of `make run-cluster` (RXAPP_CLUSTER_DIR: its run folder)"
+    )
+    cluster_commands = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = cluster_commands.add_parser("status", help="one line per instance")
+    status.set_defaults(handler=_cluster_status)
+    restart = cluster_commands.add_parser("restart", help="restart instance N")
+    restart.add_argument("number", metavar="N", help="the instance's number, from 1")
+    restart.set_defaults(handler=_cluster_restart)
     return parser
 
 

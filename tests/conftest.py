@@ -49,9 +49,9 @@ def migrate(db_url: str) -> None:
 
 
 @contextmanager
-def fresh_postgres_database(prefix: str) -> Iterator[str]:
-    """A migrated PostgreSQL database of its own, dropped afterwards (skip or fail without
-    a server, see `services_unavailable`)."""
+def fresh_postgres_database(prefix: str, *, migrated: bool = True) -> Iterator[str]:
+    """A migrated (or, with migrated=False, empty) PostgreSQL database of its own, dropped
+    afterwards (skip or fail without a server, see `services_unavailable`)."""
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
@@ -62,7 +62,8 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
         services_unavailable("PostgreSQL", error)
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
     finally:
         engine_for(url).dispose()

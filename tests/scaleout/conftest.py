@@ -1,10 +1,9 @@
-"""A real cluster for the scale-out tests: two app instances on PostgreSQL and Redis behind
-nginx, started once per module (see rxapp/cluster.py)."""
+"""A real cluster for the scale-out tests: `make run-cluster`'s command with two instances on
+PostgreSQL and Redis behind nginx under supervisord, started once per module."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +14,16 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from rxapp.cluster import NGINX_HELP, Cluster
+from rxapp.cluster.config import ClusterError
+from rxapp.cluster.nginx import nginx_executable
 from rxapp.runtime import free_port
 from rxapp.services import accounts, backup_codes, totp, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
 from rxapp.testing import SERVER_ERROR_MARKERS, Account
 from tests.conftest import REDIS_URL, fresh_postgres_database, services_unavailable
+from tests.scaleout import cluster_process
+from tests.scaleout.cluster_process import ClusterProcess
 
 CLUSTER_REDIS_DB = 13  # a Redis database of its own: one test empties it
 
@@ -58,25 +60,37 @@ def cluster_redis_url() -> str:
     return redis_url
 
 
+@pytest.fixture(scope="session")
+def cluster_port() -> int:
+    """One public port for every cluster of the session, so they share one frontend build."""
+    return free_port()
+
+
 @pytest.fixture(scope="module")
-def cluster(cluster_db_url: str, cluster_redis_url: str) -> Iterator[Cluster]:
-    """Two instances behind nginx on a free port, sharing PostgreSQL and Redis."""
-    if shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"):
-        services_unavailable("nginx", FileNotFoundError(NGINX_HELP))
-    running = Cluster(
-        port=free_port(),
-        db_url=cluster_db_url,
-        redis_url=cluster_redis_url,
-        secret_key=os.environ["RXAPP_SECRET_KEY"],  # so that this process can make 2FA users
-        instances=2,
-    )
-    running.build()
-    running.start()
+def cluster_env(cluster_db_url: str, cluster_redis_url: str) -> dict[str, str]:
+    """What an operator exports before `make run-cluster`."""
+    try:
+        nginx_executable()
+    except ClusterError as error:
+        services_unavailable("nginx", error)
+    return {
+        **os.environ,
+        "REFLEX_DB_URL": cluster_db_url,
+        "REFLEX_REDIS_URL": cluster_redis_url,
+        # The tests' own key, so that this process can make 2FA users.
+        "RXAPP_SECRET_KEY": os.environ["RXAPP_SECRET_KEY"],
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_port: int, cluster_env: dict[str, str]) -> Iterator[ClusterProcess]:
+    """Two instances behind nginx, sharing PostgreSQL and Redis."""
+    running = cluster_process.start(cluster_port, cluster_env)
     try:
         yield running
     finally:
-        running.stop()
-        shutil.rmtree(running.workdir, ignore_errors=True)
+        cluster_process.stop(running)
+        cluster_process.remove(running)
 
 
 @pytest.fixture(autouse=True)
@@ -85,17 +99,19 @@ def _fail_on_instance_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     if "cluster" not in request.fixturenames:
         yield
         return
-    running: Cluster = request.getfixturevalue("cluster")
-    offsets = {m.number: _size(m.log_path) for m in running.members}
+    running: ClusterProcess = request.getfixturevalue("cluster")
+    numbers = range(1, len(running.ports) + 1)
+    offsets = {n: _size(running.log_path(n)) for n in numbers}
     yield
     errors = []
-    for member in running.members:
-        with member.log_path.open("rb") as log:
-            log.seek(offsets[member.number])
+    for number in numbers:
+        with running.log_path(number).open("rb") as log:
+            log.seek(offsets[number])
             text = log.read().decode("utf-8", "replace")
+        lines = text.splitlines()
         errors += [
-            f"instance {member.number}: {line}"
-            for line in text.splitlines()
+            f"instance {number}: " + "\n".join(lines[i : i + 25])
+            for i, line in enumerate(lines)
             if any(marker in line for marker in SERVER_ERROR_MARKERS)
         ]
     if errors:
@@ -107,7 +123,7 @@ def _size(path: os.PathLike[str]) -> int:
 
 
 @pytest.fixture
-def user(cluster: Cluster) -> Account:
+def user(cluster: ClusterProcess) -> Account:
     """A new account without 2FA in the cluster's database."""
     email = f"scale-{uuid.uuid4().hex[:10]}@example.com"
     with session_for(cluster.db_url) as db:
@@ -116,7 +132,7 @@ def user(cluster: Cluster) -> Account:
 
 
 @pytest.fixture
-def user_2fa(cluster: Cluster) -> TwoFactorAccount:
+def user_2fa(cluster: ClusterProcess) -> TwoFactorAccount:
     """A new account with 2FA on (its current step already spent) and five backup codes."""
     email = f"scale-2fa-{uuid.uuid4().hex[:10]}@example.com"
     now = utcnow()
@@ -132,7 +148,7 @@ def user_2fa(cluster: Cluster) -> TwoFactorAccount:
 
 
 @pytest.fixture
-def open_page(browser: Browser, cluster: Cluster) -> Iterator:
+def open_page(browser: Browser, cluster: ClusterProcess) -> Iterator:
     """Open a page on the cluster, pinned to one instance (or to none)."""
     contexts: list[BrowserContext] = []
 

@@ -1,0 +1,24 @@
+"""The environment of an operator about to run `make run-cluster`."""
+
+from __future__ import annotations
+
+import pytest
+
+CLUSTER_VARIABLES = (
+    "REFLEX_DB_URL", "REFLEX_REDIS_URL", "RXAPP_SECRET_KEY", "REFLEX_API_URL",
+    "REFLEX_FRONTEND_PORT", "RXAPP_INSTANCES", "RXAPP_LISTEN", "RXAPP_BACKEND_HOST",
+    "RXAPP_TLS_CERT", "RXAPP_TLS_KEY", "RXAPP_DEBUG_ROUTING", "GRANIAN_WORKERS",
+    "SQLALCHEMY_POOL_SIZE", "SQLALCHEMY_MAX_OVERFLOW", "REFLEX_REDIS_MAX_CONNECTIONS",
+)  # fmt: skip
+
+
+@pytest.fixture
+def operator_env(monkeypatch, tmp_path):
+    """Every cluster variable unset except a working minimum; returns monkeypatch."""
+    for name in CLUSTER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://db.internal/rxapp")
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://cache.internal/1")
+    monkeypatch.setenv("RXAPP_SECRET_KEY", "k")
+    monkeypatch.setenv("RXAPP_CLUSTER_DIR", str(tmp_path / "run"))
+    return monkeypatch
