@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from rxapp.testing import Account
 PROFILE_URL = re.compile(r"/profile/?$")
 LOGIN_URL = re.compile(r"/login/?$")
 PASSCODE_URL = re.compile(r"/passcode/?$")
+MALFORMED_CODE = "0"  # neither a TOTP nor a backup code: refused without counting a try
+FORMAT_HINT = "6-digit code"  # in the answer to a malformed code once no wait is due
 
 
 def sign_in(page: Page, account: Account, *, password: str | None = None) -> None:
@@ -77,6 +80,77 @@ def enable_2fa(page: Page) -> TwoFactor:
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
     return TwoFactor(secret=secret, backup_codes=codes, enrolment_code=code)
+
+
+def keep_trying(
+    attempt: Callable[[], None],
+    succeeded: Callable[[float], None],
+    *,
+    timeout: float = 60,
+    answer_within: float = 1.0,
+) -> None:
+    """Repeat `attempt` until `succeeded(seconds)` (a Playwright `expect` given its timeout in
+    seconds) passes, for at most `timeout` seconds. Only for attempts that change nothing when
+    refused, such as a try during a throttle's wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        attempt()
+        try:
+            succeeded(answer_within)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def wait_out_the_backoff(page: Page, *, field: str, submit: str, error: str) -> None:
+    """Wait until the account's backoff after a failed code is over, asking the server itself.
+
+    A malformed code is never counted as a try: while the account must wait, the answer says
+    "Try again in ..."; once it may try again, the answer asks for the code's format. So
+    submit one until that second answer shows (no fixed sleep: the server's clock decides).
+    """
+
+    def probe() -> None:
+        page.get_by_test_id(field).fill(MALFORMED_CODE)
+        page.get_by_test_id(submit).click()
+
+    def answered(seconds: float) -> None:
+        expect(page.get_by_test_id(error)).to_contain_text(FORMAT_HINT, timeout=seconds * 1000)
+        # The server also empties the field after a refused code: wait for that too, or it
+        # could empty the code typed next.
+        expect(page.get_by_test_id(field)).to_have_value("", timeout=seconds * 1000)
+
+    keep_trying(probe, answered)
+
+
+def _poll(page: Page, done: Callable[[], bool], message: Callable[[], str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, message()
+        page.wait_for_timeout(50)  # lets Playwright deliver the frame events meanwhile
+
+
+def wait_for_frames(frames: list[str], count: int, page: Page, *, timeout: float = 15) -> None:
+    """Wait until at least `count` websocket frames were received (polling, with a deadline)."""
+    _poll(
+        page,
+        lambda: len(frames) >= count,
+        lambda: f"{len(frames)} frames received, waited for {count}",
+        timeout,
+    )
+
+
+def wait_for_frame_with(
+    frames: list[str], text: str, page: Page, *, start: int = 0, timeout: float = 15
+) -> None:
+    """Wait until a websocket frame received after the first `start` ones contains `text`."""
+    _poll(
+        page,
+        lambda: any(text in frame for frame in frames[start:]),
+        lambda: f"no frame after the first {start} contained {text!r}",
+        timeout,
+    )
 
 
 def sign_in_with_code(page: Page, account: Account, code: str) -> None:

@@ -16,7 +16,9 @@ from rxapp.state.passcode import PasscodeState
 from rxapp.state.profile import ProfileState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
+    FORMAT_HINT,
     LOGIN_URL,
+    MALFORMED_CODE,
     PASSCODE_URL,
     PROFILE_URL,
     EventForger,
@@ -25,6 +27,8 @@ from tests.e2e.conftest import (
     sign_in_to_profile,
     sign_in_with_code,
     sign_out,
+    wait_for_frame_with,
+    wait_out_the_backoff,
 )
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +111,9 @@ def test_enable_sign_out_and_sign_in_with_a_code_and_replay_is_refused(
     expect(page).to_have_url(PASSCODE_URL)
 
     # The next step's code (within the one-step drift) signs in, after the 1 s backoff.
-    page.wait_for_timeout(1100)
+    wait_out_the_backoff(
+        page, field="passcode-input", submit="passcode-submit", error="passcode-error"
+    )
     accepted = twofa.code(steps_ahead=1)
     page.get_by_test_id("passcode-input").fill(accepted)
     page.get_by_test_id("passcode-submit").click()
@@ -154,6 +160,8 @@ def test_a_code_in_a_bad_format_is_refused_without_counting(
     for bad in ["１２３４５６", "12345", "123-456", "x" * 5000]:
         page.get_by_test_id("passcode-input").fill(bad)
         page.get_by_test_id("passcode-submit").click()
+        # The server empties the field once it has answered: each answer is a new one.
+        expect(page.get_by_test_id("passcode-input")).to_have_value("")
         expect(page.get_by_test_id("passcode-error")).to_contain_text("6-digit code")
     expect(page.get_by_test_id("passcode-error")).not_to_contain_text("tries left")
 
@@ -176,7 +184,9 @@ def test_five_wrong_codes_void_the_sign_in(page: Page, rxapp_user: Account) -> N
         page.get_by_test_id("passcode-submit").click()
         if attempt < 4:
             expect(error).to_contain_text(f"{4 - attempt} tr")
-            page.wait_for_timeout(1000 * 2**attempt + 300)
+            wait_out_the_backoff(
+                page, field="passcode-input", submit="passcode-submit", error="passcode-error"
+            )
     expect(error).to_contain_text("sign in again")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
@@ -231,7 +241,9 @@ def test_disable_with_a_code_turns_2fa_off_at_once(
     page.get_by_test_id("disable-code").fill(twofa.enrolment_code)  # its step is spent
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("disable-error")).to_be_visible()
-    page.wait_for_timeout(1100)  # the backoff after one failure
+    wait_out_the_backoff(
+        page, field="disable-code", submit="disable-confirm", error="disable-error"
+    )
     page.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
@@ -325,7 +337,12 @@ def test_forged_profile_events_without_a_full_session_change_and_reveal_nothing(
         {"form": {"code": twofa.code(steps_ahead=1)}},
         path="/profile",
     )
-    page.wait_for_timeout(1500)
+    # The server handles a tab's events one after another: once it answers an event sent
+    # after the forgeries (a malformed code for the pending login, refused without counting),
+    # it has handled them all. (The forgeries may have sent the page itself to /login.)
+    assert not any(FORMAT_HINT in f for f in received_frames[frames_before:])
+    forge.send(_full(PasscodeState, "submit"), {"form": {"code": MALFORMED_CODE}}, path="/passcode")
+    wait_for_frame_with(received_frames, FORMAT_HINT, page, start=frames_before)
 
     after = _user(rxapp_server, rxapp_user)
     assert after.totp_secret == before.totp_secret and after.totp_enabled_at is not None
@@ -353,7 +370,14 @@ def test_forged_passcode_events_without_a_pending_login_change_nothing(
     for payload in [{"form": {"code": twofa.code(steps_ahead=1)}}, {"form": 42}, {}]:
         forge.send(_full(PasscodeState, "submit"), payload, path="/passcode")
     forge.send(_full(PasscodeState, "start_over"), {}, path="/passcode")
-    page.wait_for_timeout(1000)
+    # The server handles a tab's events one after another: once it answers a sign-in made
+    # after the forgeries, it has handled them.
+    # (Typed into this very page: a new page could be a new connection.)
+    expect(page.get_by_test_id("login-error")).to_have_count(0)
+    page.get_by_test_id("login-email").fill("nobody-" + rxapp_user.email)
+    page.get_by_test_id("login-password").fill("not a password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
     with rxapp_server.db() as db:
         user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
         live = db.exec(
