@@ -11,10 +11,12 @@ QA engineers write Playwright flows against the real production build:
 Any test during which the server logs an error, or writes the password of an account made
 by these fixtures, fails.
 
-Fixtures: `rxapp_server` (the app built and served in production mode on a free port with a
-fresh database, once per test session), `base_url` (its address, so `page.goto("/login")`
-works), `rxapp_user` / `rxapp_admin` (a new account per test) and a browser found on this
-machine (Playwright's own Chromium when installed, else a system Chromium).
+Fixtures: `rxapp_server` (the app served in production mode on a free port with a fresh
+database, once per test session, i.e. per pytest-xdist worker), `rxapp_build` (the production
+frontend, built once per run under a file lock and shared by every worker), `base_url` (its
+address, so `page.goto("/login")` works), `rxapp_user` / `rxapp_admin` (a new account per
+test) and a browser found on this machine (Playwright's own Chromium when installed, else a
+system Chromium).
 `python -m rxapp.testing --check-browser` tells which browser the tests will use.
 """
 

@@ -18,9 +18,3 @@ def test_utcnow_is_the_current_time():
     now = utcnow()
     after = datetime.now(UTC)
     assert before <= now <= after
-
-
-def test_utcnow_moves_forward():
-    first = utcnow()
-    second = utcnow()
-    assert second >= first
