@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 runs=${STRESS_RUNS:-1}
 target=${STRESS_TARGET:-test}
 cpus=${STRESS_CPUS:-$(nproc)}
-log_dir=${STRESS_LOG_DIR:-test-results/stress}
+# Not test-results/: pytest-playwright empties that folder when a run starts.
+log_dir=${STRESS_LOG_DIR:-bench/results/stress}
 
 if ! command -v stress-ng >/dev/null 2>&1; then
   echo "test-stress: stress-ng is needed: sudo apt-get install stress-ng" >&2
