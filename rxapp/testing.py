@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -186,6 +187,7 @@ def shared_build(shared: Path, root: Path | None = None) -> PrebuiltApp:
         for name in ("REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT"):
             env.pop(name, None)
         runtime.migrate(env["REFLEX_DB_URL"], cwd=app, env=env)
+        _checkpoint(work / "template.db")  # one self-contained file, to be copied
         result = runtime.reflex(
             "export", "--frontend-only", "--no-zip", "--env", "prod", cwd=app, env=env
         )
@@ -199,6 +201,13 @@ def shared_build(shared: Path, root: Path | None = None) -> PrebuiltApp:
         shutil.rmtree(built.folder, ignore_errors=True)
         work.rename(built.folder)
     return built
+
+
+def _checkpoint(sqlite_file: Path) -> None:
+    """Move whatever a SQLite database holds in its write-ahead log into the file itself."""
+    if sqlite_file.is_file():
+        with contextlib.closing(sqlite3.connect(sqlite_file)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def copy_prebuilt(built: PrebuiltApp, destination: Path, port: int) -> Path:
