@@ -68,10 +68,23 @@ class TwoFactor:
         return pyotp.TOTP(self.secret).at(time.time() + 30 * steps_ahead)
 
 
+GROUPED_KEY = re.compile(r"^[A-Z2-7]{4}( [A-Z2-7]{4})+$")
+
+
+def enrolment_key(page: Page, *, not_: str | None = None) -> str:
+    """The manual key the enable dialog shows, as shown (grouped), once the server has sent
+    it (and, with `not_`, once it differs from that earlier key)."""
+    key = page.get_by_test_id("enroll-secret")
+    expect(key).to_have_text(GROUPED_KEY)
+    if not_ is not None:
+        expect(key).not_to_have_text(not_)
+    return key.inner_text()
+
+
 def enable_2fa(page: Page) -> TwoFactor:
     """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     code = pyotp.TOTP(secret).now()
     page.get_by_test_id("enroll-code").fill(code)
     page.get_by_test_id("enroll-check").click()
@@ -80,6 +93,13 @@ def enable_2fa(page: Page) -> TwoFactor:
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
     return TwoFactor(secret=secret, backup_codes=codes, enrolment_code=code)
+
+
+def field_emptied(page: Page, field: str) -> None:
+    """Wait until the server has emptied `field`, as it does when it refuses what was typed
+    there: so that it cannot empty what is typed next, and so that an error shown after
+    this is the answer to that value, not one left from before."""
+    expect(page.get_by_test_id(field)).to_have_value("")
 
 
 def keep_trying(
@@ -118,7 +138,7 @@ def wait_out_the_backoff(page: Page, *, field: str, submit: str, error: str) -> 
     def answered(seconds: float) -> None:
         expect(page.get_by_test_id(error)).to_contain_text(FORMAT_HINT, timeout=seconds * 1000)
         # The server also empties the field after a refused code: wait for that too, or it
-        # could empty the code typed next.
+        # could empty the code typed next (see `field_emptied`).
         expect(page.get_by_test_id(field)).to_have_value("", timeout=seconds * 1000)
 
     keep_trying(probe, answered)

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     PASSCODE_URL,
     PROFILE_URL,
     enable_2fa,
+    enrolment_key,
     sign_in_to_profile,
     sign_in_with_code,
     sign_out,
@@ -39,7 +40,7 @@ def test_the_reveal_counts_down_for_thirty_seconds_then_the_codes_are_gone(
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
     page.get_by_test_id("enroll-check").click()
 

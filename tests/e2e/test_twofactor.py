@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pyotp
@@ -23,6 +24,8 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     EventForger,
     enable_2fa,
+    enrolment_key,
+    field_emptied,
     sign_in,
     sign_in_to_profile,
     sign_in_with_code,
@@ -56,10 +59,9 @@ def test_the_enable_dialog_shows_apps_qr_code_and_grouped_key(
     expect(dialog).to_contain_text("Google Authenticator")
     expect(dialog).to_contain_text("Microsoft Authenticator")
     qr = page.get_by_test_id("enroll-qr")
-    expect(qr).to_be_visible()
-    assert qr.get_attribute("src").startswith("data:image/svg+xml")
-    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
-    key = page.get_by_test_id("enroll-secret").inner_text()
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+    key = enrolment_key(page)
     groups = key.split(" ")
     assert len("".join(groups)) == 32 and all(len(g) == 4 for g in groups)
     code_input = page.get_by_test_id("enroll-code")
@@ -70,11 +72,11 @@ def test_the_enable_dialog_shows_apps_qr_code_and_grouped_key(
 def test_reopening_the_dialog_starts_over_with_a_new_key(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    first = page.get_by_test_id("enroll-secret").inner_text()
+    first = enrolment_key(page)
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
     page.get_by_test_id("enable-2fa").click()
-    second = page.get_by_test_id("enroll-secret").inner_text()
+    second = enrolment_key(page, not_=first)  # waits for a new key: fails on the same one
     assert first != second
     # The first key no longer activates anything.
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(first.replace(" ", "")).now())
@@ -87,7 +89,7 @@ def test_a_wrong_enrolment_code_shows_the_hints_and_keeps_the_dialog(
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
     page.get_by_test_id("enroll-code").fill(wrong)
     page.get_by_test_id("enroll-check").click()
@@ -188,6 +190,7 @@ def test_five_wrong_codes_void_the_sign_in(page: Page, rxapp_user: Account) -> N
                 page, field="passcode-input", submit="passcode-submit", error="passcode-error"
             )
     expect(error).to_contain_text("sign in again")
+    field_emptied(page, "passcode-input")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(LOGIN_URL)
@@ -207,12 +210,17 @@ def test_ten_consecutive_failures_lock_the_account_and_say_how_long(
     valid = {twofa.code(steps_ahead=s) for s in (-1, 0, 1)}
     page.get_by_test_id("passcode-input").fill("000000" if "000000" not in valid else "999999")
     page.get_by_test_id("passcode-submit").click()
-    expect(page.get_by_test_id("passcode-error")).to_contain_text("15 minutes")
+    error = page.get_by_test_id("passcode-error")
+    expect(error).to_contain_text("That code is not right")
+    expect(error).to_contain_text("15 minutes")
 
     # Even the right code must wait now, in any session.
+    field_emptied(page, "passcode-input")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
-    expect(page.get_by_test_id("passcode-error")).to_contain_text("Try again in 15 minutes")
+    field_emptied(page, "passcode-input")
+    expect(error).not_to_contain_text("That code is not right")  # a new answer: the wait
+    expect(error).to_contain_text("Try again in 15 minutes")
     expect(page).to_have_url(PASSCODE_URL)
     assert "second_factor_lockout" in _events(rxapp_server, rxapp_user)
 
@@ -273,6 +281,7 @@ def test_enabling_long_after_sign_in_asks_for_the_password(
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("reauth-error")).to_be_visible()
     expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
+    field_emptied(page, "reauth-input")
     page.get_by_test_id("reauth-input").fill(rxapp_user.password)
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("enroll-secret")).to_be_visible()
