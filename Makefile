@@ -17,11 +17,13 @@ export NPM_CONFIG_AUDIT := false
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install install-dev migrate seed run run-cluster nginx test test-unit test-e2e test-scaleout lint bench clean
+.PHONY: help install install-dev migrate seed run run-cluster nginx test test-all test-unit test-e2e test-scaleout test-stress lint bench clean
 
 help:
 	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
-	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests"
+	@echo "make test   install dev tools, find a browser, run unit and end-to-end tests in parallel"
+	@echo "           (in CI, CI=true: everything, as make test-all)"
+	@echo "make test-all   also the scale-out tests, and every database test on PostgreSQL too"
 	@echo "make run-cluster  instances on PostgreSQL + Redis behind nginx, under supervisord (README)"
 	@echo "make lint   ruff"
 	@echo "make bench  benchmarks (see bench/README.md)"
@@ -65,20 +67,43 @@ nginx:
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }; \
 	  else echo "make: nginx is needed: sudo apt-get install nginx-light" >&2; exit 1; fi; }
 
+# Tests run in parallel (pytest-xdist, one worker per core; PYTEST_WORKERS=0 runs them in one
+# process). Each worker has its own databases and app server; the production frontend is
+# built once per run and shared. The scale-out tests start a cluster of their own and run
+# alone afterwards. In CI (CI=true) `make test` runs everything, as `make test-all` does.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+ifeq ($(CI),true)
+TEST_EVERYTHING := 1
+endif
+
 test: install-dev
 	$(BIN)/python -m rxapp.testing --check-browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+ifdef TEST_EVERYTHING
+	RXAPP_TEST_ALL_DATABASES=1 $(PYTEST) tests/unit tests/e2e $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/scaleout $(PYTEST_ARGS)
+else
+	$(PYTEST) tests/unit tests/e2e $(PYTEST_ARGS)
+endif
+
+test-all:
+	$(MAKE) test TEST_EVERYTHING=1
 
 test-unit: install-dev
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 test-e2e: install-dev
 	$(BIN)/python -m rxapp.testing --check-browser
-	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) tests/e2e $(PYTEST_ARGS)
 
 test-scaleout: install-dev
 	$(BIN)/python -m rxapp.testing --check-browser
 	$(BIN)/python -m pytest tests/scaleout $(PYTEST_ARGS)
+
+# `make test` with every CPU kept busy by stress-ng (Debian package stress-ng), to find
+# flaky tests: STRESS_RUNS=3 repeats it, STRESS_TARGET=test-all widens it.
+test-stress: install-dev
+	tests/run_under_stress.sh
 
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

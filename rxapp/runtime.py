@@ -104,11 +104,12 @@ def migrate(db_url: str, *, cwd: Path, env: dict[str, str] | None = None) -> Non
 
 
 def start_reflex(
-    *args: str, cwd: Path, env: dict[str, str], log_path: Path
+    *args: str, cwd: Path, env: dict[str, str], log_path: Path, module: str = "reflex"
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m reflex ARGS` in a process group of its own, logging to `log_path`."""
+    """Start `python -m MODULE ARGS` (default: reflex) in a process group of its own, logging
+    to `log_path`."""
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "reflex", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=env,
         stdout=log_path.open("ab"),

@@ -1,11 +1,13 @@
 """Shared fixtures: a real, migrated database for service tests, on SQLite and PostgreSQL.
 
-Every test that uses `db_url` or `db` runs twice: on a fresh SQLite file (the embedded
-default) and on PostgreSQL (the scale-out database), each migrated with Reflex's own
-`reflex db migrate`. PostgreSQL comes from RXAPP_TEST_POSTGRES_URL (default: the local
-server, database `test`); a database of its own is created for the session and dropped after.
-Without a reachable server those tests are skipped, unless RXAPP_REQUIRE_SERVICES=1 (as in
-CI), where they fail.
+Every test that uses `db_url` or `db` runs on a fresh SQLite file (the embedded default),
+migrated with Reflex's own `reflex db migrate`. Tests marked `both_databases` (where
+PostgreSQL behaves differently: locking, concurrency, collation, case, types, dialect SQL)
+run on PostgreSQL (the scale-out database) too; RXAPP_TEST_ALL_DATABASES=1 (`make test-all`)
+runs every database test on both. PostgreSQL comes from RXAPP_TEST_POSTGRES_URL (default:
+the local server, database `test`); a database of its own is created for each test worker
+and dropped after. Without a reachable server those tests are skipped, unless
+RXAPP_REQUIRE_SERVICES=1 (as in CI), where they fail.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("RXAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVICES_REQUIRED = os.environ.get("RXAPP_REQUIRE_SERVICES") == "1"
+ALL_DATABASES = os.environ.get("RXAPP_TEST_ALL_DATABASES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_databases: also run on PostgreSQL, where it behaves unlike SQLite "
+        "(locking, concurrency, collation, case, types, dialect SQL)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`db_url` is SQLite; also PostgreSQL for `both_databases` tests (or all, on request)."""
+    if "db_url" in metafunc.fixturenames:
+        both = ALL_DATABASES or metafunc.definition.get_closest_marker("both_databases")
+        kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
+        metafunc.parametrize("db_url", kinds, indirect=True)
 
 
 def services_unavailable(what: str, error: Exception) -> None:
@@ -123,9 +142,10 @@ def sqlite_db_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest) -> str:
-    """The URL of a fresh, migrated database for this test (once per database kind)."""
+    """The URL of a fresh, migrated database for this test (once per database kind, see
+    `pytest_generate_tests`)."""
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_db_url")
     url = request.getfixturevalue("postgres_database")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from rxapp.testing import Account
 PROFILE_URL = re.compile(r"/profile/?$")
 LOGIN_URL = re.compile(r"/login/?$")
 PASSCODE_URL = re.compile(r"/passcode/?$")
+MALFORMED_CODE = "0"  # neither a TOTP nor a backup code: refused without counting a try
+FORMAT_HINT = "6-digit code"  # in the answer to a malformed code once no wait is due
 
 
 def sign_in(page: Page, account: Account, *, password: str | None = None) -> None:
@@ -65,10 +68,23 @@ class TwoFactor:
         return pyotp.TOTP(self.secret).at(time.time() + 30 * steps_ahead)
 
 
+GROUPED_KEY = re.compile(r"^[A-Z2-7]{4}( [A-Z2-7]{4})+$")
+
+
+def enrolment_key(page: Page, *, not_: str | None = None) -> str:
+    """The manual key the enable dialog shows, as shown (grouped), once the server has sent
+    it (and, with `not_`, once it differs from that earlier key)."""
+    key = page.get_by_test_id("enroll-secret")
+    expect(key).to_have_text(GROUPED_KEY)
+    if not_ is not None:
+        expect(key).not_to_have_text(not_)
+    return key.inner_text()
+
+
 def enable_2fa(page: Page) -> TwoFactor:
     """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     code = pyotp.TOTP(secret).now()
     page.get_by_test_id("enroll-code").fill(code)
     page.get_by_test_id("enroll-check").click()
@@ -77,6 +93,84 @@ def enable_2fa(page: Page) -> TwoFactor:
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
     return TwoFactor(secret=secret, backup_codes=codes, enrolment_code=code)
+
+
+def field_emptied(page: Page, field: str) -> None:
+    """Wait until the server has emptied `field`, as it does when it refuses what was typed
+    there: so that it cannot empty what is typed next, and so that an error shown after
+    this is the answer to that value, not one left from before."""
+    expect(page.get_by_test_id(field)).to_have_value("")
+
+
+def keep_trying(
+    attempt: Callable[[], None],
+    succeeded: Callable[[float], None],
+    *,
+    timeout: float = 60,
+    answer_within: float = 1.0,
+) -> None:
+    """Repeat `attempt` until `succeeded(seconds)` (a Playwright `expect` given its timeout in
+    seconds) passes, for at most `timeout` seconds. Only for attempts that change nothing when
+    refused, such as a try during a throttle's wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        attempt()
+        try:
+            succeeded(answer_within)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def wait_out_the_backoff(page: Page, *, field: str, submit: str, error: str) -> None:
+    """Wait until the account's backoff after a failed code is over, asking the server itself.
+
+    A malformed code is never counted as a try: while the account must wait, the answer says
+    "Try again in ..."; once it may try again, the answer asks for the code's format. So
+    submit one until that second answer shows (no fixed sleep: the server's clock decides).
+    """
+
+    def probe() -> None:
+        page.get_by_test_id(field).fill(MALFORMED_CODE)
+        page.get_by_test_id(submit).click()
+
+    def answered(seconds: float) -> None:
+        expect(page.get_by_test_id(error)).to_contain_text(FORMAT_HINT, timeout=seconds * 1000)
+        # The server also empties the field after a refused code: wait for that too, or it
+        # could empty the code typed next (see `field_emptied`).
+        expect(page.get_by_test_id(field)).to_have_value("", timeout=seconds * 1000)
+
+    keep_trying(probe, answered)
+
+
+def _poll(page: Page, done: Callable[[], bool], message: Callable[[], str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, message()
+        page.wait_for_timeout(50)  # lets Playwright deliver the frame events meanwhile
+
+
+def wait_for_frames(frames: list[str], count: int, page: Page, *, timeout: float = 15) -> None:
+    """Wait until at least `count` websocket frames were received (polling, with a deadline)."""
+    _poll(
+        page,
+        lambda: len(frames) >= count,
+        lambda: f"{len(frames)} frames received, waited for {count}",
+        timeout,
+    )
+
+
+def wait_for_frame_with(
+    frames: list[str], text: str, page: Page, *, start: int = 0, timeout: float = 15
+) -> None:
+    """Wait until a websocket frame received after the first `start` ones contains `text`."""
+    _poll(
+        page,
+        lambda: any(text in frame for frame in frames[start:]),
+        lambda: f"no frame after the first {start} contained {text!r}",
+        timeout,
+    )
 
 
 def sign_in_with_code(page: Page, account: Account, code: str) -> None:

@@ -18,9 +18,12 @@ from tests.e2e.conftest import (
     PASSCODE_URL,
     PROFILE_URL,
     enable_2fa,
+    enrolment_key,
     sign_in_to_profile,
     sign_in_with_code,
     sign_out,
+    wait_for_frames,
+    wait_out_the_backoff,
 )
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +40,7 @@ def test_the_reveal_counts_down_for_thirty_seconds_then_the_codes_are_gone(
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
     page.get_by_test_id("enroll-check").click()
 
@@ -52,7 +55,7 @@ def test_the_reveal_counts_down_for_thirty_seconds_then_the_codes_are_gone(
     expect(announcement).to_have_attribute("aria-live", "polite")
     expect(announcement).to_contain_text("seconds left to save your backup codes")
     expect(page.get_by_role("timer")).to_have_attribute("aria-live", "off")
-    page.wait_for_timeout(2500)
+    expect(page.get_by_test_id("backup-countdown")).not_to_have_text(str(first))
     later = _countdown(page)
     assert later < first
 
@@ -78,9 +81,11 @@ def test_closing_early_hides_the_codes_for_good(
     new_codes = page.get_by_test_id("backup-code").all_inner_texts()
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
+    before_reload = len(received_frames)
     page.reload()
     expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
-    page.wait_for_timeout(500)
+    # The reloaded page's own frames have arrived, so the check below looks at them.
+    wait_for_frames(received_frames, before_reload + 1, page)
     tail = "\n".join(received_frames[closed_at:])
     last_reveal = max(i for i, f in enumerate(received_frames) if new_codes[0] in f)
     after_close = "\n".join(received_frames[last_reveal + 1 :])
@@ -127,7 +132,9 @@ def test_a_new_batch_invalidates_the_old_codes(page: Page, rxapp_user: Account) 
 
     sign_in_with_code(page, rxapp_user, twofa.backup_codes[1])
     expect(page.get_by_test_id("passcode-error")).to_be_visible()
-    page.wait_for_timeout(1100)  # the backoff after one failure
+    wait_out_the_backoff(
+        page, field="passcode-input", submit="passcode-submit", error="passcode-error"
+    )
     page.get_by_test_id("passcode-input").fill(fresh[1])
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
@@ -168,7 +175,7 @@ def test_new_codes_long_after_sign_in_need_a_fresh_code(
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("reauth-error")).to_be_visible()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
-    page.wait_for_timeout(1100)
+    wait_out_the_backoff(page, field="reauth-input", submit="reauth-submit", error="reauth-error")
     page.get_by_test_id("reauth-input").fill(twofa.backup_codes[4])
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(5)

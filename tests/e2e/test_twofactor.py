@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pyotp
@@ -17,15 +18,21 @@ from rxapp.state.profile import ProfileState
 from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState, ReauthState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
+    FORMAT_HINT,
     LOGIN_URL,
+    MALFORMED_CODE,
     PASSCODE_URL,
     PROFILE_URL,
     EventForger,
     enable_2fa,
+    enrolment_key,
+    field_emptied,
     sign_in,
     sign_in_to_profile,
     sign_in_with_code,
     sign_out,
+    wait_for_frame_with,
+    wait_out_the_backoff,
 )
 
 pytestmark = pytest.mark.e2e
@@ -53,10 +60,9 @@ def test_the_enable_dialog_shows_apps_qr_code_and_grouped_key(
     expect(dialog).to_contain_text("Google Authenticator")
     expect(dialog).to_contain_text("Microsoft Authenticator")
     qr = page.get_by_test_id("enroll-qr")
-    expect(qr).to_be_visible()
-    assert qr.get_attribute("src").startswith("data:image/svg+xml")
-    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
-    key = page.get_by_test_id("enroll-secret").inner_text()
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+    key = enrolment_key(page)
     groups = key.split(" ")
     assert len("".join(groups)) == 32 and all(len(g) == 4 for g in groups)
     code_input = page.get_by_test_id("enroll-code")
@@ -67,11 +73,11 @@ def test_the_enable_dialog_shows_apps_qr_code_and_grouped_key(
 def test_reopening_the_dialog_starts_over_with_a_new_key(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    first = page.get_by_test_id("enroll-secret").inner_text()
+    first = enrolment_key(page)
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
     page.get_by_test_id("enable-2fa").click()
-    second = page.get_by_test_id("enroll-secret").inner_text()
+    second = enrolment_key(page, not_=first)  # waits for a new key: fails on the same one
     assert first != second
     # The first key no longer activates anything.
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(first.replace(" ", "")).now())
@@ -84,7 +90,7 @@ def test_a_wrong_enrolment_code_shows_the_hints_and_keeps_the_dialog(
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
-    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    secret = enrolment_key(page).replace(" ", "")
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
     page.get_by_test_id("enroll-code").fill(wrong)
     page.get_by_test_id("enroll-check").click()
@@ -108,7 +114,9 @@ def test_enable_sign_out_and_sign_in_with_a_code_and_replay_is_refused(
     expect(page).to_have_url(PASSCODE_URL)
 
     # The next step's code (within the one-step drift) signs in, after the 1 s backoff.
-    page.wait_for_timeout(1100)
+    wait_out_the_backoff(
+        page, field="passcode-input", submit="passcode-submit", error="passcode-error"
+    )
     accepted = twofa.code(steps_ahead=1)
     page.get_by_test_id("passcode-input").fill(accepted)
     page.get_by_test_id("passcode-submit").click()
@@ -155,6 +163,8 @@ def test_a_code_in_a_bad_format_is_refused_without_counting(
     for bad in ["１２３４５６", "12345", "123-456", "x" * 5000]:
         page.get_by_test_id("passcode-input").fill(bad)
         page.get_by_test_id("passcode-submit").click()
+        # The server empties the field once it has answered: each answer is a new one.
+        expect(page.get_by_test_id("passcode-input")).to_have_value("")
         expect(page.get_by_test_id("passcode-error")).to_contain_text("6-digit code")
     expect(page.get_by_test_id("passcode-error")).not_to_contain_text("tries left")
 
@@ -177,8 +187,11 @@ def test_five_wrong_codes_void_the_sign_in(page: Page, rxapp_user: Account) -> N
         page.get_by_test_id("passcode-submit").click()
         if attempt < 4:
             expect(error).to_contain_text(f"{4 - attempt} tr")
-            page.wait_for_timeout(1000 * 2**attempt + 300)
+            wait_out_the_backoff(
+                page, field="passcode-input", submit="passcode-submit", error="passcode-error"
+            )
     expect(error).to_contain_text("sign in again")
+    field_emptied(page, "passcode-input")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(LOGIN_URL)
@@ -198,12 +211,17 @@ def test_ten_consecutive_failures_lock_the_account_and_say_how_long(
     valid = {twofa.code(steps_ahead=s) for s in (-1, 0, 1)}
     page.get_by_test_id("passcode-input").fill("000000" if "000000" not in valid else "999999")
     page.get_by_test_id("passcode-submit").click()
-    expect(page.get_by_test_id("passcode-error")).to_contain_text("15 minutes")
+    error = page.get_by_test_id("passcode-error")
+    expect(error).to_contain_text("That code is not right")
+    expect(error).to_contain_text("15 minutes")
 
     # Even the right code must wait now, in any session.
+    field_emptied(page, "passcode-input")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
-    expect(page.get_by_test_id("passcode-error")).to_contain_text("Try again in 15 minutes")
+    field_emptied(page, "passcode-input")
+    expect(error).not_to_contain_text("That code is not right")  # a new answer: the wait
+    expect(error).to_contain_text("Try again in 15 minutes")
     expect(page).to_have_url(PASSCODE_URL)
     assert "second_factor_lockout" in _events(rxapp_server, rxapp_user)
 
@@ -232,7 +250,9 @@ def test_disable_with_a_code_turns_2fa_off_at_once(
     page.get_by_test_id("disable-code").fill(twofa.enrolment_code)  # its step is spent
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("disable-error")).to_be_visible()
-    page.wait_for_timeout(1100)  # the backoff after one failure
+    wait_out_the_backoff(
+        page, field="disable-code", submit="disable-confirm", error="disable-error"
+    )
     page.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
@@ -262,6 +282,7 @@ def test_enabling_long_after_sign_in_asks_for_the_password(
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("reauth-error")).to_be_visible()
     expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
+    field_emptied(page, "reauth-input")
     page.get_by_test_id("reauth-input").fill(rxapp_user.password)
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("enroll-secret")).to_be_visible()
@@ -326,7 +347,12 @@ def test_forged_profile_events_without_a_full_session_change_and_reveal_nothing(
         {"form": {"code": twofa.code(steps_ahead=1)}},
         path="/profile",
     )
-    page.wait_for_timeout(1500)
+    # The server handles a tab's events one after another: once it answers an event sent
+    # after the forgeries (a malformed code for the pending login, refused without counting),
+    # it has handled them all. (The forgeries may have sent the page itself to /login.)
+    assert not any(FORMAT_HINT in f for f in received_frames[frames_before:])
+    forge.send(_full(PasscodeState, "submit"), {"form": {"code": MALFORMED_CODE}}, path="/passcode")
+    wait_for_frame_with(received_frames, FORMAT_HINT, page, start=frames_before)
 
     after = _user(rxapp_server, rxapp_user)
     assert after.totp_secret == before.totp_secret and after.totp_enabled_at is not None
@@ -353,7 +379,14 @@ def test_forged_passcode_events_without_a_pending_login_change_nothing(
     for payload in [{"form": {"code": twofa.code(steps_ahead=1)}}, {"form": 42}, {}]:
         forge.send(_full(PasscodeState, "submit"), payload, path="/passcode")
     forge.send(_full(PasscodeState, "start_over"), {}, path="/passcode")
-    page.wait_for_timeout(1000)
+    # The server handles a tab's events one after another: once it answers a sign-in made
+    # after the forgeries, it has handled them.
+    # (Typed into this very page: a new page could be a new connection.)
+    expect(page.get_by_test_id("login-error")).to_have_count(0)
+    page.get_by_test_id("login-email").fill("nobody-" + rxapp_user.email)
+    page.get_by_test_id("login-password").fill("not a password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
     with rxapp_server.db() as db:
         user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
         live = db.exec(

@@ -141,6 +141,7 @@ def test_a_link_without_a_view_exports_everyone_by_email(client, people):
     assert "'=danger@example.com" in emails  # a formula-looking cell is defused
 
 
+@pytest.mark.both_databases
 def test_a_link_sorted_by_creation_follows_the_signed_order(client, people):
     view = {"admin": people["boss@example.com"], "sort": "created", "twofa": "not_activated"}
     response = client.get(link(view))

@@ -99,6 +99,7 @@ def test_only_one_trailing_newline_is_taken_off_the_password(rxapp, db):
     assert not accounts.check_password_step(db, "bob@example.com", "  spaced pw  ", now=NOW).user
 
 
+@pytest.mark.both_databases
 def test_duplicate_email_is_refused_whatever_its_case(rxapp, db):
     rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
 
@@ -188,6 +189,7 @@ def test_usage_errors_exit_with_2(rxapp, capsys, args):
     assert "usage: rxapp" in capsys.readouterr().err
 
 
+@pytest.mark.both_databases
 def test_unmigrated_database_gives_advice_not_a_traceback(rxapp, use_db, tmp_path):
     use_db(f"sqlite:///{tmp_path / 'empty.db'}")
 
@@ -241,6 +243,7 @@ def test_seed_demo_refuses_a_negative_count(rxapp, db):
 # The installed console script -----------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_installed_console_script_creates_users_and_fails_on_bad_input(db_url, db):
     assert RXAPP_SCRIPT.is_file(), f"console script missing: {RXAPP_SCRIPT}"
     env = apply_closed_network_settings(dict(os.environ))

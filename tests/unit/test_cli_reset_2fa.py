@@ -116,6 +116,7 @@ def test_reset_2fa_is_audited_as_done_from_the_command_line(rxapp, db, alice):
     assert secret not in row.detail and encrypted not in row.detail
 
 
+@pytest.mark.both_databases
 def test_reset_2fa_finds_the_user_whatever_the_case_and_spaces(rxapp, db, alice):
     user, _ = alice
     outcome = rxapp("reset-2fa", "  Alice@Example.COM ")

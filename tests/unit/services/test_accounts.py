@@ -48,12 +48,14 @@ def test_create_user_stores_a_normalised_email_and_an_argon2id_hash(db):
     assert user.last_sign_in_at is None
 
 
+@pytest.mark.both_databases
 def test_create_user_commits(db, db_url):
     user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
 
     assert _fresh_read(db_url, user.id).email == "alice@example.com"
 
 
+@pytest.mark.both_databases
 def test_email_is_unique_whatever_its_case(db):
     accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
 
@@ -125,6 +127,7 @@ def test_create_user_records_user_created_in_the_audit_trail(db):
     assert PASSWORD not in rows[0].detail
 
 
+@pytest.mark.both_databases
 def test_find_user_ignores_case_and_surrounding_spaces(db):
     user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
 

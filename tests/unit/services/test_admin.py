@@ -137,6 +137,7 @@ def test_reset_keeps_the_end_time_of_an_already_ended_pending_login(db, people):
     assert db.get(PendingLogin, pending.id).ended_at == earlier
 
 
+@pytest.mark.both_databases
 def test_reset_is_audited_with_the_actor_and_never_a_secret(db, db_url, people):
     alice, boss = people["alice"], people["admin"]
     secret, codes = turn_on_2fa(db, alice)
@@ -194,6 +195,7 @@ def test_unknown_user_gives_none_and_writes_nothing(db, people):
     assert sessions.current_pending_login(db, token, now=NOW) is not None
 
 
+@pytest.mark.both_databases
 def test_reset_commits_so_another_session_sees_it(db, db_url, people):
     alice = people["alice"]
     turn_on_2fa(db, alice)

@@ -149,6 +149,7 @@ def test_only_argon2id_hashes_are_stored(db, user_id, batch):
             assert code.lower() not in row.code_hash
 
 
+@pytest.mark.both_databases
 def test_a_code_works_once(db, user_id, batch):
     assert backup_codes.use(db, user_id, batch[2], now=T0)
     db.commit()
@@ -183,6 +184,7 @@ def test_a_code_of_another_user_does_not_work(db, user_id, batch):
     assert backup_codes.use(db, bob, bobs[0], now=T0)
 
 
+@pytest.mark.both_databases
 def test_a_new_batch_invalidates_every_older_code(db, user_id, batch):
     backup_codes.use(db, user_id, batch[0], now=T0)
     db.commit()
@@ -211,6 +213,7 @@ def test_remaining_counts_unused_codes(db, user_id):
     assert backup_codes.remaining(db, user_id) == 0
 
 
+@pytest.mark.both_databases
 def test_concurrent_use_of_one_code_succeeds_exactly_once(db, db_url, user_id, batch):
     threads = 10
     start = threading.Barrier(threads)
@@ -229,6 +232,7 @@ def test_concurrent_use_of_one_code_succeeds_exactly_once(db, db_url, user_id, b
     assert backup_codes.remaining(db, user_id) == 4
 
 
+@pytest.mark.both_databases
 def test_batches_made_at_the_same_time_leave_exactly_one_batch(db, db_url, user_id):
     threads = 6
     start = threading.Barrier(threads)

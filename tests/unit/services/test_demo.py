@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -99,6 +100,7 @@ def test_seeding_more_synthetic_users_adds_new_ones_after_the_existing(db):
     )
 
 
+@pytest.mark.both_databases
 def test_synthetic_users_are_timezone_aware_and_not_in_the_future(db):
     demo.seed(db, extra_users=5, now=NOW)
 

@@ -76,6 +76,7 @@ def test_other_emails_are_not_slowed_down(db, alice):
     assert accounts.check_password_step(db, alice.email, "alice-password", now=T0).user
 
 
+@pytest.mark.both_databases
 def test_the_throttle_table_holds_no_email_address(db, alice):
     fail(db, "secret-address@example.com", T0)
     row = db.exec(select(LoginThrottle)).one()
@@ -83,6 +84,7 @@ def test_the_throttle_table_holds_no_email_address(db, alice):
     assert row.key == login_throttle.key_for("secret-address@example.com")
 
 
+@pytest.mark.both_databases
 def test_a_burst_of_attempts_checks_one_password(db, db_url, alice):
     threads = 8
     start = threading.Barrier(threads)

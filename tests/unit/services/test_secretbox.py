@@ -147,6 +147,7 @@ def test_in_memory_sqlite_without_key_is_refused(env):
 @pytest.mark.parametrize(
     "bad_key",
     ["not-a-fernet-key", "c2hvcnQ=", Fernet.generate_key().decode()[:-4], "x" * 44],
+    ids=["not-base64", "too-short", "truncated-real-key", "44-x"],
 )
 def test_malformed_configured_key_is_refused_without_echoing_it(env, bad_key):
     use_key(env, bad_key)

@@ -51,6 +51,7 @@ def current(db_url):
 # Full sessions --------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_session_token_is_stored_only_as_its_sha256(db, db_url, user):
     token = sessions.start_session(db, user, now=T0)
 
@@ -106,6 +107,7 @@ def test_session_is_live_just_before_30_idle_minutes(db, user, current):
     assert current(token, now=T0 + IDLE - SECOND) is not None
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("after", [timedelta(0), SECOND], ids=["at-30-min", "30-min-1-s"])
 def test_session_ends_after_30_idle_minutes(db, user, after, current):
     token = sessions.start_session(db, user, now=T0)
@@ -235,6 +237,7 @@ def test_pending_login_is_live_for_just_under_5_minutes(db, user):
     assert pending.user_id == user.id
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("after", [timedelta(0), SECOND], ids=["at-5-min", "5-min-1-s"])
 def test_pending_login_expires_after_5_minutes(db, user, after):
     token = sessions.start_pending_login(db, user, now=T0)
@@ -257,6 +260,7 @@ def test_session_token_is_not_a_pending_login(db, user):
     assert sessions.current_pending_login(db, token, now=T0) is None
 
 
+@pytest.mark.both_databases
 def test_pending_login_ends_only_once(db, user):
     token = sessions.start_pending_login(db, user, now=T0)
     pending = sessions.current_pending_login(db, token, now=T0)

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import Session
 
 from rxapp.models import User
@@ -92,6 +93,7 @@ def test_seconds_to_wait_rounds_up_and_ends_at_the_deadline(db):
     assert throttle.seconds_to_wait(db, user_id, now=T0 + timedelta(hours=1)) == 0
 
 
+@pytest.mark.both_databases
 def test_a_failure_that_finishes_late_keeps_the_later_deadline(db):
     user_id = add_user(db)
     for _ in range(9):
@@ -131,6 +133,7 @@ def test_reset_clears_the_count_and_the_wait(db, db_url):
     assert throttle.record_failure(db, user_id, now=T0).failures == 1
 
 
+@pytest.mark.both_databases
 def test_uncommitted_failures_are_not_counted(db, db_url):
     user_id = add_user(db)
     throttle.record_failure(db, user_id, now=T0)
@@ -139,6 +142,7 @@ def test_uncommitted_failures_are_not_counted(db, db_url):
     assert stored(db_url, user_id).second_factor_failures == 0
 
 
+@pytest.mark.both_databases
 def test_concurrent_failures_in_separate_sessions_are_all_counted(db, db_url):
     threads = 10
     user_id = add_user(db)
@@ -161,6 +165,7 @@ def test_concurrent_failures_in_separate_sessions_are_all_counted(db, db_url):
     assert row.second_factor_blocked_until == T0 + timedelta(minutes=15)
 
 
+@pytest.mark.both_databases
 def test_only_one_of_concurrent_attempts_claims_the_account(db, db_url):
     threads = 10
     user_id = add_user(db)

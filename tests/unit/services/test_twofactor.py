@@ -237,6 +237,7 @@ def test_the_secret_is_stored_only_encrypted(db, db_url, member):
 # --- the passcode step ------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_the_right_code_ends_the_pending_login_once(db, member):
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
@@ -255,6 +256,7 @@ def test_the_right_code_ends_the_pending_login_once(db, member):
     assert twofactor.verify_login_code(db, other, code_for(member.secret, later), now=later).ok
 
 
+@pytest.mark.both_databases
 def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
     first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
     code = code_for(member.secret, T0)
@@ -490,6 +492,7 @@ def test_a_wrong_backup_code_counts_on_the_same_throttle(db, db_url, member):
 # --- concurrency ------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_concurrent_sign_ins_with_the_same_code_succeed_exactly_once(db, db_url, member):
     tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
     code = code_for(member.secret, T0)
@@ -506,6 +509,7 @@ def test_concurrent_sign_ins_with_the_same_code_succeed_exactly_once(db, db_url,
     assert sum(p is None for p in live) == 1
 
 
+@pytest.mark.both_databases
 def test_ten_concurrent_wrong_codes_count_ten_failures_and_only_one_is_checked(db, db_url, member):
     tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
     code = wrong_code(member.secret, T0)
@@ -529,6 +533,7 @@ def test_ten_concurrent_wrong_codes_count_ten_failures_and_only_one_is_checked(d
     assert "second_factor_lockout" in audit_events(db, member.id)
 
 
+@pytest.mark.both_databases
 def test_a_burst_on_check_code_is_refused_except_for_one(db, db_url, member):
     code = wrong_code(member.secret, T0)
 

@@ -125,6 +125,7 @@ def test_the_first_line_is_the_header(db, users):
     assert export(db).startswith(",".join(HEADER) + "\r\n")
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     "view",
     [
@@ -177,6 +178,7 @@ def test_ordinary_cells_are_not_prefixed(db, users):
         assert email in cells
 
 
+@pytest.mark.both_databases
 def test_each_streamed_chunk_is_one_whole_record(db, users):
     chunks = list(
         users_export.csv_lines(

@@ -34,6 +34,10 @@ from rxapp.services.users_query import (
 )
 from tests.conftest import empty_postgres
 
+# The query is dialect SQL through and through (LIKE escapes, collation, NULL order): every
+# test runs on both databases.
+pytestmark = pytest.mark.both_databases
+
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$not-a-real-hash-but-a-constant"
 TOTP_SECRET = "gAAAAAB-encrypted-totp-secret-stand-in"

@@ -1,0 +1,104 @@
+"""The audit trail: one row per recorded event, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import Session, select
+
+from rxapp.models import AuditEvent
+from rxapp.services import audit
+from rxapp.services.database import engine_for
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def rows_seen_elsewhere(db_url: str) -> list[AuditEvent]:
+    """The audit rows as another request reads them (only what was committed)."""
+    with Session(engine_for(db_url), expire_on_commit=False) as other:
+        return list(other.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
+
+
+@pytest.mark.both_databases
+def test_a_recorded_event_is_stored_with_its_facts_once_the_caller_commits(db, db_url):
+    audit.record(
+        db,
+        audit.Event.ADMIN_RESET_2FA,
+        now=T0,
+        user_id=7,
+        actor_id=3,
+        email="bob@example.com",
+        detail="from the dashboard",
+    )
+    assert rows_seen_elsewhere(db_url) == []  # nothing is written before the commit
+
+    db.commit()
+
+    [row] = rows_seen_elsewhere(db_url)
+    assert row.event == "admin_reset_2fa"
+    assert row.at.astimezone(UTC) == T0
+    assert (row.user_id, row.actor_id) == (7, 3)
+    assert row.email == "bob@example.com"
+    assert row.detail == "from the dashboard"
+
+
+def test_a_rolled_back_transaction_leaves_no_audit_row(db, db_url):
+    audit.record(db, audit.Event.SIGN_IN_FAILED, now=T0, email="x@example.com")
+    db.rollback()
+    db.commit()
+
+    assert rows_seen_elsewhere(db_url) == []
+
+
+def test_unknown_facts_are_stored_empty(db, db_url):
+    audit.record(db, audit.Event.SIGN_IN_FAILED, now=T0)
+    db.commit()
+
+    [row] = rows_seen_elsewhere(db_url)
+    assert (row.user_id, row.actor_id, row.email, row.detail) == (None, None, None, "")
+
+
+def test_long_emails_and_details_are_cut_to_the_column_sizes(db, db_url):
+    audit.record(
+        db, audit.Event.SIGN_IN_FAILED, now=T0, email="e" * 300 + "@example.com", detail="d" * 5000
+    )
+    db.commit()
+
+    [row] = rows_seen_elsewhere(db_url)
+    assert row.email == ("e" * 300)[:254]
+    assert row.detail == "d" * 1000
+
+
+def test_events_keep_their_order_and_names(db, db_url):
+    sequence = [
+        audit.Event.SIGN_IN_PENDING,
+        audit.Event.SECOND_FACTOR_FAILED,
+        audit.Event.SIGN_IN_OK,
+    ]
+    for event in sequence:
+        audit.record(db, event, now=T0, user_id=1)
+    db.commit()
+
+    assert [r.event for r in rows_seen_elsewhere(db_url)] == [
+        "sign_in_pending_second_factor",
+        "second_factor_failed",
+        "sign_in_ok",
+    ]
+
+
+def test_every_security_event_of_the_design_has_a_distinct_name():
+    names = [event.value for event in audit.Event]
+    assert len(names) == len(set(names))
+    required = {
+        "sign_in_ok",
+        "sign_in_failed",
+        "twofa_enabled",
+        "twofa_disabled",
+        "backup_code_used",
+        "backup_codes_generated",
+        "second_factor_lockout",
+        "admin_reset_2fa",
+    }
+    assert required <= set(names)
+    assert all(len(name) <= 64 for name in names)  # the column's size
