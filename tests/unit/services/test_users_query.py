@@ -95,6 +95,17 @@ def realistic_mix(count: int = SEEDED) -> list[dict]:
     return rows
 
 
+@pytest.fixture(autouse=True)
+def default_policy(monkeypatch):
+    """The documented 2FA policy (admins), whatever the environment running the tests says."""
+    from rxapp.settings import get_settings
+
+    monkeypatch.delenv("RXAPP_REQUIRE_2FA", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def seeded(db: Session) -> list[User]:
     """The realistic mix, read back with a plain SELECT (the independent view of the data)."""
@@ -266,6 +277,11 @@ def test_counts_equal_independent_count_queries(db, seeded, status):
             StatusFilter.ALL: independent_count(db, activated=None, search=search),
             StatusFilter.ACTIVATED: activated,
             StatusFilter.NOT_ACTIVATED: not_activated,
+            # The default policy (RXAPP_REQUIRE_2FA=admins): admins without 2FA.
+            StatusFilter.REQUIRED: sum(
+                u.email.startswith(search) and u.is_admin and u.totp_enabled_at is None
+                for u in seeded
+            ),
         }[status]
         assert result.total == expected_total, search
         assert len(all_pages(db, status=status, search=search)) == expected_total, search
@@ -291,6 +307,7 @@ def test_filter_returns_exactly_the_users_with_that_status(db, seeded, status):
         StatusFilter.ALL: lambda u: True,
         StatusFilter.ACTIVATED: lambda u: u.totp_enabled_at is not None,
         StatusFilter.NOT_ACTIVATED: lambda u: u.totp_enabled_at is None,
+        StatusFilter.REQUIRED: lambda u: u.is_admin and u.totp_enabled_at is None,
     }[status]
     rows = all_pages(db, status=status)
     assert sorted(ids_of(rows)) == sorted(u.id for u in seeded if wanted(u))
@@ -519,6 +536,7 @@ def test_rows_carry_no_password_hash_or_secret(db, seeded):
         "last_sign_in_at",
         "backup_codes_left",
         "is_admin",
+        "required_by",
     }
     for row in fetch_page(db, status=StatusFilter.ACTIVATED).rows:
         text = repr(row)
@@ -591,7 +609,12 @@ def test_iter_rows_yields_the_pages_rows_in_the_same_order(db, seeded, batch):
 
 
 def test_module_exposes_only_the_documented_filters():
-    assert {f.value for f in users_query.StatusFilter} == {"all", "activated", "not_activated"}
+    assert {f.value for f in users_query.StatusFilter} == {
+        "all",
+        "activated",
+        "not_activated",
+        "required",
+    }
 
 
 @pytest.fixture
