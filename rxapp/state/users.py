@@ -27,6 +27,13 @@ LIVE_REFRESH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
+class _NotAllowed:
+    """Why a signed-in visitor may not use the dashboard."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Refusal:
     """A dashboard event refused: where to send the visitor instead."""
 
@@ -122,24 +129,24 @@ class UsersState(AuthState):
         """Run `work(db, signed_in)` off the loop for this connection's admin session; else
         clear the page and return where to send the visitor."""
 
-        def as_admin(db: Session, signed_in: SignedIn) -> T | str:
+        def as_admin(db: Session, signed_in: SignedIn) -> T | _NotAllowed:
             if not signed_in.user.is_admin:
-                return "Only admins can see All users."
+                return _NotAllowed("Only admins can see All users.")
             if not policy.may_use_dashboard(signed_in.user):
-                return (
+                return _NotAllowed(
                     "All users is open to admins with two-factor authentication only. "
                     "Turn it on here to continue."
                 )
             return work(db, signed_in)
 
         outcome = await self._as_user(as_admin, heavy=heavy)
-        if isinstance(outcome, SignedOut | str):
+        if isinstance(outcome, SignedOut | _NotAllowed):
             self.rows = []
             self.reset_open = False
             self._reset_user_id = None
             if isinstance(outcome, SignedOut):
                 return Refusal(self._to_login())
-            self.notice = outcome
+            self.notice = outcome.reason
             return Refusal([rx.redirect(routes.PROFILE, replace=True)])
         return outcome
 
