@@ -6,8 +6,10 @@ import reflex as rx
 
 from rxapp import event_guard, routes
 from rxapp.api import api
+from rxapp.components.widgets import OPENER_TRACKER
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
+from rxapp.pages.not_found import not_found_page
 from rxapp.pages.passcode import passcode_page
 from rxapp.pages.profile import profile_page
 from rxapp.pages.users import users_page
@@ -26,7 +28,14 @@ except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None
 
-app = rx.App(stylesheets=["/styles.css"], api_transformer=api)
+app = rx.App(
+    stylesheets=["/styles.css"],
+    api_transformer=api,
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
+        rx.script(OPENER_TRACKER),
+    ],
+)
 event_guard.install(app)
 app.add_page(index_page, route=routes.INDEX, title="rxapp", on_load=AuthState.route_by_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · rxapp", on_load=LoginState.open_login)
@@ -45,3 +54,4 @@ app.add_page(
 app.add_page(
     users_page, route=routes.USERS, title="All users · rxapp", on_load=UsersState.open_users
 )
+app.add_page(not_found_page, route="404", title="Page not found · rxapp")

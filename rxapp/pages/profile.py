@@ -5,12 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.fields import error_message, proof_input
-from rxapp.components.layout import card, page, testid
+from rxapp.components.layout import card, page, testid, when_ready
 from rxapp.components.widgets import (
     announcer,
     code_input,
     countdown,
     dialog_actions,
+    dialog_focus,
+    local_time,
     status_badge,
 )
 from rxapp.state.profile import ProfileState
@@ -34,19 +36,29 @@ AUTHENTICATOR_APPS = (
 def _notice() -> rx.Component:
     return rx.cond(
         ProfileState.notice != "",
-        rx.callout(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
             rx.hstack(
-                rx.text(ProfileState.notice, custom_attrs=testid("profile-notice")),
+                rx.callout.text(ProfileState.notice, custom_attrs=testid("profile-notice")),
                 rx.button(
-                    "Dismiss", size="1", variant="ghost", on_click=ProfileState.dismiss_notice
+                    "Dismiss",
+                    size="2",
+                    variant="soft",
+                    color_scheme="amber",
+                    high_contrast=True,
+                    on_click=ProfileState.dismiss_notice,
+                    custom_attrs=testid("profile-notice-dismiss"),
                 ),
                 justify="between",
+                align="center",
                 width="100%",
+                wrap="wrap",
+                gap="2",
             ),
-            icon="info",
             color_scheme="amber",
             role="status",
             width="100%",
+            align="center",
         ),
     )
 
@@ -61,11 +73,16 @@ def account_card() -> rx.Component:
                 rx.data_list.value(ProfileState.user_email, custom_attrs=testid("profile-email")),
             ),
             rx.data_list.item(
-                rx.data_list.label("Member since"), rx.data_list.value(ProfileState.member_since)
+                rx.data_list.label("Member since"),
+                rx.data_list.value(local_time(ProfileState.member_since, with_time=False)),
             ),
             rx.data_list.item(
-                rx.data_list.label("Signed in"), rx.data_list.value(ProfileState.last_sign_in)
+                rx.data_list.label("Signed in"),
+                rx.data_list.value(
+                    local_time(ProfileState.last_sign_in, custom_attrs=testid("last-sign-in"))
+                ),
             ),
+            orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
         ),
     )
 
@@ -101,7 +118,15 @@ def twofa_card() -> rx.Component:
     """Status of two-factor authentication and the actions that change it."""
     return card(
         rx.hstack(
-            rx.heading("Two-factor authentication", size="4", as_="h2"),
+            rx.heading(
+                "Two-factor authentication",
+                size="4",
+                as_="h2",
+                id="twofa-heading",
+                tab_index=-1,
+                outline="none",
+                custom_attrs={"data-focus-fallback": "true"},
+            ),
             status_badge(ProfileState.twofa_active, test_id="twofa-status"),
             justify="between",
             align="center",
@@ -116,7 +141,12 @@ def twofa_card() -> rx.Component:
         rx.cond(
             ProfileState.twofa_active,
             rx.vstack(
-                rx.text("Active since ", ProfileState.twofa_since, ".", size="2"),
+                rx.text(
+                    "Active since ",
+                    local_time(ProfileState.twofa_since, with_time=False),
+                    ".",
+                    size="2",
+                ),
                 _backup_summary(),
                 rx.hstack(
                     rx.button(
@@ -129,6 +159,7 @@ def twofa_card() -> rx.Component:
                         "Disable 2FA",
                         color_scheme="red",
                         variant="soft",
+                        high_contrast=True,
                         on_click=DisableState.start,
                         custom_attrs=testid("disable-2fa"),
                     ),
@@ -162,7 +193,9 @@ def enroll_dialog() -> rx.Component:
     """Install an app, scan the QR code (or type the key), check a code."""
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Enable two-factor authentication"),
+            rx.dialog.title(
+                "Enable two-factor authentication", id="enroll-title", tab_index=-1, outline="none"
+            ),
             rx.dialog.description(
                 "Three steps: install an app, add rxapp to it, and check one code.",
                 size="2",
@@ -180,8 +213,8 @@ def enroll_dialog() -> rx.Component:
                     rx.image(
                         src=EnrollState.key["qr"],
                         alt="QR code to add rxapp to your authenticator app",
-                        width="180px",
-                        height="180px",
+                        width=["148px", "180px"],
+                        height=["148px", "180px"],
                         background="white",
                         custom_attrs=testid("enroll-qr"),
                     ),
@@ -215,6 +248,7 @@ def enroll_dialog() -> rx.Component:
                                 name="code",
                                 test_id="enroll-code",
                                 numeric_only=True,
+                                auto_focus=False,
                             ),
                             error_message(EnrollState.error, test_id="enroll-error"),
                             dialog_actions("Cancel", "Check", test_id="enroll-check"),
@@ -226,11 +260,13 @@ def enroll_dialog() -> rx.Component:
                         width="100%",
                     ),
                 ),
-                spacing="5",
+                spacing=rx.breakpoints(initial="4", sm="5"),
                 padding_top="1rem",
                 width="100%",
             ),
             max_width="34rem",
+            padding=["1rem", "1.5rem"],
+            **dialog_focus(start_at="enroll-title"),
         ),
         open=EnrollState.open,
         on_open_change=EnrollState.close,
@@ -268,6 +304,7 @@ def reauth_dialog() -> rx.Component:
                 reset_on_submit=False,
             ),
             max_width="26rem",
+            **dialog_focus(),
         ),
         open=ReauthState.open,
         on_open_change=ReauthState.cancel,
@@ -300,6 +337,7 @@ def disable_dialog() -> rx.Component:
                 reset_on_submit=False,
             ),
             max_width="28rem",
+            **dialog_focus(),
         ),
         open=DisableState.open,
         on_open_change=DisableState.close,
@@ -318,14 +356,22 @@ def backup_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(
                 rx.cond(
-                    BackupCodesState.first_batch,
-                    "2FA is on: save your backup codes",
-                    "Your new backup codes",
+                    BackupCodesState.revealed,
+                    "Backup codes hidden",
+                    rx.cond(
+                        BackupCodesState.first_batch,
+                        "2FA is on: save your backup codes",
+                        "Your new backup codes",
+                    ),
                 )
             ),
             rx.dialog.description(
-                "Each code works once, in place of a code from your app, if you lose your "
-                "phone. Any older codes no longer work.",
+                rx.cond(
+                    BackupCodesState.revealed,
+                    "Your new codes are active. Any older codes no longer work.",
+                    "Each code works once, in place of a code from your app, if you lose your "
+                    "phone. Any older codes no longer work.",
+                ),
                 size="2",
                 color_scheme="gray",
             ),
@@ -336,7 +382,25 @@ def backup_dialog() -> rx.Component:
             rx.cond(
                 showing,
                 rx.vstack(
-                    countdown(BackupCodesState.countdown, test_id="backup-countdown"),
+                    rx.hstack(
+                        countdown(BackupCodesState.countdown, test_id="backup-countdown"),
+                        rx.cond(
+                            BackupCodesState.extensions_left > 0,
+                            rx.button(
+                                rx.icon("timer-reset", size=16),
+                                "More time",
+                                size="1",
+                                variant="soft",
+                                on_click=BackupCodesState.extend,
+                                custom_attrs=testid("backup-extend"),
+                            ),
+                        ),
+                        align="center",
+                        justify="between",
+                        width="100%",
+                        wrap="wrap",
+                        gap="2",
+                    ),
                     rx.el.ul(
                         rx.foreach(
                             BackupCodesState.codes,
@@ -376,7 +440,8 @@ def backup_dialog() -> rx.Component:
                 ),
                 rx.callout(
                     "For your security these codes can no longer be shown. If you did not save "
-                    "them, generate new ones.",
+                    "them, close this dialog and choose Generate backup codes: you will get a "
+                    "new batch and these stop working.",
                     icon="eye-off",
                     color_scheme="gray",
                     margin_y="1rem",
@@ -393,18 +458,62 @@ def backup_dialog() -> rx.Component:
                 justify="end",
             ),
             max_width="28rem",
+            **dialog_focus(),
         ),
         open=BackupCodesState.open,
         on_open_change=BackupCodesState.close,
     )
 
 
+def replace_codes_dialog() -> rx.Component:
+    """Ask before a batch of saved, unused backup codes is replaced."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Replace your backup codes?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "You still have ",
+                    rx.text.strong(ProfileState.backup_remaining),
+                    " unused backup codes. New codes replace them: the ones you saved stop "
+                    "working at once.",
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Keep my codes", variant="soft", color_scheme="gray")
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Replace codes",
+                        on_click=BackupCodesState.confirm_replace,
+                        custom_attrs=testid("backup-replace-confirm"),
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+                wrap="wrap",
+            ),
+            max_width="28rem",
+            **dialog_focus(),
+        ),
+        open=BackupCodesState.confirm_open,
+        on_open_change=BackupCodesState.keep_codes,
+    )
+
+
 def profile_page() -> rx.Component:
-    """The profile page."""
+    """The profile page: nothing of the account is drawn before the server has read it."""
     return page(
-        _notice(),
-        account_card(),
-        twofa_card(),
+        when_ready(
+            ProfileState.profile_loaded,
+            "Loading your profile…",
+            _notice(),
+            account_card(),
+            twofa_card(),
+        ),
+        replace_codes_dialog(),
         enroll_dialog(),
         reauth_dialog(),
         disable_dialog(),
@@ -412,4 +521,5 @@ def profile_page() -> rx.Component:
         title="My profile",
         signed_in=True,
         width="40rem",
+        focus_heading=True,
     )

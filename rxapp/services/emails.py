@@ -29,3 +29,11 @@ def email_problem(email: str) -> str | None:
     ):
         return "Enter a valid email address, like name@example.com."
     return None
+
+
+def masked_email(email: str) -> str:
+    """The address with the local part hidden but its first character: `a…@example.com`."""
+    local, at, domain = email.partition("@")
+    if not at or not local:
+        return ""
+    return f"{local[0]}…@{domain}"

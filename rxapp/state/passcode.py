@@ -11,6 +11,7 @@ from rxapp import routes
 from rxapp.models import PendingLogin, User
 from rxapp.services import audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
+from rxapp.services.emails import masked_email
 from rxapp.state import browser_tokens
 from rxapp.state.auth import AuthState, SignedOut
 
@@ -28,6 +29,11 @@ class PasscodeState(AuthState):
     """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
+    # Which account is being verified, masked (`a…@example.com`); "" until the server
+    # has confirmed the pending sign-in.
+    account_hint: str = ""
+    # The sign-in ended after too many wrong codes: the form gives way to a way back.
+    voided: bool = False
 
     def _back_to_login(self) -> list[rx.event.EventSpec]:
         self._pending_digest = ""
@@ -37,9 +43,17 @@ class PasscodeState(AuthState):
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
         self.error = ""
-        found = await self._as_pending(lambda _db, pending: pending.id)
+        self.voided = False
+
+        def account_of(db: Session, pending: PendingLogin) -> str:
+            user = db.get(User, pending.user_id)
+            return masked_email(user.email) if user else ""
+
+        found = await self._as_pending(account_of)
         if isinstance(found, SignedOut):
+            self.account_hint = ""
             return self._back_to_login()
+        self.account_hint = found
         self.session_checked = True
         return None
 
@@ -58,6 +72,8 @@ class PasscodeState(AuthState):
             self.error = result.message
             if result.login_voided:
                 self._pending_digest = ""
+                self.voided = True
+                return [browser_tokens.forget(session=False)]
             return [rx.set_value("passcode-input", "")]
         self.error = ""
         redirect = self._enter(outcome.session_token, outcome.user)
@@ -76,6 +92,8 @@ class PasscodeState(AuthState):
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:
         """Abandon this sign-in and go back to the password step."""
+        self.voided = False
+        self.error = ""
 
         def abandon(db: Session, pending: PendingLogin) -> None:
             now = utcnow()

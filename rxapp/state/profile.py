@@ -16,6 +16,7 @@ from sqlmodel import Session
 from rxapp.services import backup_codes, twofactor
 from rxapp.services.sessions import SignedIn
 from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.display import iso_time
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class ProfileState(AuthState):
     twofa_active: bool = False
     twofa_since: str = ""
     backup_remaining: int = 0
+    # True once the account has been read for this tab: until then the page shows a
+    # loading state, never the defaults above as if they were data.
+    profile_loaded: bool = False
     # The connection that last loaded the page: another one means a reconnect or a reload.
     _loaded_sid: str = ""
 
@@ -70,14 +74,15 @@ class ProfileState(AuthState):
     def _apply(self, view: AccountView) -> None:
         self.user_email = view.email
         self.user_is_admin = view.is_admin
-        self.member_since = view.member_since.strftime("%d %b %Y")
-        self.last_sign_in = (
-            view.last_sign_in.strftime("%d %b %Y, %H:%M UTC") if view.last_sign_in else ""
-        )
+        self.member_since = iso_time(view.member_since)
+        self.last_sign_in = iso_time(view.last_sign_in)
         self.twofa_active = view.twofa_active
-        self.twofa_since = view.twofa_since.strftime("%d %b %Y") if view.twofa_since else ""
+        self.twofa_since = iso_time(view.twofa_since)
         self.backup_remaining = view.backup_remaining
+        if not view.twofa_active:
+            self.notice = ""  # a note about backup codes means nothing without 2FA
         self.session_checked = True
+        self.profile_loaded = True
 
     def _clear_account(self) -> None:
         self.member_since = ""
@@ -85,6 +90,7 @@ class ProfileState(AuthState):
         self.twofa_active = False
         self.twofa_since = ""
         self.backup_remaining = 0
+        self.profile_loaded = False
 
     @rx.event
     async def open_profile(self) -> list[rx.event.EventSpec] | None:

@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
 import reflex as rx
@@ -20,6 +19,7 @@ from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
 from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.display import iso_time
 
 T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
@@ -48,22 +48,21 @@ class Row(TypedDict):
     last_sign_in: str
     backup_codes: int
     admin: bool
+    me: bool
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-def _to_row(row: users_query.UserRow) -> Row:
+def _to_row(row: users_query.UserRow, *, me: int | None) -> Row:
+    """Times as ISO 8601 UTC: the browser shows them in the reader's time zone."""
     return Row(
         id=row.id,
         email=row.email,
         status=users_query.status_label(row.activated),
-        enabled=_when(row.enabled_at),
-        created=_when(row.created_at),
-        last_sign_in=_when(row.last_sign_in_at),
+        enabled=iso_time(row.enabled_at),
+        created=iso_time(row.created_at),
+        last_sign_in=iso_time(row.last_sign_in_at),
         backup_codes=row.backup_codes_left,
         admin=row.is_admin,
+        me=row.id == me,
     )
 
 
@@ -82,6 +81,11 @@ class UsersState(AuthState):
     descending: bool = False
     filter_notice: str = ""
     loading: bool = False
+    # True once the first page of results has arrived: until then a loading state, never
+    # "0 matching users" as if it were data.
+    users_loaded: bool = False
+    # The signed-in admin (their own row offers no reset).
+    _admin_id: int | None = None
 
     reset_open: bool = False
     reset_email: str = ""
@@ -101,6 +105,11 @@ class UsersState(AuthState):
     def total_text(self) -> str:
         """The number of matching users, with thousands separators."""
         return f"{self.total:,}"
+
+    @rx.var
+    def matching_label(self) -> str:
+        """`matching user` or `matching users`, after the count."""
+        return "matching user" if self.total == 1 else "matching users"
 
     @rx.var
     def activated_text(self) -> str:
@@ -125,6 +134,7 @@ class UsersState(AuthState):
         )
         if isinstance(outcome, SignedOut) or outcome is NOT_ADMIN:
             self.rows = []
+            self.users_loaded = False
             self.reset_open = False
             self._reset_user_id = None
             if isinstance(outcome, SignedOut):
@@ -137,7 +147,8 @@ class UsersState(AuthState):
         return (self.status_filter, self.search, self.sort, self.descending, self.page)
 
     def _show(self, result: users_query.UsersPage) -> None:
-        self.rows = [_to_row(row) for row in result.rows]
+        self.rows = [_to_row(row, me=self._admin_id) for row in result.rows]
+        self.users_loaded = True
         self.total = result.total
         self.activated = result.activated
         self.not_activated = result.not_activated
@@ -147,9 +158,12 @@ class UsersState(AuthState):
     async def _reload(self) -> list[rx.event.EventSpec] | None:
         """Fetch the current view (admins only); None when shown, else where to go."""
         view = self._view()
-        loaded = await self._as_admin(lambda db, _admin: (_fetch(db, view), _latest_audit_id(db)))
+        loaded = await self._as_admin(
+            lambda db, admin_: (_fetch(db, view), _latest_audit_id(db), admin_.user.id)
+        )
         if isinstance(loaded, Refusal):
             return loaded.events
+        self._admin_id = loaded[2]
         self._show(loaded[0])
         self._last_audit_id = loaded[1]
         self.session_checked = True

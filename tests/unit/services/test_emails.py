@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from rxapp.services.emails import MAX_EMAIL_LENGTH, email_problem, normalize_email
+from rxapp.services.emails import MAX_EMAIL_LENGTH, email_problem, masked_email, normalize_email
 
 EMPTY = "Enter your email address."
 INVALID = "Enter a valid email address, like name@example.com."
@@ -222,3 +222,8 @@ def test_inner_whitespace_is_always_refused(prefix, suffix):
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200d", "\u2060"])
 def test_invisible_format_characters_are_refused(invisible):
     assert email_problem(f"admin{invisible}@example.com") is not None
+
+
+def test_masked_email_keeps_the_first_letter_and_the_domain():
+    assert masked_email("alice@example.com") == "a…@example.com"
+    assert masked_email("not-an-address") == ""
