@@ -51,7 +51,7 @@ def code_input(
             size="3",
             width="100%",
             max_length=7 if numeric_only else 40,
-            placeholder="123 456" if numeric_only else f"6{NB_HYPHEN}digit code or backup code",
+            placeholder="123 456" if numeric_only else "Code or backup code",
             required=True,
             auto_focus=auto_focus,
             font_family="ui-monospace, monospace",

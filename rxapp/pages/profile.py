@@ -7,6 +7,7 @@ import reflex as rx
 from rxapp.components.fields import error_message, proof_input
 from rxapp.components.layout import card, page, testid, when_ready
 from rxapp.components.widgets import (
+    NB_HYPHEN,
     announcer,
     code_input,
     countdown,
@@ -240,7 +241,7 @@ def enroll_dialog() -> rx.Component:
                 ),
                 _step(
                     "3",
-                    "Enter the 6-digit code the app shows",
+                    f"Enter the 6{NB_HYPHEN}digit code the app shows",
                     rx.form(
                         rx.vstack(
                             code_input(

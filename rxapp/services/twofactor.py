@@ -21,7 +21,10 @@ from rxapp.settings import get_settings
 PENDING_LOGIN_MAX_FAILURES = 5
 
 WRONG_CODE = "That code is not right."
-LOGIN_CODE_HINT = "Enter the code your app shows now, or see the help below."
+LOGIN_CODE_HINT = "Check the code in your app and enter the one it shows now."
+ALREADY_USED = (
+    "That code was already used. Wait for the next code in your app (a new one every 30 seconds)."
+)
 BACKUP_CODE_HINT = "Check the backup code for typos; each code works only once."
 ENROLL_HINT = (
     "Check that you scanned the QR code shown here, or typed the key without mistakes, "
@@ -201,6 +204,13 @@ def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
     return advanced.rowcount == 1
 
 
+def _already_used(user: User, code: str, *, now: datetime) -> bool:
+    """Whether a refused TOTP code is right but its step was already accepted (a replay)."""
+    secret = secretbox.decrypt(user.totp_secret) if user.totp_secret else None
+    step = totp.matching_step(secret, code, now=now) if secret else None
+    return step is not None and user.totp_last_step is not None and step <= user.totp_last_step
+
+
 def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
     """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
 
@@ -242,6 +252,8 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     wait = throttle.seconds_to_wait(db, user_id, now=now)
     if failure.locked:
         message = f"{WRONG_CODE} {_wait_message(wait)}"
+    elif totp_code is not None and _already_used(user, totp_code, now=now):
+        message = ALREADY_USED
     else:
         message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)

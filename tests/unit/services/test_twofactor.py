@@ -256,6 +256,7 @@ def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
     result = twofactor.verify_login_code(db, second, code, now=later)
 
     assert not result.ok
+    assert result.message.startswith("That code was already used.")
     assert failures_of(db_url, member.id) == 1
 
 
