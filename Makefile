@@ -39,8 +39,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# axe-core for the accessibility checks in tests/e2e, from the npm lockfile in tests/a11y.
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package-lock.json | $(VENV)/.installed
+	cd tests/a11y && npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(AXE)
 
 migrate: install
 	$(BIN)/reflex db migrate
