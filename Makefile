@@ -30,9 +30,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the project's dependencies change.
+# pip names each package as it goes, so a first install (a few minutes) is never silent.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "==> Installing Python packages into $(VENV) (the first time takes a few minutes)…"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e . \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
@@ -49,13 +52,14 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev $(AXE)
 
 migrate: install
-	$(BIN)/reflex db migrate
+	@echo "==> Bringing the database up to date…"
+	@$(BIN)/reflex db migrate
 
 seed: migrate
-	$(BIN)/rxapp seed-demo --if-empty --embedded-only
+	@$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
 run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	@$(BIN)/python -m rxapp.serve --port $(PORT)
 
 # Two instances behind nginx; REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.
 run-cluster: install nginx
