@@ -6,6 +6,7 @@ import reflex as rx
 
 from rxapp import event_guard, routes
 from rxapp.api import api
+from rxapp.canonical_urls import canonical_paths
 from rxapp.components.widgets import OPENER_TRACKER
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
@@ -30,7 +31,7 @@ except secretbox.SecretKeyError as error:
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    api_transformer=api,
+    api_transformer=[api, canonical_paths],
     head_components=[
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.script(OPENER_TRACKER),

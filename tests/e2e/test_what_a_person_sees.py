@@ -297,3 +297,10 @@ def test_times_are_in_the_browsers_time_zone_and_say_which(
         expect(page.get_by_test_id("last-sign-in")).to_contain_text("GMT+9")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/login", "/profile", "/users", "/passcode"])
+def test_a_direct_page_load_needs_no_redirect(rxapp_server: RxappServer, path: str) -> None:
+    with urllib.request.urlopen(f"{rxapp_server.url}{path}") as response:
+        assert response.status == 200
+        assert response.geturl() == f"{rxapp_server.url}{path}"
