@@ -21,6 +21,16 @@ def focus_script(element_id: str) -> rx.event.EventSpec:
     return rx.call_script(f"document.getElementById('{element_id}')?.focus()")
 
 
+# After a navigation inside the app (not on a fresh load, where a screen reader starts at
+# the top and the skip link comes first), focus the new page's heading.
+FOCUS_HEADING_AFTER_NAVIGATION = rx.call_script(
+    f"if (window.__rxPageShown) document.getElementById('{HEADING_ID}')?.focus(); "
+    "window.__rxPageShown = true;"
+)
+# Reflex gives links a pale hover colour (accent 8): too little contrast.
+LINK_HOVER = {"color": rx.color("accent", 12)}
+
+
 def skip_link() -> rx.Component:
     """The first focusable element: jumps past the header to the main content."""
     return rx.el.a(
@@ -32,7 +42,7 @@ def skip_link() -> rx.Component:
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
-    return rx.link(label, href=href, size="2", class_name="nav-link")
+    return rx.link(label, href=href, size="2", _hover=LINK_HOVER)
 
 
 def _account_nav() -> rx.Component:
@@ -79,6 +89,7 @@ def header(*, signed_in: bool) -> rx.Component:
                 ),
                 href="/",
                 underline="none",
+                _hover=LINK_HOVER,
                 aria_label="rxapp home",
             ),
             _account_nav() if signed_in else rx.fragment(),
@@ -135,7 +146,7 @@ def page(
 ) -> rx.Component:
     """A page: skip link, header, then a centred column of `width` with the level-one heading.
 
-    With `focus_heading`, keyboard focus moves to the heading when the page appears, so a
+    With `focus_heading`, keyboard focus moves to the heading after a navigation, so a
     screen reader announces the new page (forms that focus their first field do not)."""
     heading = rx.heading(
         title,
@@ -144,7 +155,7 @@ def page(
         id=HEADING_ID,
         tab_index=-1,
         outline="none",
-        **({"on_mount": focus_script(HEADING_ID)} if focus_heading else {}),
+        **({"on_mount": FOCUS_HEADING_AFTER_NAVIGATION} if focus_heading else {}),
     )
     return rx.box(
         skip_link(),

@@ -17,7 +17,12 @@ def not_found_page() -> rx.Component:
             ),
             rx.hstack(
                 rx.button(
-                    rx.link("Go to the start", href="/", custom_attrs=testid("not-found-home")),
+                    rx.link(
+                        "Go to the start",
+                        href="/",
+                        _hover={"color": "white"},
+                        custom_attrs=testid("not-found-home"),
+                    ),
                     as_child=True,
                     size="3",
                 ),

@@ -195,7 +195,10 @@ def enroll_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(
-                "Enable two-factor authentication", id="enroll-title", tab_index=-1, outline="none"
+                "Enable two-factor authentication",
+                id="enroll-title",
+                outline="none",
+                custom_attrs={"tabIndex": -1},
             ),
             rx.dialog.description(
                 "Three steps: install an app, add rxapp to it, and check one code.",

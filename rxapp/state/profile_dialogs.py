@@ -30,7 +30,7 @@ from rxapp.state.profile import AccountView, ProfileState, read_account
 ENROLL_SHOWN_FOR = timedelta(minutes=15)
 # On a phone the error appears below the fold: bring it and the Check button into view.
 SHOW_ENROLL_ERROR = rx.call_script(
-    "document.querySelector('[data-testid=enroll-check]')?.scrollIntoView({block: 'nearest'})"
+    "document.querySelector('[data-testid=enroll-check]')?.scrollIntoView({block: 'center'})"
 )
 NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 

@@ -45,7 +45,9 @@ def samples(page: Page) -> list[dict[str, Any]]:
 
 
 def axe_violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.2 AA violations on the page as it is now, one line each."""
+    """axe-core's WCAG 2.2 AA violations on the page once its animations have ended (a
+    dialog fading in has blended colours), one line each."""
+    page.wait_for_function("document.getAnimations().every((a) => a.playState !== 'running')")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_JS.read_text())
     result = page.evaluate(
