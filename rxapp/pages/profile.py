@@ -478,8 +478,13 @@ def replace_codes_dialog() -> rx.Component:
                 rx.text(
                     "You still have ",
                     rx.text.strong(ProfileState.backup_remaining),
-                    " unused backup codes. New codes replace them: the ones you saved stop "
-                    "working at once.",
+                    rx.cond(
+                        ProfileState.backup_remaining == 1,
+                        " unused backup code. New codes replace it: the one you saved stops "
+                        "working at once.",
+                        " unused backup codes. New codes replace them: the ones you saved stop "
+                        "working at once.",
+                    ),
                 ),
                 size="2",
             ),

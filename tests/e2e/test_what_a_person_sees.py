@@ -7,6 +7,7 @@ import re
 import time
 import urllib.request
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -33,6 +34,13 @@ from tests.e2e.people import (
 )
 
 pytestmark = pytest.mark.e2e
+
+
+def _write(server: RxappServer, statement: Any) -> None:
+    """Set up a state the UI reaches only slowly (a wait, a nearly voided sign-in)."""
+    with server.db() as db:
+        db.exec(statement)
+        db.commit()
 
 
 # --- first paint ---------------------------------------------------------------------------
@@ -127,16 +135,15 @@ def test_a_wait_says_how_long_and_what_follows(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
-    with rxapp_server.db() as db:
-        db.exec(
-            update(User)
-            .where(User.id == user_id(rxapp_server, rxapp_user.email))
-            .values(
-                second_factor_failures=3,
-                second_factor_blocked_until=utcnow() + timedelta(minutes=2),
-            )
-        )
-        db.commit()
+    account = user_id(rxapp_server, rxapp_user.email)
+    _write(
+        rxapp_server,
+        update(User)
+        .where(User.id == account)
+        .values(
+            second_factor_failures=3, second_factor_blocked_until=utcnow() + timedelta(minutes=2)
+        ),
+    )
     page.get_by_test_id("passcode-input").fill(twofa.code())
     page.get_by_test_id("passcode-submit").click()
     error = page.get_by_test_id("passcode-error")
@@ -148,13 +155,9 @@ def test_a_voided_sign_in_says_so_and_offers_a_new_one(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
-    with rxapp_server.db() as db:
-        db.exec(
-            update(PendingLogin)
-            .where(PendingLogin.user_id == user_id(rxapp_server, rxapp_user.email))
-            .values(failures=4)
-        )
-        db.commit()
+    account = user_id(rxapp_server, rxapp_user.email)
+    voided_next = update(PendingLogin).where(PendingLogin.user_id == account).values(failures=4)
+    _write(rxapp_server, voided_next)
     page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
     page.get_by_test_id("passcode-submit").click()
     expect(page.get_by_test_id("passcode-error")).to_contain_text("this sign-in has ended")
