@@ -36,6 +36,7 @@ def skip_link() -> rx.Component:
     return rx.el.a(
         "Skip to main content",
         href=f"#{MAIN_ID}",
+        on_click=[rx.prevent_default, focus_script(MAIN_ID)],
         class_name="skip-link",
         custom_attrs=testid("skip-link"),
     )

@@ -28,7 +28,7 @@ def test_the_first_tab_reaches_a_skip_link_to_the_main_content(
     page.keyboard.press("Tab")
     assert _focused(page) == "skip-link"
     page.keyboard.press("Enter")
-    assert _focused(page) == "main"
+    page.wait_for_function("document.activeElement.id === 'main'")
 
 
 def test_escape_returns_focus_to_the_button_that_opened_the_dialog(
