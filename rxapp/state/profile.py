@@ -79,8 +79,6 @@ class ProfileState(AuthState):
         self.twofa_active = view.twofa_active
         self.twofa_since = iso_time(view.twofa_since)
         self.backup_remaining = view.backup_remaining
-        if not view.twofa_active:
-            self.notice = ""  # a note about backup codes means nothing without 2FA
         self.session_checked = True
         self.profile_loaded = True
 

@@ -199,6 +199,21 @@ def test_the_backup_code_notice_goes_once_it_is_out_of_date(
     expect(notice).to_have_count(0)
 
 
+def test_the_backup_code_notice_goes_when_2fa_is_turned_off(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
+    page.get_by_test_id("passcode-submit").click()
+    notice = page.get_by_test_id("profile-notice")
+    expect(notice).to_be_visible()
+    page.get_by_test_id("disable-2fa").click()
+    page.get_by_test_id("disable-code").fill(twofa.backup_codes[1])
+    page.get_by_test_id("disable-confirm").click()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    expect(notice).to_have_count(0)
+
+
 def test_replacing_saved_codes_asks_first_and_keeping_them_changes_nothing(
     page: Page, rxapp_user: Account
 ) -> None:
