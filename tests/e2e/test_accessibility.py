@@ -97,3 +97,12 @@ def test_all_users_and_the_reset_dialog(
     page.get_by_test_id("users-search").fill("nobody-matches-this")
     expect(page.get_by_test_id("users-empty")).to_be_visible()
     assert_accessible(page, f"all users, no match ({scheme})")
+
+
+def test_the_loading_state(page: Page, scheme: str, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.route_web_socket("**/_event**", lambda _ws: None)  # the server never answers
+    page.goto("/profile")
+    expect(page.get_by_test_id("page-loading")).to_be_visible()
+    expect(page.get_by_test_id("twofa-status")).to_have_count(0)
+    assert_accessible(page, f"loading ({scheme})")
