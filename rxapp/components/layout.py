@@ -22,11 +22,12 @@ def focus_script(element_id: str) -> rx.event.EventSpec:
 
 
 # After a navigation inside the app (not on a fresh load, where a screen reader starts at
-# the top and the skip link comes first), focus the new page's heading.
-FOCUS_HEADING_AFTER_NAVIGATION = rx.call_script(
-    f"if (window.__rxPageShown) document.getElementById('{HEADING_ID}')?.focus(); "
-    "window.__rxPageShown = true;"
-)
+# the top and the skip link comes first), focus the new page's heading when it asks for it.
+def _on_page_shown(*, focus_heading: bool) -> rx.event.EventSpec:
+    focus = f"document.getElementById('{HEADING_ID}')?.focus(); " if focus_heading else ""
+    return rx.call_script(f"if (window.__rxPageShown) {{ {focus}}} window.__rxPageShown = true;")
+
+
 # Reflex gives links a pale hover colour (accent 8): too little contrast.
 LINK_HOVER = {"color": rx.color("accent", 12)}
 
@@ -156,7 +157,7 @@ def page(
         id=HEADING_ID,
         tab_index=-1,
         outline="none",
-        **({"on_mount": FOCUS_HEADING_AFTER_NAVIGATION} if focus_heading else {}),
+        on_mount=_on_page_shown(focus_heading=focus_heading),
     )
     return rx.box(
         skip_link(),

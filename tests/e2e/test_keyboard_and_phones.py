@@ -63,7 +63,8 @@ def test_the_enable_dialog_starts_at_its_top(page: Page, rxapp_user: Account) ->
 
 
 def test_after_navigation_focus_is_on_the_main_heading(page: Page, rxapp_admin: Account) -> None:
-    sign_in_to_profile(page, rxapp_admin)
+    sign_in_to_profile(page, rxapp_admin)  # the login page sends the browser on
+    page.wait_for_function("document.activeElement.id === 'page-heading'")
     page.get_by_role("link", name="All users").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("All users")
     page.wait_for_function("document.activeElement.id === 'page-heading'")
