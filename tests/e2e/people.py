@@ -47,7 +47,10 @@ def samples(page: Page) -> list[dict[str, Any]]:
 def axe_violations(page: Page) -> list[str]:
     """axe-core's WCAG 2.2 AA violations on the page once its animations have ended (a
     dialog fading in has blended colours), one line each."""
-    page.wait_for_function("document.getAnimations().every((a) => a.playState !== 'running')")
+    page.wait_for_function(
+        "document.getAnimations().every((a) => a.playState !== 'running' "
+        "|| a.effect?.getTiming().iterations === Infinity)"  # a spinner never ends
+    )
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_JS.read_text())
     result = page.evaluate(
