@@ -277,6 +277,23 @@ def test_counts_use_the_right_plural_and_the_admin_cannot_reset_their_own_row(
     expect(row.get_by_test_id("user-reset-2fa")).to_have_count(0)
 
 
+def test_columns_keep_their_place_when_the_filter_changes(page: Page, rxapp_admin: Account) -> None:
+    sign_in_to_profile(page, rxapp_admin)
+    page.goto("/users")
+    expect(page.get_by_test_id("user-row").first).to_be_visible()
+
+    def header_edges() -> list[float]:
+        return page.locator("[data-testid=users-table] th").evaluate_all(
+            "(cells) => cells.map((c) => Math.round(c.getBoundingClientRect().left))"
+        )
+
+    everyone = header_edges()
+    page.get_by_test_id("users-filter").select_option("not_activated")
+    expect(page).to_have_url(re.compile(r"twofa=not_activated"))
+    expect(page.get_by_test_id("user-2fa-status").first).to_have_text("Not activated")
+    assert header_edges() == everyone
+
+
 # --- 404, favicon, canonical URLs ----------------------------------------------------------
 
 
