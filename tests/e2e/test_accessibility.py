@@ -9,7 +9,13 @@ from playwright.sync_api import Page, expect
 
 from rxapp.testing import Account
 from tests.e2e.conftest import enable_2fa, sign_in, sign_in_to_profile
-from tests.e2e.people import AXE_JS, assert_accessible, with_2fa_at_passcode, wrong_code
+from tests.e2e.people import (
+    AXE_JS,
+    PHONE,
+    assert_accessible,
+    with_2fa_at_passcode,
+    wrong_code,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -106,3 +112,16 @@ def test_the_loading_state(page: Page, scheme: str, rxapp_user: Account) -> None
     expect(page.get_by_test_id("page-loading")).to_be_visible()
     expect(page.get_by_test_id("twofa-status")).to_have_count(0)
     assert_accessible(page, f"loading ({scheme})")
+
+
+def test_phone_layouts(page: Page, scheme: str, rxapp_admin: Account) -> None:
+    page.set_viewport_size(PHONE)
+    sign_in_to_profile(page, rxapp_admin)
+    assert_accessible(page, f"profile on a phone ({scheme})")
+    page.get_by_test_id("enable-2fa").click()
+    expect(page.get_by_test_id("enroll-secret")).to_be_visible()
+    assert_accessible(page, f"enable dialog on a phone ({scheme})")
+    page.keyboard.press("Escape")
+    page.goto("/users")
+    expect(page.get_by_test_id("user-row").first).to_be_visible()
+    assert_accessible(page, f"all users on a phone ({scheme})")
