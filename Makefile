@@ -32,27 +32,37 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the project's dependencies change.
+# pip names each package as it goes, so a first install (a few minutes) is never silent.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "==> Installing Python packages into $(VENV) (the first time takes a few minutes)…"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e . \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed)' | cut -c1-100
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# axe-core for the accessibility checks in tests/e2e, from the npm lockfile in tests/a11y.
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package-lock.json | $(VENV)/.installed
+	cd tests/a11y && npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(AXE)
 
 migrate: install
-	$(BIN)/reflex db migrate
+	@echo "==> Bringing the database up to date…"
+	@$(BIN)/reflex db migrate
 
 seed: migrate
-	$(BIN)/rxapp seed-demo --if-empty --embedded-only
+	@$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
 # reflex run --env prod, reusing the frontend build while its inputs are unchanged.
 run: seed
-	$(BIN)/python -m rxapp.run_prod $(PORT)
+	@$(BIN)/python -m rxapp.serve --port $(PORT)
 
 # Instances and nginx under supervisord (README: Running several instances);
 # REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.

@@ -73,7 +73,7 @@ def _seed_demo(args: argparse.Namespace) -> str:
         return "Demo data skipped: REFLEX_DB_URL is a server database (seed it explicitly)."
     with _Database() as db:
         if args.if_empty and demo.has_users(db):
-            return "Demo data skipped: the database already has accounts."
+            return demo.still_demo(db) or "Demo data skipped: the database already has accounts."
         report = demo.seed(db, extra_users=args.users, now=utcnow(), progress=_progress)
     return report
 

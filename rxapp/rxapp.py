@@ -6,8 +6,11 @@ import reflex as rx
 
 from rxapp import event_guard, http_security, routes
 from rxapp.api import api
+from rxapp.canonical_urls import canonical_paths
+from rxapp.components.widgets import OPENER_TRACKER
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
+from rxapp.pages.not_found import not_found_page
 from rxapp.pages.passcode import passcode_page
 from rxapp.pages.profile import profile_page
 from rxapp.pages.users import users_page
@@ -26,7 +29,14 @@ except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None
 
-app = rx.App(stylesheets=["/styles.css"], api_transformer=[api, http_security.secure])
+app = rx.App(
+    stylesheets=["/styles.css"],
+    api_transformer=[api, canonical_paths, http_security.secure],
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
+        rx.script(OPENER_TRACKER),
+    ],
+)
 event_guard.install(app)
 # The websocket's origin is checked by http_security before the upgrade (same origin or
 # RXAPP_ALLOWED_ORIGINS); Socket.IO's own list (Reflex's CORS list) would refuse the app's
@@ -50,3 +60,4 @@ app.add_page(
 app.add_page(
     users_page, route=routes.USERS, title="All users · rxapp", on_load=UsersState.open_users
 )
+app.add_page(not_found_page, route="404", title="Page not found · rxapp")

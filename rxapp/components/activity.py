@@ -5,12 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.layout import card, testid
+from rxapp.components.widgets import local_time
 from rxapp.state.profile import ActivityRow, ProfileState
 
 
 def _line(item: ActivityRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(item["when"], white_space="nowrap"),
+        rx.table.cell(local_time(item["when"])),
         rx.table.cell(item["what"]),
         rx.table.cell(item["where"]),
         custom_attrs=testid("activity-row"),

@@ -53,6 +53,7 @@ def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
             role="alert",
             size="1",
             width="100%",
+            id=test_id,
             custom_attrs=testid(test_id),
         ),
     )

@@ -5,12 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import reflex as rx
+from reflex.vars.base import Var
 
-from rxapp.components.layout import testid
+from rxapp.components.layout import HEADING_ID, testid
+
+NB_HYPHEN = "\u2011"  # keeps "6-digit" on one line
+# Where focus goes when a dialog closes: back to the control that opened it (tracked by
+# `OPENER_TRACKER`), else the first `[data-focus-fallback]`, else the page's heading.
+RETURN_FOCUS_JS = (
+    "setTimeout(() => { const o = window.__rxOpener; const el = (o && o.isConnected && "
+    "o.offsetParent !== null) ? o : (document.querySelector('[data-focus-fallback]') || "
+    f"document.getElementById('{HEADING_ID}')); if (el) el.focus(); }}, 0)"
+)
+OPENER_TRACKER = (
+    "document.addEventListener('focusin', (e) => { const t = e.target; "
+    "if (t instanceof HTMLElement && !t.closest('[role=dialog],[role=alertdialog]')) "
+    "window.__rxOpener = t; }, true);"
+)
 
 
 def code_input(
-    label: str, *, name: str, test_id: str, numeric_only: bool, hint: str = ""
+    label: str,
+    *,
+    name: str,
+    test_id: str,
+    numeric_only: bool,
+    hint: str = "",
+    auto_focus: bool = True,
 ) -> rx.Component:
     """A labelled input for a 6-digit code (or a backup code when not `numeric_only`)."""
     attrs = {
@@ -30,9 +51,9 @@ def code_input(
             size="3",
             width="100%",
             max_length=7 if numeric_only else 40,
-            placeholder="123 456" if numeric_only else "6-digit code or backup code",
+            placeholder="123 456" if numeric_only else "Code or backup code",
             required=True,
-            auto_focus=True,
+            auto_focus=auto_focus,
             font_family="ui-monospace, monospace",
             letter_spacing="0.08em",
             custom_attrs=attrs,
@@ -45,13 +66,53 @@ def code_input(
     )
 
 
-def status_badge(active: rx.Var[bool], *, test_id: str) -> rx.Component:
-    """Activated (green) or Not activated (grey); the text is the value."""
+def status_badge(active: rx.Var[bool], *, test_id: str, size: str = "2") -> rx.Component:
+    """Activated (green) or Not activated (grey); the text is the value, on one line."""
+    props = {"size": size, "high_contrast": True, "white_space": "nowrap"}
     return rx.cond(
         active,
-        rx.badge("Activated", color_scheme="green", size="2", custom_attrs=testid(test_id)),
-        rx.badge("Not activated", color_scheme="gray", size="2", custom_attrs=testid(test_id)),
+        rx.badge("Activated", color_scheme="green", custom_attrs=testid(test_id), **props),
+        rx.badge("Not activated", color_scheme="gray", custom_attrs=testid(test_id), **props),
     )
+
+
+def _local_text(iso: rx.Var[str], options: str) -> rx.Var[str]:
+    """`iso` (UTC, ISO 8601) formatted by the browser in the reader's time zone."""
+    js = f"(({iso}) ? new Date({iso}).toLocaleString(undefined, {options}) : '—')"
+    return Var(_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
+
+
+DATE = "{year: 'numeric', month: 'short', day: 'numeric'}"
+DATE_TIME = (
+    "{year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', "
+    "timeZoneName: 'short'}"
+)
+TIME_ZONE = Var(_js_expr="Intl.DateTimeFormat().resolvedOptions().timeZone", _var_type=str)
+
+
+def local_time(iso: rx.Var[str], *, with_time: bool = True, **props: object) -> rx.Component:
+    """A <time> shown in the browser's time zone (with the zone when `with_time`)."""
+    return rx.el.time(
+        _local_text(iso, DATE_TIME if with_time else DATE),
+        date_time=iso,
+        class_name="nowrap",
+        **props,
+    )
+
+
+def dialog_focus(*, start_at: str = "") -> dict[str, object]:
+    """A dialog's focus handling: on close, focus goes back to the control that opened it;
+    with `start_at`, the dialog opens with focus on that element (its top) instead of the
+    first field."""
+    props: dict[str, object] = {
+        "on_close_auto_focus": [rx.prevent_default, rx.call_script(RETURN_FOCUS_JS)],
+    }
+    if start_at:
+        props["on_open_auto_focus"] = [
+            rx.prevent_default,
+            rx.call_script(f"document.getElementById('{start_at}')?.focus()"),
+        ]
+    return props
 
 
 def countdown(seconds: rx.Var[int], *, test_id: str) -> rx.Component:
@@ -97,7 +158,7 @@ def dialog_actions(
             submit_label,
             type="submit",
             custom_attrs=testid(test_id),
-            **({"color_scheme": "red"} if danger else {}),
+            **({"color_scheme": "red", "class_name": "danger"} if danger else {}),
         ),
         justify="end",
         spacing="3",

@@ -2,9 +2,9 @@
 
 import reflex as rx
 
+from rxapp.components.layout import loading_state, page
+
 
 def index_page() -> rx.Component:
-    """Shown for a moment while the session is checked."""
-    return rx.center(
-        rx.spinner(size="3"), rx.el.span("Loading", class_name="sr-only"), height="100vh"
-    )
+    """Shown for a moment while the session is checked, in the app's own layout."""
+    return page(loading_state("Checking your sign-in…"), title="rxapp", signed_in=False)

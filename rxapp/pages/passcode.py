@@ -6,8 +6,8 @@ import reflex as rx
 
 from rxapp.components.approvals import approval_panel
 from rxapp.components.fields import error_message, submit_button
-from rxapp.components.layout import card, page
-from rxapp.components.widgets import code_input
+from rxapp.components.layout import card, page, testid, when_ready
+from rxapp.components.widgets import NB_HYPHEN, code_input
 from rxapp.state.passcode import PasscodeState
 
 
@@ -43,40 +43,82 @@ def _help() -> rx.Component:
     )
 
 
+def _voided() -> rx.Component:
+    """The sign-in has ended: say why and offer the way back, instead of a dead form."""
+    return rx.vstack(
+        rx.callout(
+            PasscodeState.error,
+            icon="triangle-alert",
+            color_scheme="red",
+            role="alert",
+            width="100%",
+            custom_attrs=testid("passcode-error"),
+        ),
+        rx.button(
+            "Sign in again",
+            size="3",
+            width="100%",
+            on_click=PasscodeState.start_over,
+            custom_attrs=testid("passcode-sign-in-again"),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _form() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
+            "or enter one of your backup codes.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.form(
+            rx.vstack(
+                code_input(
+                    "Verification code",
+                    name="code",
+                    test_id="passcode-input",
+                    numeric_only=False,
+                ),
+                error_message(PasscodeState.error, test_id="passcode-error"),
+                submit_button("Log in", test_id="passcode-submit"),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=PasscodeState.submit,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        approval_panel(),
+        _help(),
+        rx.button(
+            "Use a different account",
+            variant="ghost",
+            size="2",
+            on_click=PasscodeState.start_over,
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
 def passcode_page() -> rx.Component:
     """Enter a code from the authenticator app, or a backup code."""
     return page(
-        card(
-            rx.text(
-                "Open your authenticator app and enter the 6-digit code for rxapp, "
-                "or enter one of your backup codes.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    code_input(
-                        "Verification code",
-                        name="code",
-                        test_id="passcode-input",
-                        numeric_only=False,
+        when_ready(
+            PasscodeState.account_hint != "",
+            "Checking your sign-in…",
+            card(
+                rx.text(
+                    "Signing in as ",
+                    rx.text.strong(
+                        PasscodeState.account_hint, custom_attrs=testid("passcode-account")
                     ),
-                    error_message(PasscodeState.error, test_id="passcode-error"),
-                    submit_button("Log in", test_id="passcode-submit"),
-                    spacing="4",
-                    width="100%",
+                    size="2",
                 ),
-                on_submit=PasscodeState.submit,
-                reset_on_submit=False,
-                width="100%",
-            ),
-            approval_panel(),
-            _help(),
-            rx.button(
-                "Use a different account",
-                variant="ghost",
-                size="2",
-                on_click=PasscodeState.start_over,
+                rx.cond(PasscodeState.voided, _voided(), _form()),
             ),
         ),
         title="Two-factor authentication",

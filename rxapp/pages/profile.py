@@ -6,49 +6,45 @@ import reflex as rx
 
 from rxapp.components.activity import activity_card
 from rxapp.components.approvals import approval_dialog
-from rxapp.components.fields import error_message, proof_input
-from rxapp.components.layout import card, page, testid
-from rxapp.components.widgets import (
-    announcer,
-    code_input,
-    countdown,
-    dialog_actions,
-    status_badge,
+from rxapp.components.layout import card, page, testid, when_ready
+from rxapp.components.widgets import local_time, status_badge
+from rxapp.pages.profile_dialogs import (
+    backup_dialog,
+    disable_dialog,
+    enroll_dialog,
+    reauth_dialog,
+    replace_codes_dialog,
 )
 from rxapp.state.profile import ProfileState
-from rxapp.state.profile_dialogs import (
-    BackupCodesState,
-    DisableState,
-    EnrollState,
-    ReauthState,
-)
-
-AUTHENTICATOR_APPS = (
-    "Google Authenticator",
-    "Microsoft Authenticator",
-    "Authy",
-    "1Password",
-    "Bitwarden",
-    "FreeOTP",
-)
+from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState
 
 
 def _notice() -> rx.Component:
     return rx.cond(
         ProfileState.notice != "",
-        rx.callout(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
             rx.hstack(
-                rx.text(ProfileState.notice, custom_attrs=testid("profile-notice")),
+                rx.callout.text(ProfileState.notice, custom_attrs=testid("profile-notice")),
                 rx.button(
-                    "Dismiss", size="1", variant="ghost", on_click=ProfileState.dismiss_notice
+                    "Dismiss",
+                    size="2",
+                    variant="soft",
+                    color_scheme="amber",
+                    high_contrast=True,
+                    on_click=ProfileState.dismiss_notice,
+                    custom_attrs=testid("profile-notice-dismiss"),
                 ),
                 justify="between",
+                align="center",
                 width="100%",
+                wrap="wrap",
+                gap="2",
             ),
-            icon="info",
             color_scheme="amber",
             role="status",
             width="100%",
+            align="center",
         ),
     )
 
@@ -63,11 +59,16 @@ def account_card() -> rx.Component:
                 rx.data_list.value(ProfileState.user_email, custom_attrs=testid("profile-email")),
             ),
             rx.data_list.item(
-                rx.data_list.label("Member since"), rx.data_list.value(ProfileState.member_since)
+                rx.data_list.label("Member since"),
+                rx.data_list.value(local_time(ProfileState.member_since, with_time=False)),
             ),
             rx.data_list.item(
-                rx.data_list.label("Signed in"), rx.data_list.value(ProfileState.last_sign_in)
+                rx.data_list.label("Signed in"),
+                rx.data_list.value(
+                    local_time(ProfileState.last_sign_in, custom_attrs=testid("last-sign-in"))
+                ),
             ),
+            orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
         ),
     )
 
@@ -103,7 +104,15 @@ def twofa_card() -> rx.Component:
     """Status of two-factor authentication and the actions that change it."""
     return card(
         rx.hstack(
-            rx.heading("Two-factor authentication", size="4", as_="h2"),
+            rx.heading(
+                "Two-factor authentication",
+                size="4",
+                as_="h2",
+                id="twofa-heading",
+                tab_index=-1,
+                outline="none",
+                custom_attrs={"data-focus-fallback": "true"},
+            ),
             status_badge(ProfileState.twofa_active, test_id="twofa-status"),
             justify="between",
             align="center",
@@ -118,7 +127,12 @@ def twofa_card() -> rx.Component:
         rx.cond(
             ProfileState.twofa_active,
             rx.vstack(
-                rx.text("Active since ", ProfileState.twofa_since, ".", size="2"),
+                rx.text(
+                    "Active since ",
+                    local_time(ProfileState.twofa_since, with_time=False),
+                    ".",
+                    size="2",
+                ),
                 _backup_summary(),
                 rx.hstack(
                     rx.button(
@@ -131,6 +145,7 @@ def twofa_card() -> rx.Component:
                         "Disable 2FA",
                         color_scheme="red",
                         variant="soft",
+                        high_contrast=True,
                         on_click=DisableState.start,
                         custom_attrs=testid("disable-2fa"),
                     ),
@@ -150,264 +165,18 @@ def twofa_card() -> rx.Component:
     )
 
 
-def _step(number: str, title: str, *body: rx.Component) -> rx.Component:
-    return rx.hstack(
-        rx.badge(number, radius="full", size="2", variant="solid"),
-        rx.vstack(rx.text(title, weight="bold", size="2"), *body, spacing="2", width="100%"),
-        spacing="3",
-        align="start",
-        width="100%",
-    )
-
-
-def enroll_dialog() -> rx.Component:
-    """Install an app, scan the QR code (or type the key), check a code."""
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Enable two-factor authentication"),
-            rx.dialog.description(
-                "Three steps: install an app, add rxapp to it, and check one code.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.vstack(
-                _step(
-                    "1",
-                    "Install an authenticator app on your phone",
-                    rx.text("For example: " + ", ".join(AUTHENTICATOR_APPS) + ".", size="2"),
-                ),
-                _step(
-                    "2",
-                    "Scan this QR code with the app",
-                    rx.image(
-                        src=EnrollState.key["qr"],
-                        alt="QR code to add rxapp to your authenticator app",
-                        width="180px",
-                        height="180px",
-                        background="white",
-                        custom_attrs=testid("enroll-qr"),
-                    ),
-                    rx.text("Can't scan it? Type this key into the app instead:", size="2"),
-                    rx.hstack(
-                        rx.code(
-                            EnrollState.key["grouped"],
-                            size="3",
-                            custom_attrs=testid("enroll-secret"),
-                        ),
-                        rx.icon_button(
-                            rx.icon("copy", size=16),
-                            variant="soft",
-                            aria_label="Copy the key",
-                            on_click=[
-                                rx.set_clipboard(EnrollState.key["plain"]),
-                                rx.toast("Key copied"),
-                            ],
-                        ),
-                        align="center",
-                        wrap="wrap",
-                    ),
-                ),
-                _step(
-                    "3",
-                    "Enter the 6-digit code the app shows",
-                    rx.form(
-                        rx.vstack(
-                            code_input(
-                                "Code from the app",
-                                name="code",
-                                test_id="enroll-code",
-                                numeric_only=True,
-                            ),
-                            error_message(EnrollState.error, test_id="enroll-error"),
-                            dialog_actions("Cancel", "Check", test_id="enroll-check"),
-                            spacing="3",
-                            width="100%",
-                        ),
-                        on_submit=EnrollState.submit,
-                        reset_on_submit=False,
-                        width="100%",
-                    ),
-                ),
-                spacing="5",
-                padding_top="1rem",
-                width="100%",
-            ),
-            max_width="34rem",
-        ),
-        open=EnrollState.open,
-        on_open_change=EnrollState.close,
-    )
-
-
-def reauth_dialog() -> rx.Component:
-    """A fresh proof before a sensitive action: the password, or a current code."""
-    for_enable = ReauthState.purpose == "enable"
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Confirm it's you"),
-            rx.dialog.description(
-                rx.cond(
-                    for_enable,
-                    "Enter your password to continue.",
-                    "Enter a code from your authenticator app or an unused backup code.",
-                ),
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    proof_input(
-                        is_code=~for_enable,
-                        error=ReauthState.error,
-                        label=rx.cond(for_enable, "Password", "Code"),
-                    ),
-                    dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
-                    spacing="3",
-                    width="100%",
-                    padding_top="1rem",
-                ),
-                on_submit=ReauthState.submit,
-                reset_on_submit=False,
-            ),
-            max_width="26rem",
-        ),
-        open=ReauthState.open,
-        on_open_change=ReauthState.cancel,
-    )
-
-
-def disable_dialog() -> rx.Component:
-    """Confirm turning 2FA off with a current code."""
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Disable two-factor authentication"),
-            rx.dialog.description(
-                "Your authenticator key and all backup codes will be deleted. Enter a current "
-                "code from your app, or a backup code, to confirm.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    code_input("Code", name="code", test_id="disable-code", numeric_only=False),
-                    error_message(DisableState.error, test_id="disable-error"),
-                    dialog_actions(
-                        "Keep 2FA on", "Disable 2FA", test_id="disable-confirm", danger=True
-                    ),
-                    spacing="3",
-                    width="100%",
-                    padding_top="1rem",
-                ),
-                on_submit=DisableState.submit,
-                reset_on_submit=False,
-            ),
-            max_width="28rem",
-        ),
-        open=DisableState.open,
-        on_open_change=DisableState.close,
-    )
-
-
-def _codes_text() -> rx.Var[str]:
-    """The codes as a text file, put together in the browser (never a server-side string)."""
-    return "rxapp backup codes (each works once)\n\n" + BackupCodesState.codes.join("\n") + "\n"
-
-
-def backup_dialog() -> rx.Component:
-    """The five codes for 30 seconds with a live countdown, then gone for good."""
-    showing = BackupCodesState.codes.length() > 0
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(
-                rx.cond(
-                    BackupCodesState.first_batch,
-                    "2FA is on: save your backup codes",
-                    "Your new backup codes",
-                )
-            ),
-            rx.dialog.description(
-                "Each code works once, in place of a code from your app, if you lose your "
-                "phone. Any older codes no longer work.",
-                size="2",
-                color_scheme="gray",
-            ),
-            announcer(
-                BackupCodesState.countdown_announcement,
-                test_id="backup-countdown-announcement",
-            ),
-            rx.cond(
-                showing,
-                rx.vstack(
-                    countdown(BackupCodesState.countdown, test_id="backup-countdown"),
-                    rx.el.ul(
-                        rx.foreach(
-                            BackupCodesState.codes,
-                            lambda code: rx.el.li(
-                                rx.code(code, size="4", custom_attrs=testid("backup-code")),
-                                list_style="none",
-                            ),
-                        ),
-                        padding="0",
-                        margin="0",
-                        display="grid",
-                        gap="0.5rem",
-                    ),
-                    rx.hstack(
-                        rx.button(
-                            rx.icon("copy", size=16),
-                            "Copy all",
-                            variant="soft",
-                            on_click=[
-                                rx.set_clipboard(_codes_text()),
-                                rx.toast("Backup codes copied"),
-                            ],
-                        ),
-                        rx.button(
-                            rx.icon("download", size=16),
-                            "Download .txt",
-                            variant="soft",
-                            on_click=rx.download(
-                                data=_codes_text(),
-                                filename="rxapp-backup-codes.txt",
-                            ),
-                        ),
-                        spacing="3",
-                    ),
-                    spacing="4",
-                    padding_y="1rem",
-                ),
-                rx.callout(
-                    "For your security these codes can no longer be shown. If you did not save "
-                    "them, generate new ones.",
-                    icon="eye-off",
-                    color_scheme="gray",
-                    margin_y="1rem",
-                    role="status",
-                    custom_attrs=testid("backup-expired"),
-                ),
-            ),
-            rx.hstack(
-                rx.button(
-                    "Done",
-                    on_click=BackupCodesState.close,
-                    custom_attrs=testid("backup-close"),
-                ),
-                justify="end",
-            ),
-            max_width="28rem",
-        ),
-        open=BackupCodesState.open,
-        on_open_change=BackupCodesState.close,
-    )
-
-
 def profile_page() -> rx.Component:
-    """The profile page."""
+    """The profile page: nothing of the account is drawn before the server has read it."""
     return page(
-        _notice(),
-        account_card(),
-        twofa_card(),
-        activity_card(),
+        when_ready(
+            ProfileState.profile_loaded,
+            "Loading your profile…",
+            _notice(),
+            account_card(),
+            twofa_card(),
+            activity_card(),
+        ),
+        replace_codes_dialog(),
         enroll_dialog(),
         reauth_dialog(),
         disable_dialog(),
@@ -416,4 +185,5 @@ def profile_page() -> rx.Component:
         title="My profile",
         signed_in=True,
         width="40rem",
+        focus_heading=True,
     )

@@ -6,8 +6,14 @@ import reflex as rx
 
 from rxapp.components.approvals import approval_dialog
 from rxapp.components.fields import proof_input
-from rxapp.components.layout import page, testid
-from rxapp.components.widgets import dialog_actions
+from rxapp.components.layout import page, testid, when_ready
+from rxapp.components.widgets import (
+    TIME_ZONE,
+    dialog_actions,
+    dialog_focus,
+    local_time,
+    status_badge,
+)
 from rxapp.state.users import Row, UsersState
 
 FILTERS = (
@@ -18,7 +24,17 @@ FILTERS = (
 )
 
 
-def _sortable(label: str, key: str) -> rx.Component:
+# Fixed column widths: the table does not shift when a filter changes its rows.
+COLUMNS = ("16rem", "9rem", "11rem", "11rem", "11rem", "11rem", "8rem", "7rem")
+
+
+def _header(label: str, width: str) -> rx.Component:
+    return rx.table.column_header_cell(
+        rx.text(label, size="1", weight="bold"), min_width=width, width=width
+    )
+
+
+def _sortable(label: str, key: str, width: str) -> rx.Component:
     arrow = rx.cond(
         UsersState.sort == key,
         rx.cond(
@@ -28,13 +44,19 @@ def _sortable(label: str, key: str) -> rx.Component:
     )
     return rx.table.column_header_cell(
         rx.button(
-            label,
+            rx.text(label, size="1", weight="bold"),
             arrow,
             variant="ghost",
+            color_scheme="gray",
+            high_contrast=True,
             size="1",
+            margin="0",
+            padding="0",
             on_click=UsersState.sort_by(key),
             custom_attrs=testid(f"users-sort-{key.replace('_', '-')}"),
         ),
+        min_width=width,
+        width=width,
         aria_sort=rx.cond(
             UsersState.sort == key,
             rx.cond(UsersState.descending, "descending", "ascending"),
@@ -54,25 +76,24 @@ def _row(row: Row) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.badge(
-                row["status"],
-                color_scheme=rx.cond(row["status"] == "Activated", "green", "gray"),
-                custom_attrs=testid("user-2fa-status"),
-            )
+            status_badge(row["status"] == "Activated", test_id="user-2fa-status", size="1")
         ),
-        rx.table.cell(row["enabled"]),
-        rx.table.cell(row["required_by"], custom_attrs=testid("user-2fa-required-by")),
-        rx.table.cell(row["created"]),
-        rx.table.cell(row["last_sign_in"]),
+        rx.table.cell(local_time(row["enabled"], with_time=False)),
+        rx.table.cell(
+            local_time(row["required_by"], with_time=False),
+            custom_attrs=testid("user-2fa-required-by"),
+        ),
+        rx.table.cell(local_time(row["created"], with_time=False)),
+        rx.table.cell(local_time(row["last_sign_in"])),
         rx.table.cell(row["backup_codes"], text_align="right"),
         rx.table.cell(
             rx.cond(
-                row["status"] == "Activated",
+                (row["status"] == "Activated") & ~row["me"],
                 rx.button(
                     "Reset 2FA",
                     size="1",
-                    variant="soft",
-                    color_scheme="red",
+                    variant="outline",
+                    color_scheme="gray",
                     on_click=UsersState.ask_reset(row["id"]),
                     aria_label="Reset 2FA of " + row["email"],
                     custom_attrs=testid("user-reset-2fa"),
@@ -108,10 +129,11 @@ def _toolbar() -> rx.Component:
                 debounce_timeout=300,
                 on_change=UsersState.set_search,
                 max_length=254,
-                width="18rem",
+                width=["100%", "18rem"],
                 custom_attrs=testid("users-search"),
             ),
             spacing="1",
+            width=["100%", "auto"],
         ),
         rx.spacer(),
         rx.button(
@@ -135,7 +157,8 @@ def _summary() -> rx.Component:
                 UsersState.total_text,
                 custom_attrs={**testid("users-count"), "data-count": UsersState.total},
             ),
-            " matching users",
+            " ",
+            UsersState.matching_label,
             size="2",
             weight="medium",
         ),
@@ -163,6 +186,7 @@ def _summary() -> rx.Component:
             color_scheme="gray",
         ),
         spacing="2",
+        wrap="wrap",
         role="status",
         aria_live="polite",
     )
@@ -249,9 +273,59 @@ def _reset_dialog() -> rx.Component:
                 reset_on_submit=False,
             ),
             max_width="28rem",
+            **dialog_focus(),
         ),
         open=UsersState.reset_open,
         on_open_change=UsersState.cancel_reset,
+    )
+
+
+def _table() -> rx.Component:
+    """The table; on a narrow screen it scrolls sideways, and says so."""
+    return rx.vstack(
+        rx.text(
+            "Times in your time zone (",
+            rx.el.span(TIME_ZONE),
+            ").",
+            rx.el.span(
+                " Scroll the table sideways to see every column.",
+                display=["inline", "inline", "none"],
+            ),
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        _sortable("Email", "email", COLUMNS[0]),
+                        _header("2FA", COLUMNS[1]),
+                        _header("2FA enabled", COLUMNS[2]),
+                        _header("2FA required by", COLUMNS[3]),
+                        _sortable("Created", "created", COLUMNS[4]),
+                        _sortable("Last sign-in", "last_sign_in", COLUMNS[5]),
+                        _header("Backup codes", COLUMNS[6]),
+                        rx.table.column_header_cell(
+                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
+                        ),
+                    )
+                ),
+                rx.table.body(rx.foreach(UsersState.rows, _row)),
+                variant="surface",
+                size="1",
+                width="100%",
+                layout="fixed",
+                custom_attrs=testid("users-table"),
+            ),
+            class_name="table-scroll",
+            width="100%",
+            tab_index=0,
+            role="region",
+            aria_label="Users table",
+            custom_attrs=testid("users-table-scroll"),
+        ),
+        spacing="2",
+        width="100%",
     )
 
 
@@ -274,36 +348,27 @@ def users_page() -> rx.Component:
                 custom_attrs=testid("users-filter-notice"),
             ),
         ),
-        _toolbar(),
-        _summary(),
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        _sortable("Email", "email"),
-                        rx.table.column_header_cell("2FA"),
-                        rx.table.column_header_cell("2FA enabled"),
-                        rx.table.column_header_cell("2FA required by"),
-                        _sortable("Created", "created"),
-                        _sortable("Last sign-in", "last_sign_in"),
-                        rx.table.column_header_cell("Backup codes"),
-                        rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
-                    )
+        when_ready(
+            UsersState.users_loaded,
+            "Loading users…",
+            _toolbar(),
+            _summary(),
+            _table(),
+            rx.cond(
+                UsersState.total == 0,
+                rx.callout(
+                    "No users match this filter and search.",
+                    icon="search-x",
+                    color_scheme="gray",
+                    custom_attrs=testid("users-empty"),
                 ),
-                rx.table.body(rx.foreach(UsersState.rows, _row)),
-                variant="surface",
-                size="1",
-                width="100%",
-                custom_attrs=testid("users-table"),
+                _pager(),
             ),
-            overflow_x="auto",
-            width="100%",
         ),
-        rx.cond(UsersState.total == 0, rx.text("No users match.", size="2", color_scheme="gray")),
-        _pager(),
         _reset_dialog(),
         approval_dialog(),
         title="All users",
         signed_in=True,
         width="72rem",
+        focus_heading=True,
     )

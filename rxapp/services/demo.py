@@ -27,6 +27,25 @@ def has_users(db: Session) -> bool:
     return db.exec(select(func.count()).select_from(User)).one() > 0
 
 
+def _demo_accounts() -> list[tuple[tuple[str, str], bool]]:
+    return [(DEMO_ADMIN, True)] + [(u, False) for u in DEMO_USERS]
+
+
+def _line(email: str, password: str, *, is_admin: bool) -> str:
+    return f"  {'admin' if is_admin else 'user '}  {email}  password: {password}"
+
+
+def still_demo(db: Session) -> str:
+    """The demo accounts that still have their published password (a report for people),
+    or "" when none does."""
+    lines = []
+    for (email, password), _admin in _demo_accounts():
+        user = accounts.find_user(db, email)
+        if user is not None and passwords.check_password(password, user.password_hash).ok:
+            lines.append(_line(email, password, is_admin=user.is_admin))
+    return "Demo accounts (still with their demo passwords):\n" + "\n".join(lines) if lines else ""
+
+
 def seed(
     db: Session,
     *,
@@ -39,10 +58,10 @@ def seed(
     Returns a report for people, with the demo credentials.
     """
     lines = []
-    for (email, password), is_admin in [(DEMO_ADMIN, True)] + [(u, False) for u in DEMO_USERS]:
+    for (email, password), is_admin in _demo_accounts():
         if accounts.find_user(db, email) is None:
             accounts.create_user(db, email, password, now=now, is_admin=is_admin)
-            lines.append(f"  {'admin' if is_admin else 'user '}  {email}  password: {password}")
+            lines.append(_line(email, password, is_admin=is_admin))
     if extra_users:
         added = _add_synthetic_users(db, extra_users, now=now, progress=progress)
         lines.append(f"  {added:,} synthetic users @{SYNTHETIC_DOMAIN} (password: synthetic-1234)")

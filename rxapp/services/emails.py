@@ -44,3 +44,11 @@ def email_problem(email: str) -> str | None:
     except EmailNotValidError:
         return INVALID_MESSAGE
     return None
+
+
+def masked_email(email: str) -> str:
+    """The address with the local part hidden but its first character: `a…@example.com`."""
+    local, at, domain = email.partition("@")
+    if not at or not local:
+        return ""
+    return f"{local[0]}…@{domain}"

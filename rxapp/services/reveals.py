@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from rxapp.models import SecretReveal
@@ -70,6 +71,33 @@ def read(db: Session, ref: object, *, session_id: int, now: datetime) -> Reveal 
     if plaintext is None:
         return None
     return Reveal(ref=row.ref, values=list(json.loads(plaintext)), expires_at=row.expires_at)
+
+
+MAX_EXTENSIONS = 3
+
+
+def extend(
+    db: Session, ref: object, *, session_id: int, now: datetime, seconds: int
+) -> Reveal | None:
+    """Give a live reveal `seconds` more (from its current end); commit. None when it is
+    unknown, another session's or already over. The caller limits how often."""
+    live = read(db, ref, session_id=session_id, now=now)
+    if live is None:
+        return None
+    expires_at = live.expires_at + timedelta(seconds=seconds)
+    moved = db.exec(
+        update(SecretReveal)
+        .where(
+            col(SecretReveal.ref) == live.ref,
+            col(SecretReveal.session_id) == session_id,
+            col(SecretReveal.expires_at) > now,
+        )
+        .values(expires_at=expires_at)
+    )
+    db.commit()
+    if moved.rowcount != 1:
+        return None
+    return Reveal(ref=live.ref, values=live.values, expires_at=expires_at)
 
 
 def discard(db: Session, ref: object) -> None:

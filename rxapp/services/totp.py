@@ -76,3 +76,22 @@ def qr_data_uri(uri: str) -> str:
 def grouped(secret: str) -> str:
     """The secret in groups of four, as people type it: `ABCD EFGH ...`."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+DIAGNOSE_STEPS = 20  # ±10 minutes
+
+
+def drift_steps(secret: str, code: str, *, now: datetime) -> int | None:
+    """How many steps away from now (beyond the accepted drift, within ±10 minutes) the
+    nearest step whose code equals `code` lies: positive when the phone's clock is fast.
+
+    Only for the enable dialog, where the person holds the secret anyway: on the sign-in
+    step it would tell a guesser that a code matches another step."""
+    current = time_step(now)
+    offsets = sorted(range(-DIAGNOSE_STEPS, DIAGNOSE_STEPS + 1), key=abs)
+    for offset in offsets:
+        if abs(offset) > DRIFT_STEPS and hmac.compare_digest(
+            code_at(secret, current + offset), code
+        ):
+            return offset
+    return None

@@ -20,11 +20,16 @@ from rxapp.settings import get_settings
 
 PENDING_LOGIN_MAX_FAILURES = 5
 
-TIME_SYNC_HINT = (
-    "If you are sure the code is right, check that the date and time on your phone are set "
-    "automatically (network time)."
+WRONG_CODE = "That code is not right."
+LOGIN_CODE_HINT = "Check the code in your app and enter the one it shows now."
+ALREADY_USED = (
+    "That code was already used. Wait for the next code in your app (a new one every 30 seconds)."
 )
-ENROLL_HINT = "Check that you scanned the QR code shown here, or typed the key without mistakes."
+BACKUP_CODE_HINT = "Check the backup code for typos; each code works only once."
+ENROLL_HINT = (
+    "Check that you scanned the QR code shown here, or typed the key without mistakes, "
+    "then enter the code the app shows now."
+)
 ALREADY_FINISHED = "This sign-in has already finished. Log in again."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
 CAP_MESSAGE = (
@@ -63,13 +68,29 @@ def is_enabled(user: User) -> bool:
     return user.totp_enabled_at is not None and user.totp_secret is not None
 
 
+def _plural(count: int, word: str, plural: str = "") -> str:
+    """`1 minute`, `2 minutes`."""
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
 def _wait_message(seconds: int) -> str:
-    if seconds >= 60:
-        minutes = -(-seconds // 60)
-        return (
-            f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        )
-    return f"Too many failed attempts. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+    wait = _plural(-(-seconds // 60), "minute") if seconds >= 60 else _plural(seconds, "second")
+    return f"Too many failed attempts. Try again in {wait}."
+
+
+def clock_drift_message(secret: str, raw_code: object, *, now: datetime) -> str | None:
+    """For the enable dialog: when a wrong code is right for a nearby time, say how far the
+    phone's clock is off; else None."""
+    code = totp.normalize_code(raw_code)
+    steps = totp.drift_steps(secret, code, now=now) if code else None
+    if steps is None:
+        return None
+    minutes = _plural(max(1, round(abs(steps) * totp.PERIOD / 60)), "minute")
+    direction = "fast" if steps > 0 else "slow"
+    return (
+        f"Your phone's clock seems about {minutes} {direction}: set it to automatic time "
+        "(network time), then try again with the new code."
+    )
 
 
 def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment | None:
@@ -140,7 +161,7 @@ def confirm_enrollment(
     if step is None:
         return CodeCheck(
             ok=False,
-            message=f"That code is not right. {TIME_SYNC_HINT} {ENROLL_HINT}",
+            message=f"{WRONG_CODE} {ENROLL_HINT}",
         )
     enabled = db.exec(
         update(User)
@@ -189,6 +210,13 @@ def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
     return advanced.rowcount == 1
 
 
+def _already_used(user: User, code: str, *, now: datetime) -> bool:
+    """Whether a refused TOTP code is right but its step was already accepted (a replay)."""
+    secret = secretbox.decrypt(user.totp_secret) if user.totp_secret else None
+    step = totp.matching_step(secret, code, now=now) if secret else None
+    return step is not None and user.totp_last_step is not None and step <= user.totp_last_step
+
+
 def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
     """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
 
@@ -235,14 +263,11 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
             ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
         )
     if failure.locked:
-        message = f"That code is not right. {_wait_message(wait)}"
+        message = f"{WRONG_CODE} {_wait_message(wait)}"
+    elif totp_code is not None and _already_used(user, totp_code, now=now):
+        message = ALREADY_USED
     else:
-        hint = (
-            TIME_SYNC_HINT
-            if totp_code
-            else "Check the backup code for typos; each code works only once."
-        )
-        message = f"That code is not right. {hint}"
+        message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
 
 
@@ -303,7 +328,10 @@ def verify_login_code(
         db.commit()
         return CodeCheck(
             ok=False,
-            message="Too many wrong codes. For your security, sign in again with your password.",
+            message=(
+                "Too many wrong codes, so this sign-in has ended. For your security, sign in "
+                "again with your password."
+            ),
             login_voided=True,
             wait_seconds=result.wait_seconds,
             counted=True,
@@ -312,10 +340,19 @@ def verify_login_code(
     left = PENDING_LOGIN_MAX_FAILURES - failures
     return CodeCheck(
         ok=False,
-        message=f"{result.message} {left} {'try' if left == 1 else 'tries'} left.",
+        message=_with_tries_left(result, left),
         wait_seconds=result.wait_seconds,
         counted=True,
     )
+
+
+def _with_tries_left(result: CodeCheck, left: int) -> str:
+    """The message, then how many codes this sign-in still takes (after any wait)."""
+    waited = result.wait_seconds
+    told_to_wait = bool(waited) and _wait_message(waited) in result.message
+    after = "After that, " if told_to_wait else ""
+    tries = _plural(left, "try", "tries")
+    return f"{result.message} {after}{tries} left before you must sign in again."
 
 
 def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:

@@ -15,6 +15,7 @@ from rxapp import routes
 from rxapp.models import PendingLogin, User
 from rxapp.services import approvals, audit, backup_codes, sessions, twofactor
 from rxapp.services.clock import utcnow
+from rxapp.services.emails import masked_email
 from rxapp.state import browser_tokens, secret_cache
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
@@ -48,6 +49,11 @@ class PasscodeState(AuthState):
     """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
+    # Which account is being verified, masked (`a…@example.com`); "" until the server
+    # has confirmed the pending sign-in.
+    account_hint: str = ""
+    # The sign-in ended after too many wrong codes: the form gives way to a way back.
+    voided: bool = False
     # Approval from a signed-in device (number matching, see services/approvals.py).
     approval_available: bool = False
     approval_waiting: bool = False
@@ -74,12 +80,18 @@ class PasscodeState(AuthState):
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
         self.error = ""
-        found = await self._as_pending(
-            lambda db, pending: approvals.can_ask(db, pending, now=utcnow())
-        )
+        self.voided = False
+
+        def look(db: Session, pending: PendingLogin) -> tuple[str, bool]:
+            user = db.get(User, pending.user_id)
+            hint = masked_email(user.email) if user else ""
+            return hint, approvals.can_ask(db, pending, now=utcnow())
+
+        found = await self._as_pending(look)
         if isinstance(found, SignedOut):
+            self.account_hint = ""
             return self._back_to_login()
-        self.approval_available = found
+        self.account_hint, self.approval_available = found
         self.session_checked = True
         if self.approval_waiting and self._approval_ref:
             return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting
@@ -181,6 +193,8 @@ class PasscodeState(AuthState):
             self.error = result.message
             if result.login_voided:
                 self._pending_digest = ""
+                self.voided = True
+                return [browser_tokens.forget(session=False)]
             return [rx.set_value("passcode-input", "")]
         self.error = ""
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
@@ -208,6 +222,8 @@ class PasscodeState(AuthState):
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:
         """Abandon this sign-in and go back to the password step."""
+        self.voided = False
+        self.error = ""
 
         def abandon(db: Session, pending: PendingLogin) -> None:
             now = utcnow()

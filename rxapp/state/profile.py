@@ -18,6 +18,7 @@ from rxapp.services import audit, backup_codes, twofactor, user_agents
 from rxapp.services.sessions import SignedIn
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.display import iso_time
 
 
 class ActivityRow(TypedDict):
@@ -66,7 +67,7 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
 def _activity_row(item: audit.Activity) -> ActivityRow:
     browser = user_agents.describe(item.user_agent) if item.user_agent else ""
     where = " · ".join(part for part in (item.ip, browser) if part) or "—"
-    return ActivityRow(when=item.at.strftime("%d %b %Y, %H:%M UTC"), what=item.what, where=where)
+    return ActivityRow(when=iso_time(item.at), what=item.what, where=where)
 
 
 class ProfileState(AuthState):
@@ -78,6 +79,9 @@ class ProfileState(AuthState):
     twofa_since: str = ""
     backup_remaining: int = 0
     activity: list[ActivityRow] = []
+    # True once the account has been read for this tab: until then the page shows a
+    # loading state, never the defaults above as if they were data.
+    profile_loaded: bool = False
     # The connection that last loaded the page: another one means a reconnect or a reload.
     _loaded_sid: str = ""
 
@@ -89,15 +93,14 @@ class ProfileState(AuthState):
     def _apply(self, view: AccountView) -> None:
         self.user_email = view.email
         self.user_is_admin = view.is_admin
-        self.member_since = view.member_since.strftime("%d %b %Y")
-        self.last_sign_in = (
-            view.last_sign_in.strftime("%d %b %Y, %H:%M UTC") if view.last_sign_in else ""
-        )
+        self.member_since = iso_time(view.member_since)
+        self.last_sign_in = iso_time(view.last_sign_in)
         self.twofa_active = view.twofa_active
-        self.twofa_since = view.twofa_since.strftime("%d %b %Y") if view.twofa_since else ""
+        self.twofa_since = iso_time(view.twofa_since)
         self.backup_remaining = view.backup_remaining
         self.activity = [_activity_row(item) for item in view.activity]
         self.session_checked = True
+        self.profile_loaded = True
 
     def _clear_account(self) -> None:
         self.member_since = ""
@@ -106,6 +109,7 @@ class ProfileState(AuthState):
         self.twofa_since = ""
         self.backup_remaining = 0
         self.activity = []
+        self.profile_loaded = False
 
     @rx.event
     async def open_profile(self) -> list[rx.event.EventSpec] | None:

@@ -28,6 +28,10 @@ from rxapp.state.offloop import run_db
 from rxapp.state.profile import AccountView, ProfileState, read_account
 
 ENROLL_SHOWN_FOR = timedelta(minutes=15)
+# On a phone the error appears below the fold: bring it and the Check button into view.
+SHOW_ENROLL_ERROR = rx.call_script(
+    "document.querySelector('[data-testid=enroll-check]')?.scrollIntoView({block: 'center'})"
+)
 NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 
 
@@ -169,10 +173,16 @@ class EnrollState(ProfileState):
             self._close()
             return self._to_login()
         if not result.ok:
-            self.error = result.message
-            return rx.set_value("enroll-code", "")
+            self.error = self._drift_message(code) or result.message
+            return [rx.set_value("enroll-code", ""), SHOW_ENROLL_ERROR]
         self._close()
         return await (await self.get_state(BackupCodesState))._new_batch(first=True)
+
+    def _drift_message(self, code: object) -> str | None:
+        """A wrong code that is right for a nearby time: the phone's clock is off. Safe to
+        say here: the person in this dialog holds the key."""
+        secret = (secret_cache.get(self._ref) or {}).get("plain")
+        return twofactor.clock_drift_message(secret, code, now=utcnow()) if secret else None
 
     @rx.event
     async def close(self, _open: object = False) -> None:
@@ -258,6 +268,9 @@ class BackupCodesState(ProfileState):
     open: bool = False
     first_batch: bool = False
     countdown: int = 0
+    # Asking before a saved batch is replaced (how many unused codes it still has).
+    confirm_open: bool = False
+    extensions_left: int = 0
     _ref: str = ""
     # When the reveal ends (UTC epoch seconds); the server decides, never the browser.
     _deadline: float = 0.0
@@ -271,6 +284,11 @@ class BackupCodesState(ProfileState):
         if not self._ref or not self._proven_session() or utcnow().timestamp() >= self._deadline:
             return []
         return list(secret_cache.get(self._ref) or [])
+
+    @rx.var
+    def revealed(self) -> bool:
+        """Whether this dialog showed codes that are now hidden for good."""
+        return self.open and self.countdown <= 0
 
     @rx.var
     def countdown_announcement(self) -> str:
@@ -312,6 +330,7 @@ class BackupCodesState(ProfileState):
         self._apply(view)
         self.notice = ""
         self.first_batch = first
+        self.extensions_left = reveals.MAX_EXTENSIONS
         self._show(reveal)
         return BackupCodesState.run_countdown
 
@@ -325,6 +344,48 @@ class BackupCodesState(ProfileState):
 
     @rx.event
     async def start(self) -> Any:
+        """New backup codes: first ask before unused saved codes are replaced."""
+        view = await self._as_user(read_account)
+        if isinstance(view, SignedOut):
+            return self._to_login()
+        self._apply(view)
+        if view.twofa_active and view.backup_remaining > 0:
+            self.confirm_open = True
+            return None
+        return await self._proceed()
+
+    @rx.event
+    async def confirm_replace(self) -> Any:
+        """The person agreed to replace their saved codes."""
+        self.confirm_open = False
+        return await self._proceed()
+
+    @rx.event
+    def keep_codes(self, _open: object = False) -> None:
+        """Keep the saved codes: nothing changes."""
+        self.confirm_open = False
+
+    @rx.event
+    async def extend(self) -> None:
+        """More time to save the codes (WCAG 2.2.1): the server moves the deadline, in the
+        database too, so a reconnect keeps it."""
+        ref = self._ref
+        if not ref or self.extensions_left <= 0 or utcnow().timestamp() >= self._deadline:
+            return
+        seconds = get_settings().backup_reveal_seconds
+
+        def extend(db: Session, signed_in: SignedIn) -> reveals.Reveal | None:
+            return reveals.extend(
+                db, ref, session_id=signed_in.session.id, now=utcnow(), seconds=seconds
+            )
+
+        reveal = await self._as_user(extend)
+        if isinstance(reveal, SignedOut) or reveal is None:
+            return
+        self.extensions_left -= 1
+        self._show(reveal)
+
+    async def _proceed(self) -> Any:
         """New backup codes, always after a current code entered in the proof dialog: a
         sign-in alone (say with one phished code) never yields lasting backup codes."""
         result = await self._as_user(read_account)
@@ -399,6 +460,7 @@ async def restore_dialogs(
         disable.error = ""
         backup._hide()
         backup.open = False
+        backup.confirm_open = False
         return None
     await enroll._restore(view.user_id)
     countdown = await backup._restore(view.session_id)

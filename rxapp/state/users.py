@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
 import reflex as rx
@@ -21,6 +20,7 @@ from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
+from rxapp.state.display import iso_time
 
 T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
@@ -56,23 +56,22 @@ class Row(TypedDict):
     backup_codes: int
     admin: bool
     required_by: str
+    me: bool
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-def _to_row(row: users_query.UserRow) -> Row:
+def _to_row(row: users_query.UserRow, *, me: int | None) -> Row:
+    """Times as ISO 8601 UTC: the browser shows them in the reader's time zone."""
     return Row(
         id=row.id,
         email=row.email,
         status=users_query.status_label(row.activated),
-        enabled=_when(row.enabled_at),
-        created=_when(row.created_at),
-        last_sign_in=_when(row.last_sign_in_at),
+        enabled=iso_time(row.enabled_at),
+        created=iso_time(row.created_at),
+        last_sign_in=iso_time(row.last_sign_in_at),
         backup_codes=row.backup_codes_left,
         admin=row.is_admin,
-        required_by=row.required_by.strftime("%Y-%m-%d") if row.required_by else "—",
+        required_by=iso_time(row.required_by),
+        me=row.id == me,
     )
 
 
@@ -91,6 +90,11 @@ class UsersState(AuthState):
     descending: bool = False
     filter_notice: str = ""
     loading: bool = False
+    # True once the first page of results has arrived: until then a loading state, never
+    # "0 matching users" as if it were data.
+    users_loaded: bool = False
+    # The signed-in admin (their own row offers no reset).
+    _admin_id: int | None = None
 
     reset_open: bool = False
     reset_email: str = ""
@@ -110,6 +114,11 @@ class UsersState(AuthState):
     def total_text(self) -> str:
         """The number of matching users, with thousands separators."""
         return f"{self.total:,}"
+
+    @rx.var
+    def matching_label(self) -> str:
+        """`matching user` or `matching users`, after the count."""
+        return "matching user" if self.total == 1 else "matching users"
 
     @rx.var
     def activated_text(self) -> str:
@@ -142,6 +151,7 @@ class UsersState(AuthState):
         outcome = await self._as_user(as_admin, heavy=heavy)
         if isinstance(outcome, SignedOut | _NotAllowed):
             self.rows = []
+            self.users_loaded = False
             self.reset_open = False
             self._reset_user_id = None
             if isinstance(outcome, SignedOut):
@@ -154,7 +164,8 @@ class UsersState(AuthState):
         return (self.status_filter, self.search, self.sort, self.descending, self.page)
 
     def _show(self, result: users_query.UsersPage) -> None:
-        self.rows = [_to_row(row) for row in result.rows]
+        self.rows = [_to_row(row, me=self._admin_id) for row in result.rows]
+        self.users_loaded = True
         self.total = result.total
         self.activated = result.activated
         self.not_activated = result.not_activated
@@ -164,9 +175,12 @@ class UsersState(AuthState):
     async def _reload(self) -> list[rx.event.EventSpec] | None:
         """Fetch the current view (admins only); None when shown, else where to go."""
         view = self._view()
-        loaded = await self._as_admin(lambda db, _admin: (_fetch(db, view), _latest_audit_id(db)))
+        loaded = await self._as_admin(
+            lambda db, admin_: (_fetch(db, view), _latest_audit_id(db), admin_.user.id)
+        )
         if isinstance(loaded, Refusal):
             return loaded.events
+        self._admin_id = loaded[2]
         self._show(loaded[0])
         self._last_audit_id = loaded[1]
         self.session_checked = True

@@ -77,6 +77,7 @@ def test_closing_early_hides_the_codes_for_good(
     twofa = enable_2fa(page)  # closes the reveal with backup-close
     closed_at = len(received_frames)
     page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
     expect(page.get_by_test_id("backup-code")).to_have_count(5)
     new_codes = page.get_by_test_id("backup-code").all_inner_texts()
     page.get_by_test_id("backup-close").click()
@@ -124,6 +125,7 @@ def test_a_new_batch_invalidates_the_old_codes(page: Page, rxapp_user: Account) 
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)
     page.get_by_test_id("generate-backup-codes").click()  # fresh: signed in moments ago
+    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
     expect(page.get_by_test_id("backup-code")).to_have_count(5)
     fresh = page.get_by_test_id("backup-code").all_inner_texts()
     assert not set(fresh) & set(twofa.backup_codes)
@@ -171,6 +173,7 @@ def test_new_codes_long_after_sign_in_need_a_fresh_code(
         )
         db.commit()
     page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
     page.get_by_test_id("reauth-input").fill("000000" if twofa.code() != "000000" else "111111")
     page.get_by_test_id("reauth-submit").click()
     expect(page.get_by_test_id("reauth-error")).to_be_visible()

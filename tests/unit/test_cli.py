@@ -16,7 +16,7 @@ from sqlmodel import select
 from rxapp import cli
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.models import AuditEvent, User
-from rxapp.services import accounts
+from rxapp.services import accounts, passwords
 from rxapp.settings import get_settings
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -290,3 +290,18 @@ def test_make_runs_seed_leaves_a_server_database_alone(monkeypatch, capsys):
         get_settings.cache_clear()
     assert code == 0
     assert "server database" in capsys.readouterr().out
+
+
+def test_seed_demo_if_empty_repeats_the_accounts_that_keep_their_demo_password(rxapp, db):
+    rxapp("seed-demo")
+    alice = db.exec(select(User).where(User.email == "alice@example.com")).one()
+    alice.password_hash = passwords.hash_password("a-private-password")
+    db.add(alice)
+    db.commit()
+
+    result = rxapp("seed-demo", "--if-empty")
+
+    assert result.code == 0
+    assert "admin@example.com  password: admin-demo-1234" in result.out
+    assert "bob@example.com" in result.out
+    assert "alice@example.com" not in result.out

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from rxapp.services.emails import MAX_EMAIL_LENGTH, email_problem, normalize_email
+from rxapp.services.emails import MAX_EMAIL_LENGTH, email_problem, masked_email, normalize_email
 
 EMPTY = "Enter your email address."
 INVALID = "Enter a valid email address, like name@example.com."
@@ -249,3 +249,8 @@ def test_the_domain_is_idna_normalised_and_lower_cased():
 @pytest.mark.parametrize("email", ["a..b@example.com", "a@-b.com", ".a@example.com"])
 def test_addresses_email_validator_refuses_are_refused(email):
     assert email_problem(normalize_email(email)) == INVALID
+
+
+def test_masked_email_keeps_the_first_letter_and_the_domain():
+    assert masked_email("alice@example.com") == "a…@example.com"
+    assert masked_email("not-an-address") == ""

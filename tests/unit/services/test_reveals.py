@@ -75,3 +75,28 @@ def test_discarding_ends_a_reveal_at_once(db, session_ids):
     reveal = _create(db, session_ids)
     reveals.discard(db, reveal.ref)
     assert reveals.read(db, reveal.ref, session_id=session_ids[1], now=T0) is None
+
+
+def test_extending_a_live_reveal_moves_its_stored_deadline(db, session_ids):
+    reveal = _create(db, session_ids)
+    _, session_id, _ = session_ids
+    soon = T0 + timedelta(seconds=20)
+
+    longer = reveals.extend(db, reveal.ref, session_id=session_id, now=soon, seconds=30)
+
+    assert longer is not None and longer.expires_at == T0 + timedelta(seconds=60)
+    # Read back from the database: a reconnect keeps the extension.
+    later = T0 + timedelta(seconds=45)
+    assert reveals.read(db, reveal.ref, session_id=session_id, now=later).values == CODES
+
+
+def test_an_expired_or_foreign_reveal_cannot_be_extended(db, session_ids):
+    reveal = _create(db, session_ids)
+    _, session_id, other_session_id = session_ids
+
+    foreign = reveals.extend(db, reveal.ref, session_id=other_session_id, now=T0, seconds=30)
+    late = reveals.extend(
+        db, reveal.ref, session_id=session_id, now=T0 + timedelta(seconds=30), seconds=30
+    )
+
+    assert foreign is None and late is None

@@ -213,3 +213,23 @@ def test_grouped_secret_splits_into_fours_and_keeps_every_character():
     grouped = totp.grouped(secret)
 
     assert grouped.split(" ") == [secret[i : i + 4] for i in range(0, 32, 4)]
+
+
+@pytest.mark.parametrize("offset", [-20, -7, -2, 2, 5, 20])
+def test_drift_steps_finds_how_far_off_a_phone_clock_is(offset):
+    now = datetime(2026, 11, 30, 8, 0, 10, tzinfo=UTC)
+    code = totp.code_at(SECRET_FOR_DRIFT, totp.time_step(now) + offset)
+
+    assert totp.drift_steps(SECRET_FOR_DRIFT, code, now=now) == offset
+
+
+def test_drift_steps_ignores_codes_inside_the_accepted_window_and_far_away():
+    now = datetime(2026, 11, 30, 8, 0, 10, tzinfo=UTC)
+    step = totp.time_step(now)
+
+    assert totp.drift_steps(SECRET_FOR_DRIFT, totp.code_at(SECRET_FOR_DRIFT, step), now=now) is None
+    far = totp.code_at(SECRET_FOR_DRIFT, step + 25)
+    assert totp.drift_steps(SECRET_FOR_DRIFT, far, now=now) is None
+
+
+SECRET_FOR_DRIFT = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

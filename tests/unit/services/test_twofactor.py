@@ -142,14 +142,14 @@ def test_enrollment_offers_a_new_secret_without_turning_2fa_on(db, db_url):
     assert enrollment.secret not in stored.totp_pending_secret
 
 
-def test_confirm_with_a_wrong_code_is_refused_with_the_time_sync_hint(db, db_url):
+def test_confirm_with_a_wrong_code_is_refused_with_the_setup_hint(db, db_url):
     user = new_user(db)
     enrollment = twofactor.begin_enrollment(db, user, now=T0)
 
     result = twofactor.confirm_enrollment(db, user.id, wrong_code(enrollment.secret, T0), now=T0)
 
     assert not result.ok
-    assert "date and time on your phone" in result.message
+    assert "scanned the QR code" in result.message
     assert not twofactor.is_enabled(fresh(db_url, user.id))
     # The dialog stays usable: the right code still works.
     assert twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0).ok
@@ -267,6 +267,7 @@ def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
     result = twofactor.verify_login_code(db, second, code, now=later)
 
     assert not result.ok
+    assert result.message.startswith("That code was already used.")
     assert failures_of(db_url, member.id) == 1
 
 
@@ -299,7 +300,7 @@ def test_two_steps_of_clock_drift_are_refused(db, db_url, member, offset):
     result = twofactor.verify_login_code(db, pending, code, now=T0)
 
     assert not result.ok
-    assert "date and time on your phone" in result.message
+    assert result.message.startswith("That code is not right.")
     assert failures_of(db_url, member.id) == 1
 
 
@@ -345,7 +346,10 @@ def test_an_attempt_within_the_backoff_is_refused_unchecked_and_counted(db, db_u
 
     assert not result.ok
     assert result.counted
-    assert result.message == "Too many failed attempts. Try again in 2 seconds. 3 tries left."
+    assert result.message == (
+        "Too many failed attempts. Try again in 2 seconds. "
+        "After that, 3 tries left before you must sign in again."
+    )
     assert result.wait_seconds == 2
     assert failures_of(db_url, member.id) == 2
     assert pending_of(db, token, now=soon).failures == 2
@@ -368,10 +372,10 @@ def test_five_failures_void_the_pending_login(db, member):
 
     assert [r.login_voided for r in results] == [False, False, False, False, True]
     assert [r.message.rsplit(". ", 1)[-1] for r in results[:4]] == [
-        "4 tries left.",
-        "3 tries left.",
-        "2 tries left.",
-        "1 try left.",
+        "4 tries left before you must sign in again.",
+        "3 tries left before you must sign in again.",
+        "2 tries left before you must sign in again.",
+        "1 try left before you must sign in again.",
     ]
     assert "sign in again" in results[4].message
     assert sessions.current_pending_login(db, token, now=now) is None
@@ -746,3 +750,13 @@ def test_below_the_cap_a_right_app_code_still_works(db, member):
         twofactor.check_code(db, member.id, wrong_code(member.secret, now), now=now)
     now += SECOND * throttle.seconds_to_wait(db, member.id, now=now) + STEP
     assert twofactor.check_code(db, member.id, code_for(member.secret, now), now=now).ok
+
+
+@pytest.mark.parametrize(("offset", "says"), [(4, "2 minutes fast"), (-20, "10 minutes slow")])
+def test_clock_drift_message_says_how_far_and_which_way(offset, says):
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+    message = twofactor.clock_drift_message(secret, code_for(secret, T0, offset), now=T0)
+
+    assert message is not None and says in message and "automatic time" in message
+    assert twofactor.clock_drift_message(secret, code_for(secret, T0), now=T0) is None

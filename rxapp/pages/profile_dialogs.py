@@ -1,0 +1,364 @@
+"""The profile's dialogs: enable, fresh proof, disable, backup codes and their replacement."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.components.fields import error_message, proof_input
+from rxapp.components.layout import testid
+from rxapp.components.widgets import (
+    NB_HYPHEN,
+    announcer,
+    code_input,
+    countdown,
+    dialog_actions,
+    dialog_focus,
+)
+from rxapp.state.profile import ProfileState
+from rxapp.state.profile_dialogs import (
+    BackupCodesState,
+    DisableState,
+    EnrollState,
+    ReauthState,
+)
+
+AUTHENTICATOR_APPS = (
+    "Google Authenticator",
+    "Microsoft Authenticator",
+    "Authy",
+    "1Password",
+    "Bitwarden",
+    "FreeOTP",
+)
+
+
+def _step(number: str, title: str, *body: rx.Component) -> rx.Component:
+    return rx.hstack(
+        rx.badge(number, radius="full", size="2", variant="solid"),
+        rx.vstack(rx.text(title, weight="bold", size="2"), *body, spacing="2", width="100%"),
+        spacing="3",
+        align="start",
+        width="100%",
+    )
+
+
+def enroll_dialog() -> rx.Component:
+    """Install an app, scan the QR code (or type the key), check a code."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(
+                "Enable two-factor authentication",
+                id="enroll-title",
+                outline="none",
+                custom_attrs={"tabIndex": -1},
+            ),
+            rx.dialog.description(
+                "Three steps: install an app, add rxapp to it, and check one code.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.vstack(
+                _step(
+                    "1",
+                    "Install an authenticator app on your phone",
+                    rx.text("For example: " + ", ".join(AUTHENTICATOR_APPS) + ".", size="2"),
+                ),
+                _step(
+                    "2",
+                    "Scan this QR code with the app",
+                    rx.image(
+                        src=EnrollState.key["qr"],
+                        alt="QR code to add rxapp to your authenticator app",
+                        width=["148px", "180px"],
+                        height=["148px", "180px"],
+                        background="white",
+                        custom_attrs=testid("enroll-qr"),
+                    ),
+                    rx.text("Can't scan it? Type this key into the app instead:", size="2"),
+                    rx.hstack(
+                        rx.code(
+                            EnrollState.key["grouped"],
+                            size="3",
+                            custom_attrs=testid("enroll-secret"),
+                        ),
+                        rx.icon_button(
+                            rx.icon("copy", size=16),
+                            variant="soft",
+                            aria_label="Copy the key",
+                            on_click=[
+                                rx.set_clipboard(EnrollState.key["plain"]),
+                                rx.toast("Key copied"),
+                            ],
+                        ),
+                        align="center",
+                        wrap="wrap",
+                    ),
+                ),
+                _step(
+                    "3",
+                    f"Enter the 6{NB_HYPHEN}digit code the app shows",
+                    rx.form(
+                        rx.vstack(
+                            code_input(
+                                "Code from the app",
+                                name="code",
+                                test_id="enroll-code",
+                                numeric_only=True,
+                                auto_focus=False,
+                            ),
+                            error_message(EnrollState.error, test_id="enroll-error"),
+                            dialog_actions("Cancel", "Check", test_id="enroll-check"),
+                            spacing="3",
+                            width="100%",
+                        ),
+                        on_submit=EnrollState.submit,
+                        reset_on_submit=False,
+                        width="100%",
+                    ),
+                ),
+                spacing=rx.breakpoints(initial="4", sm="5"),
+                padding_top="1rem",
+                width="100%",
+            ),
+            max_width="34rem",
+            padding=["1rem", "1.5rem"],
+            **dialog_focus(start_at="enroll-title"),
+        ),
+        open=EnrollState.open,
+        on_open_change=EnrollState.close,
+    )
+
+
+def reauth_dialog() -> rx.Component:
+    """A fresh proof before a sensitive action: the password, or a current code."""
+    for_enable = ReauthState.purpose == "enable"
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Confirm it's you"),
+            rx.dialog.description(
+                rx.cond(
+                    for_enable,
+                    "Enter your password to continue.",
+                    "Enter a code from your authenticator app or an unused backup code.",
+                ),
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    proof_input(
+                        is_code=~for_enable,
+                        error=ReauthState.error,
+                        label=rx.cond(for_enable, "Password", "Code"),
+                    ),
+                    dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
+                    spacing="3",
+                    width="100%",
+                    padding_top="1rem",
+                ),
+                on_submit=ReauthState.submit,
+                reset_on_submit=False,
+            ),
+            max_width="26rem",
+            **dialog_focus(),
+        ),
+        open=ReauthState.open,
+        on_open_change=ReauthState.cancel,
+    )
+
+
+def disable_dialog() -> rx.Component:
+    """Confirm turning 2FA off with a current code."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Disable two-factor authentication"),
+            rx.dialog.description(
+                "Your authenticator key and all backup codes will be deleted. Enter a current "
+                "code from your app, or a backup code, to confirm.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    code_input("Code", name="code", test_id="disable-code", numeric_only=False),
+                    error_message(DisableState.error, test_id="disable-error"),
+                    dialog_actions(
+                        "Keep 2FA on", "Disable 2FA", test_id="disable-confirm", danger=True
+                    ),
+                    spacing="3",
+                    width="100%",
+                    padding_top="1rem",
+                ),
+                on_submit=DisableState.submit,
+                reset_on_submit=False,
+            ),
+            max_width="28rem",
+            **dialog_focus(),
+        ),
+        open=DisableState.open,
+        on_open_change=DisableState.close,
+    )
+
+
+def _codes_text() -> rx.Var[str]:
+    """The codes as a text file, put together in the browser (never a server-side string)."""
+    return "rxapp backup codes (each works once)\n\n" + BackupCodesState.codes.join("\n") + "\n"
+
+
+def backup_dialog() -> rx.Component:
+    """The five codes for 30 seconds with a live countdown, then gone for good."""
+    showing = BackupCodesState.codes.length() > 0
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(
+                rx.cond(
+                    BackupCodesState.revealed,
+                    "Backup codes hidden",
+                    rx.cond(
+                        BackupCodesState.first_batch,
+                        "2FA is on: save your backup codes",
+                        "Your new backup codes",
+                    ),
+                )
+            ),
+            rx.dialog.description(
+                rx.cond(
+                    BackupCodesState.revealed,
+                    "Your new codes are active. Any older codes no longer work.",
+                    "Each code works once, in place of a code from your app, if you lose your "
+                    "phone. Any older codes no longer work.",
+                ),
+                size="2",
+                color_scheme="gray",
+            ),
+            announcer(
+                BackupCodesState.countdown_announcement,
+                test_id="backup-countdown-announcement",
+            ),
+            rx.cond(
+                showing,
+                rx.vstack(
+                    rx.hstack(
+                        countdown(BackupCodesState.countdown, test_id="backup-countdown"),
+                        rx.cond(
+                            BackupCodesState.extensions_left > 0,
+                            rx.button(
+                                rx.icon("timer-reset", size=16),
+                                "More time",
+                                size="1",
+                                variant="soft",
+                                on_click=BackupCodesState.extend,
+                                custom_attrs=testid("backup-extend"),
+                            ),
+                        ),
+                        align="center",
+                        justify="between",
+                        width="100%",
+                        wrap="wrap",
+                        gap="2",
+                    ),
+                    rx.el.ul(
+                        rx.foreach(
+                            BackupCodesState.codes,
+                            lambda code: rx.el.li(
+                                rx.code(code, size="4", custom_attrs=testid("backup-code")),
+                                list_style="none",
+                            ),
+                        ),
+                        padding="0",
+                        margin="0",
+                        display="grid",
+                        gap="0.5rem",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            rx.icon("copy", size=16),
+                            "Copy all",
+                            variant="soft",
+                            on_click=[
+                                rx.set_clipboard(_codes_text()),
+                                rx.toast("Backup codes copied"),
+                            ],
+                        ),
+                        rx.button(
+                            rx.icon("download", size=16),
+                            "Download .txt",
+                            variant="soft",
+                            on_click=rx.download(
+                                data=_codes_text(),
+                                filename="rxapp-backup-codes.txt",
+                            ),
+                        ),
+                        spacing="3",
+                    ),
+                    spacing="4",
+                    padding_y="1rem",
+                ),
+                rx.callout(
+                    "For your security these codes can no longer be shown. If you did not save "
+                    "them, close this dialog and choose Generate backup codes: you will get a "
+                    "new batch and these stop working.",
+                    icon="eye-off",
+                    color_scheme="gray",
+                    margin_y="1rem",
+                    role="status",
+                    custom_attrs=testid("backup-expired"),
+                ),
+            ),
+            rx.hstack(
+                rx.button(
+                    "Done",
+                    on_click=BackupCodesState.close,
+                    custom_attrs=testid("backup-close"),
+                ),
+                justify="end",
+            ),
+            max_width="28rem",
+            **dialog_focus(),
+        ),
+        open=BackupCodesState.open,
+        on_open_change=BackupCodesState.close,
+    )
+
+
+def replace_codes_dialog() -> rx.Component:
+    """Ask before a batch of saved, unused backup codes is replaced."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Replace your backup codes?"),
+            rx.alert_dialog.description(
+                rx.text(
+                    "You still have ",
+                    rx.text.strong(ProfileState.backup_remaining),
+                    rx.cond(
+                        ProfileState.backup_remaining == 1,
+                        " unused backup code. New codes replace it: the one you saved stops "
+                        "working at once.",
+                        " unused backup codes. New codes replace them: the ones you saved stop "
+                        "working at once.",
+                    ),
+                ),
+                size="2",
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button("Keep my codes", variant="soft", color_scheme="gray")
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Replace codes",
+                        on_click=BackupCodesState.confirm_replace,
+                        custom_attrs=testid("backup-replace-confirm"),
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+                wrap="wrap",
+            ),
+            max_width="28rem",
+            **dialog_focus(),
+        ),
+        open=BackupCodesState.confirm_open,
+        on_open_change=BackupCodesState.keep_codes,
+    )

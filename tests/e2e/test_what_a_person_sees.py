@@ -1,0 +1,341 @@
+"""What a person sees: no wrong first paint, honest errors, stale notices gone, backup codes
+kept in the person's hands, All users readable, a real 404 page, local times."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
+
+from rxapp.models import PendingLogin, User
+from rxapp.services.clock import utcnow
+from rxapp.testing import Account, RxappServer
+from tests.e2e.conftest import (
+    LOGIN_URL,
+    PROFILE_URL,
+    enable_2fa,
+    sign_in,
+    sign_in_to_profile,
+    sign_out,
+)
+from tests.e2e.people import (
+    sample_every_20ms,
+    samples,
+    user_id,
+    with_2fa_at_passcode,
+    wrong_code,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _write(server: RxappServer, statement: Any) -> None:
+    """Set up a state the UI reaches only slowly (a wait, a nearly voided sign-in)."""
+    with server.db() as db:
+        db.exec(statement)
+        db.commit()
+
+
+# --- first paint ---------------------------------------------------------------------------
+
+
+def test_a_signed_out_visitor_never_sees_the_profile(page: Page) -> None:
+    sample_every_20ms(page, "twofa-status", "enable-2fa", "logout")
+    page.goto("/profile")
+    expect(page).to_have_url(LOGIN_URL)
+    seen = samples(page)
+    assert seen, "the sampler ran"
+    assert not [s for s in seen if s["twofa-status"] or s["enable-2fa"] or s["logout"]]
+
+
+def test_a_2fa_user_sees_activated_from_the_first_paint(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    enable_2fa(page)
+    sample_every_20ms(page, "twofa-status")
+    page.reload()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
+    shown = {text for s in samples(page) for text in s["twofa-status"]}
+    assert shown == {"Activated"}
+    # Before the account arrived, the page said it was loading, not "Not activated".
+    assert any("Loading your profile" in s["text"] for s in samples(page))
+
+
+def test_after_logout_the_tab_shows_nothing_of_the_previous_user(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    enable_2fa(page)
+    sign_out(page)
+    sample_every_20ms(page, "twofa-status", "profile-email")
+    page.goto("/profile")
+    expect(page).to_have_url(LOGIN_URL)
+    assert not [s for s in samples(page) if s["twofa-status"] or s["profile-email"]]
+    assert not [s for s in samples(page) if rxapp_user.email in s["text"]]
+
+
+def test_all_users_never_shows_zero_matches_before_the_data(
+    page: Page, rxapp_admin: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_admin)
+    sample_every_20ms(page, "users-count", "users-empty")
+    page.goto("/users")
+    expect(page.get_by_test_id("user-row").first).to_be_visible()
+    seen = samples(page)
+    assert not [s for s in seen if s["users-empty"] or "0" in s["users-count"]]
+    assert any("Loading users" in s["text"] for s in seen)
+
+
+# --- honest errors -------------------------------------------------------------------------
+
+
+def test_each_passcode_problem_has_its_own_message(page: Page, rxapp_user: Account) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    error = page.get_by_test_id("passcode-error")
+    field, submit = page.get_by_test_id("passcode-input"), page.get_by_test_id("passcode-submit")
+
+    field.fill("12 34")
+    submit.click()
+    expect(error).to_have_text(re.compile(r"^Enter the 6-digit code"))
+
+    field.fill(twofa.enrolment_code)  # right, but its time step was spent on enabling
+    submit.click()
+    expect(error).to_contain_text("already used")
+    expect(error).not_to_contain_text("clock")
+
+
+def test_a_wrong_code_says_so_without_repeating_the_help(page: Page, rxapp_user: Account) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    page.get_by_test_id("passcode-submit").click()
+    error = page.get_by_test_id("passcode-error")
+    expect(error).to_contain_text("That code is not right.")
+    expect(error).to_contain_text("4 tries left before you must sign in again")
+    expect(error).not_to_contain_text("phone")
+
+
+def test_a_code_from_a_fast_clock_stays_a_plain_failure_at_sign_in(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=8))
+    page.get_by_test_id("passcode-submit").click()
+    error = page.get_by_test_id("passcode-error")
+    expect(error).to_contain_text("That code is not right.")
+    expect(error).not_to_contain_text("clock")
+
+
+def test_a_wait_says_how_long_and_what_follows(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    account = user_id(rxapp_server, rxapp_user.email)
+    _write(
+        rxapp_server,
+        update(User)
+        .where(User.id == account)
+        .values(
+            second_factor_failures=3, second_factor_blocked_until=utcnow() + timedelta(minutes=2)
+        ),
+    )
+    page.get_by_test_id("passcode-input").fill(twofa.code())
+    page.get_by_test_id("passcode-submit").click()
+    error = page.get_by_test_id("passcode-error")
+    expect(error).to_contain_text("Try again in 2 minutes.")
+    expect(error).not_to_contain_text("Try again in 2 minutes. 4 tries left")
+
+
+def test_a_voided_sign_in_says_so_and_offers_a_new_one(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    account = user_id(rxapp_server, rxapp_user.email)
+    voided_next = update(PendingLogin).where(PendingLogin.user_id == account).values(failures=4)
+    _write(rxapp_server, voided_next)
+    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("passcode-error")).to_contain_text("this sign-in has ended")
+    expect(page.get_by_test_id("passcode-input")).to_have_count(0)
+    page.get_by_test_id("passcode-sign-in-again").click()
+    expect(page).to_have_url(LOGIN_URL)
+
+
+def test_the_enable_dialog_diagnoses_a_phone_clock_that_is_off(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).at(time.time() + 8 * 30))
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("enroll-error")).to_contain_text(
+        "Your phone's clock seems about 4 minutes fast"
+    )
+
+
+# --- notices and backup codes ----------------------------------------------------------------
+
+
+def test_the_backup_code_notice_goes_once_it_is_out_of_date(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+    notice = page.get_by_test_id("profile-notice")
+    expect(notice).to_contain_text("4")
+    page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    page.get_by_test_id("backup-close").click()
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
+    expect(notice).to_have_count(0)
+
+
+def test_the_backup_code_notice_goes_when_2fa_is_turned_off(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
+    page.get_by_test_id("passcode-submit").click()
+    notice = page.get_by_test_id("profile-notice")
+    expect(notice).to_be_visible()
+    page.get_by_test_id("disable-2fa").click()
+    page.get_by_test_id("disable-code").fill(twofa.backup_codes[1])
+    page.get_by_test_id("disable-confirm").click()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    expect(notice).to_have_count(0)
+
+
+def test_replacing_saved_codes_asks_first_and_keeping_them_changes_nothing(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    enable_2fa(page)
+    page.get_by_test_id("generate-backup-codes").click()
+    ask = page.get_by_role("alertdialog")
+    expect(ask).to_contain_text("5 unused backup codes")
+    ask.get_by_role("button", name="Keep my codes").click()
+    expect(ask).to_have_count(0)
+    expect(page.get_by_test_id("backup-code")).to_have_count(0)
+    expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
+
+
+def test_more_time_extends_the_reveal_on_the_server(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    enable_2fa(page)
+    page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()
+    countdown = page.get_by_test_id("backup-countdown")
+    expect(countdown).to_have_text(re.compile(r"^(2[0-9]|30)$"))
+    page.get_by_test_id("backup-extend").click()
+    expect(countdown).to_have_text(re.compile(r"^(5[0-9]|60)$"))
+    # A reconnect reads the deadline back from the database: the extension holds.
+    page.reload()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    expect(countdown).to_have_text(re.compile(r"^(4[0-9]|5[0-9]|60)$"))
+
+
+def test_after_the_reveal_the_dialog_says_the_codes_are_gone_and_what_to_do(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    expect(page.get_by_test_id("backup-expired")).to_be_visible(timeout=40_000)
+    dialog = page.get_by_role("dialog")
+    expect(dialog).not_to_contain_text("save your backup codes")
+    expect(dialog).to_contain_text("Generate backup codes")
+
+
+# --- All users -----------------------------------------------------------------------------
+
+
+def test_counts_use_the_right_plural_and_the_admin_cannot_reset_their_own_row(
+    page: Page, rxapp_admin: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_admin)
+    enable_2fa(page)
+    page.goto("/users")
+    page.get_by_test_id("users-search").fill(rxapp_admin.email)
+    expect(page.get_by_test_id("users-count")).to_have_text("1")
+    expect(page.get_by_role("status").filter(has_text="matching")).to_contain_text(
+        "1 matching user "
+    )
+    row = page.get_by_test_id("user-row")
+    expect(row.get_by_test_id("user-2fa-status")).to_have_text("Activated")
+    expect(row.get_by_test_id("user-reset-2fa")).to_have_count(0)
+
+
+def test_columns_keep_their_place_when_the_filter_changes(page: Page, rxapp_admin: Account) -> None:
+    sign_in_to_profile(page, rxapp_admin)
+    page.goto("/users")
+    expect(page.get_by_test_id("user-row").first).to_be_visible()
+
+    def header_edges() -> list[float]:
+        return page.locator("[data-testid=users-table] th").evaluate_all(
+            "(cells) => cells.map((c) => Math.round(c.getBoundingClientRect().left))"
+        )
+
+    everyone = header_edges()
+    page.get_by_test_id("users-filter").select_option("not_activated")
+    expect(page).to_have_url(re.compile(r"twofa=not_activated"))
+    expect(page.get_by_test_id("user-2fa-status").first).to_have_text("Not activated")
+    assert header_edges() == everyone
+
+
+# --- 404, favicon, canonical URLs ----------------------------------------------------------
+
+
+def test_an_unknown_address_gets_a_designed_404_page(page: Page) -> None:
+    page.goto("/no-such-page")
+    expect(page.get_by_role("main")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    page.get_by_test_id("not-found-home").click()
+    expect(page).to_have_url(LOGIN_URL)
+
+
+def test_the_favicon_is_served(rxapp_server: RxappServer) -> None:
+    with urllib.request.urlopen(f"{rxapp_server.url}/favicon.ico") as response:
+        assert response.status == 200
+        assert response.read(4) == b"\x00\x00\x01\x00"
+
+
+# --- who, and when -------------------------------------------------------------------------
+
+
+def test_the_passcode_page_names_the_account_masked(page: Page, rxapp_user: Account) -> None:
+    with_2fa_at_passcode(page, rxapp_user)
+    local, domain = rxapp_user.email.split("@")
+    expect(page.get_by_test_id("passcode-account")).to_have_text(f"{local[0]}…@{domain}")
+    expect(page.locator("body")).not_to_contain_text(rxapp_user.email)
+
+
+def test_times_are_in_the_browsers_time_zone_and_say_which(
+    browser: Browser, rxapp_server: RxappServer, rxapp_user: Account
+) -> None:
+    context = browser.new_context(base_url=rxapp_server.url, timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        sign_in(page, rxapp_user)
+        expect(page).to_have_url(PROFILE_URL)
+        expect(page.get_by_test_id("last-sign-in")).to_contain_text("GMT+9")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/login", "/profile", "/users", "/passcode"])
+def test_a_direct_page_load_needs_no_redirect(rxapp_server: RxappServer, path: str) -> None:
+    with urllib.request.urlopen(f"{rxapp_server.url}{path}") as response:
+        assert response.status == 200
+        assert response.geturl() == f"{rxapp_server.url}{path}"
