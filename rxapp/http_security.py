@@ -74,9 +74,25 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
     return _hostport(origin) == addressed
 
 
+_APP_SCRIPT_HASHES: list[str] = []
+
+
+def _script_hash(code: bytes) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(code).digest()).decode()
+
+
+def allow_inline_script(code: str) -> None:
+    """Allow one inline script of the app's own (e.g. from `rx.script`), which React may
+    insert after the page has loaded, on every page."""
+    digest = _script_hash(code.encode())
+    if digest not in _APP_SCRIPT_HASHES:
+        _APP_SCRIPT_HASHES.append(digest)
+
+
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
     """The CSP of the app's responses; `script_hashes` allow a page's own inline scripts."""
-    scripts = " ".join(["'self'", "'unsafe-eval'", *(f"'{h}'" for h in script_hashes)])
+    allowed = dict.fromkeys([*_APP_SCRIPT_HASHES, *script_hashes])
+    scripts = " ".join(["'self'", "'unsafe-eval'", *(f"'{h}'" for h in allowed)])
     return "; ".join(
         [
             "default-src 'self'",
@@ -96,10 +112,7 @@ def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
 @lru_cache(maxsize=256)
 def inline_script_hashes(html: bytes) -> tuple[str, ...]:
     """CSP hashes (sha256) of every inline <script> of a page."""
-    return tuple(
-        "sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-        for body in _INLINE_SCRIPT.findall(html)
-    )
+    return tuple(_script_hash(body) for body in _INLINE_SCRIPT.findall(html))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -38,6 +38,7 @@ app = rx.App(
     ],
 )
 event_guard.install(app)
+http_security.allow_inline_script(OPENER_TRACKER)
 # The websocket's origin is checked by http_security before the upgrade (same origin or
 # RXAPP_ALLOWED_ORIGINS); Socket.IO's own list (Reflex's CORS list) would refuse the app's
 # own pages, which never appear in it.

@@ -173,6 +173,23 @@ def wait_for_frame_with(
     )
 
 
+def generate_backup_codes(page: Page, proof: str) -> list[str]:
+    """New backup codes on the profile: replace the saved ones, prove it with `proof` (a
+    code: new codes always ask for one), and read the new batch."""
+    page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
+    page.get_by_test_id("reauth-input").fill(proof)
+    page.get_by_test_id("reauth-submit").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    return page.get_by_test_id("backup-code").all_inner_texts()
+
+
+def sign_in_admin(page: Page, admin: Account) -> TwoFactor:
+    """Sign an admin in and turn 2FA on: All users is open to admins with 2FA only."""
+    sign_in_to_profile(page, admin)
+    return enable_2fa(page)
+
+
 def sign_in_with_code(page: Page, account: Account, code: str) -> None:
     """Password step, then the passcode step with `code` (does not wait for the outcome)."""
     sign_in(page, account)

@@ -207,6 +207,7 @@ def test_new_backup_codes_always_need_a_current_code(page: Page, rxapp_user: Acc
     expect(page).to_have_url(PROFILE_URL)
     # Signed in seconds ago, with a code: still, new codes ask for one of their own.
     page.get_by_test_id("generate-backup-codes").click()
+    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
     expect(page.get_by_test_id("reauth-input")).to_be_visible()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
     page.get_by_test_id("reauth-input").fill(twofa.backup_codes[0])

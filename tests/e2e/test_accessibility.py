@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from rxapp.testing import Account
-from tests.e2e.conftest import enable_2fa, sign_in, sign_in_to_profile
+from tests.e2e.conftest import enable_2fa, sign_in, sign_in_admin, sign_in_to_profile
 from tests.e2e.people import (
     AXE_JS,
     PHONE,
@@ -88,7 +88,7 @@ def test_all_users_and_the_reset_dialog(
     sign_in_to_profile(page, rxapp_user)
     enable_2fa(page)
     page.get_by_test_id("logout").click()
-    sign_in_to_profile(page, rxapp_admin)
+    sign_in_admin(page, rxapp_admin)
     page.goto("/users")
     expect(page.get_by_test_id("user-row").first).to_be_visible()
     assert_accessible(page, f"all users ({scheme})")
@@ -122,6 +122,7 @@ def test_phone_layouts(page: Page, scheme: str, rxapp_admin: Account) -> None:
     expect(page.get_by_test_id("enroll-secret")).to_be_visible()
     assert_accessible(page, f"enable dialog on a phone ({scheme})")
     page.keyboard.press("Escape")
+    enable_2fa(page)  # All users is open to admins with 2FA only
     page.goto("/users")
     expect(page.get_by_test_id("user-row").first).to_be_visible()
     assert_accessible(page, f"all users on a phone ({scheme})")

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     enable_2fa,
     enrolment_key,
+    generate_backup_codes,
     sign_in_to_profile,
     sign_in_with_code,
     sign_out,
@@ -76,10 +77,7 @@ def test_closing_early_hides_the_codes_for_good(
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)  # closes the reveal with backup-close
     closed_at = len(received_frames)
-    page.get_by_test_id("generate-backup-codes").click()
-    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
-    expect(page.get_by_test_id("backup-code")).to_have_count(5)
-    new_codes = page.get_by_test_id("backup-code").all_inner_texts()
+    new_codes = generate_backup_codes(page, twofa.backup_codes[0])
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
     before_reload = len(received_frames)
@@ -124,10 +122,7 @@ def test_a_backup_code_signs_in_once_in_any_case_and_format(
 def test_a_new_batch_invalidates_the_old_codes(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)
-    page.get_by_test_id("generate-backup-codes").click()  # fresh: signed in moments ago
-    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
-    expect(page.get_by_test_id("backup-code")).to_have_count(5)
-    fresh = page.get_by_test_id("backup-code").all_inner_texts()
+    fresh = generate_backup_codes(page, twofa.backup_codes[4])
     assert not set(fresh) & set(twofa.backup_codes)
     page.get_by_test_id("backup-close").click()
     sign_out(page)

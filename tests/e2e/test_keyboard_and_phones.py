@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from rxapp.testing import Account
-from tests.e2e.conftest import enable_2fa, sign_in_to_profile
+from tests.e2e.conftest import enable_2fa, sign_in_admin, sign_in_to_profile
 from tests.e2e.people import PHONE
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +66,7 @@ def test_the_enable_dialog_starts_at_its_top(page: Page, rxapp_user: Account) ->
 def test_after_navigation_focus_is_on_the_main_heading(page: Page, rxapp_admin: Account) -> None:
     sign_in_to_profile(page, rxapp_admin)  # the login page sends the browser on
     page.wait_for_function("document.activeElement.id === 'page-heading'")
+    enable_2fa(page)  # All users is open to admins with 2FA only
     page.get_by_role("link", name="All users").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("All users")
     page.wait_for_function("document.activeElement.id === 'page-heading'")
@@ -96,8 +97,7 @@ def test_on_a_phone_all_users_rows_are_compact_and_the_table_scrolls_visibly(
     page: Page, rxapp_admin: Account
 ) -> None:
     page.set_viewport_size(PHONE)
-    sign_in_to_profile(page, rxapp_admin)
-    enable_2fa(page)
+    sign_in_admin(page, rxapp_admin)
     page.goto("/users")
     row = page.get_by_test_id("user-row").first
     expect(row).to_be_visible()

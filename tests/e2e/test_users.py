@@ -23,9 +23,9 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     EventForger,
     TwoFactor,
-    enable_2fa,
     enrolment_key,
     field_emptied,
+    sign_in_admin,
     sign_in_to_profile,
 )
 
@@ -74,8 +74,7 @@ def _count(page: Page, testid: str) -> int:
 
 def _admin_on_users(page: Page, admin: Account, path: str = "/users") -> TwoFactor:
     """Sign an admin in, turn 2FA on (admins need it for All users) and open `path`."""
-    sign_in_to_profile(page, admin)
-    twofa = enable_2fa(page)
+    twofa = sign_in_admin(page, admin)
     page.goto(path)
     expect(page.get_by_test_id("users-table")).to_be_visible()
     return twofa

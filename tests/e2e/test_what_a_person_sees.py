@@ -21,7 +21,9 @@ from tests.e2e.conftest import (
     LOGIN_URL,
     PROFILE_URL,
     enable_2fa,
+    generate_backup_codes,
     sign_in,
+    sign_in_admin,
     sign_in_to_profile,
     sign_out,
 )
@@ -83,7 +85,7 @@ def test_after_logout_the_tab_shows_nothing_of_the_previous_user(
 def test_all_users_never_shows_zero_matches_before_the_data(
     page: Page, rxapp_admin: Account
 ) -> None:
-    sign_in_to_profile(page, rxapp_admin)
+    sign_in_admin(page, rxapp_admin)
     sample_every_20ms(page, "users-count", "users-empty")
     page.goto("/users")
     expect(page.get_by_test_id("user-row").first).to_be_visible()
@@ -191,9 +193,7 @@ def test_the_backup_code_notice_goes_once_it_is_out_of_date(
     expect(page).to_have_url(PROFILE_URL)
     notice = page.get_by_test_id("profile-notice")
     expect(notice).to_contain_text("4")
-    page.get_by_test_id("generate-backup-codes").click()
-    page.get_by_test_id("backup-replace-confirm").click()
-    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    generate_backup_codes(page, twofa.backup_codes[1])
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
     expect(notice).to_have_count(0)
@@ -230,9 +230,8 @@ def test_replacing_saved_codes_asks_first_and_keeping_them_changes_nothing(
 
 def test_more_time_extends_the_reveal_on_the_server(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
-    enable_2fa(page)
-    page.get_by_test_id("generate-backup-codes").click()
-    page.get_by_test_id("backup-replace-confirm").click()
+    twofa = enable_2fa(page)
+    generate_backup_codes(page, twofa.backup_codes[0])
     countdown = page.get_by_test_id("backup-countdown")
     expect(countdown).to_have_text(re.compile(r"^(2[0-9]|30)$"))
     page.get_by_test_id("backup-extend").click()
@@ -264,7 +263,7 @@ def test_after_the_reveal_the_dialog_says_the_codes_are_gone_and_what_to_do(
 def test_counts_use_the_right_plural_and_the_admin_cannot_reset_their_own_row(
     page: Page, rxapp_admin: Account
 ) -> None:
-    sign_in_to_profile(page, rxapp_admin)
+    sign_in_admin(page, rxapp_admin)
     enable_2fa(page)
     page.goto("/users")
     page.get_by_test_id("users-search").fill(rxapp_admin.email)
@@ -278,7 +277,7 @@ def test_counts_use_the_right_plural_and_the_admin_cannot_reset_their_own_row(
 
 
 def test_columns_keep_their_place_when_the_filter_changes(page: Page, rxapp_admin: Account) -> None:
-    sign_in_to_profile(page, rxapp_admin)
+    sign_in_admin(page, rxapp_admin)
     page.goto("/users")
     expect(page.get_by_test_id("user-row").first).to_be_visible()
 
