@@ -117,10 +117,18 @@ def _check_router_data(router_data: object, name: str) -> None:
             raise RefusedEventError(f"{_shown(name)}: malformed router data")
     query = router_data.get("query")
     if query is not None and not (
-        isinstance(query, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in query.items())
+        isinstance(query, dict) and all(_query_value(k, v) for k, v in query.items())
     ):
         raise RefusedEventError(f"{_shown(name)}: malformed query")
+
+
+def _query_value(key: object, value: object) -> bool:
+    """A query parameter or route parameter: text, or a list of texts (a catch-all route)."""
+    if not isinstance(key, str):
+        return False
+    if isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
+    return isinstance(value, str)
 
 
 def _check_values(value: object, name: str, *, depth: int) -> None:
