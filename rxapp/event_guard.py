@@ -40,9 +40,9 @@ _CONNECTING: ContextVar[bool] = ContextVar("rxapp_connecting", default=False)
 
 
 def install(app: rx.App) -> None:
-    """Check every event of `app`'s websocket before Reflex sees it. A connection that sends
-    an event no page of the app sends is closed (while connecting: refused), so it can never
-    sit on a tab's state that Reflex was not told it owns."""
+    """Check every event of `app`'s websocket before Reflex sees it. A refused event is
+    dropped; a connection whose very first event is refused is refused altogether, so it can
+    never sit on a tab's state that Reflex was not told it owns."""
     namespace = app.event_namespace
     if namespace is None:
         return
@@ -62,8 +62,10 @@ def install(app: rx.App) -> None:
         except RefusedEventError as refusal:
             logger.warning("rxapp: refused an event from a browser: %s", refusal)
             if _CONNECTING.get():
+                # The connection's first event: Reflex records the new connection on the
+                # tab's state while handling it, so a connection whose first event is
+                # refused must not stay open on a state that still names an older one.
                 raise ConnectionRefusedError("refused") from None
-            await namespace.disconnect(sid)
             return
         await forward_event(sid, data)
 

@@ -264,7 +264,6 @@ def test_counts_use_the_right_plural_and_the_admin_cannot_reset_their_own_row(
     page: Page, rxapp_admin: Account
 ) -> None:
     sign_in_admin(page, rxapp_admin)
-    enable_2fa(page)
     page.goto("/users")
     page.get_by_test_id("users-search").fill(rxapp_admin.email)
     expect(page.get_by_test_id("users-count")).to_have_text("1")
