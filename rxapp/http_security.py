@@ -115,11 +115,30 @@ def inline_script_hashes(html: bytes) -> tuple[str, ...]:
     return tuple(_script_hash(body) for body in _INLINE_SCRIPT.findall(html))
 
 
+def static_site_headers(root: Path) -> list[tuple[str, str]]:
+    """The same headers for a built frontend served by another server (the cluster's
+    nginx): one CSP allowing the inline scripts of every page under `root`."""
+    hashes: list[str] = []
+    for page in sorted(root.rglob("*.html")):
+        hashes.extend(inline_script_hashes(page.read_bytes()))
+    return [
+        ("Content-Security-Policy", content_security_policy(tuple(dict.fromkeys(hashes)))),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+    ]
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _behind_trusted_proxy() -> bool:
+    return (os.environ.get("RXAPP_TRUSTED_PROXY_HOPS") or "0").strip() not in ("", "0")
 
 
 class SecurityMiddleware:
@@ -133,7 +152,10 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         origin = _header(scope, b"origin")
-        if not origin_allowed(origin, _header(scope, b"host"), scope.get("scheme", "http")):
+        scheme = scope.get("scheme", "http")
+        if _behind_trusted_proxy() and (forwarded := _header(scope, b"x-forwarded-proto")):
+            scheme = forwarded.split(",")[0].strip()  # TLS ends at the proxy
+        if not origin_allowed(origin, _header(scope, b"host"), scheme):
             await _refuse(scope, receive, send)
             return
         if scope["type"] == "websocket":

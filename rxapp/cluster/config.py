@@ -104,6 +104,8 @@ class ClusterConfig:
             # Reflex always sends CONFIG SET notify-keyspace-events; a managed Redis that
             # refuses it must be configured out of band (README), and the refusal is ignored.
             "REFLEX_IGNORE_REDIS_CONFIG_ERROR": "true",
+            # nginx is the one proxy in front: its X-Forwarded-For names the client.
+            "RXAPP_TRUSTED_PROXY_HOPS": "1",
         }
 
 

@@ -47,6 +47,20 @@ def _routing(upstreams: list[str], debug_routing: bool) -> str:
     return "\n".join([*blocks, cookie_map + "\n  }"])
 
 
+def _security_headers(static_root: Path) -> str:
+    """The app's security headers on what nginx serves itself (the instances send their own):
+    the CSP allows the inline scripts of the built pages and the app's own."""
+    from rxapp import http_security
+    from rxapp.components.widgets import OPENER_TRACKER
+
+    http_security.allow_inline_script(OPENER_TRACKER)
+    lines = [
+        f'      add_header {name} "{value}" always;'
+        for name, value in http_security.static_site_headers(static_root)
+    ]
+    return "\n".join(lines)
+
+
 def render(config: ClusterConfig, upstreams: list[str], static_root: Path) -> str:
     """The nginx.conf text for `upstreams` (host:port of each instance)."""
     if not upstreams:
@@ -59,6 +73,7 @@ def render(config: ClusterConfig, upstreams: list[str], static_root: Path) -> st
             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
         )
     return Template(TEMPLATE.read_text()).substitute(
+        security_headers=_security_headers(static_root),
         run_dir=config.run_dir,
         pool="\n".join(_server(u) for u in upstreams),
         routing=_routing(upstreams, config.debug_routing),

@@ -8,6 +8,7 @@ import re
 import socket
 
 import psutil
+import pyotp
 import pytest
 import redis
 from playwright.sync_api import Page, expect
@@ -255,3 +256,108 @@ def test_when_redis_loses_the_state_the_browser_lands_on_a_working_page(
     page.reload()
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("profile-email")).to_have_text(user.email)
+
+
+# --- the session boundary and approvals across instances ---------------------------------
+
+
+def _redis_values(cluster: ClusterProcess) -> bytes:
+    """Everything Reflex keeps in the cluster's Redis database, as bytes."""
+    client = redis.Redis.from_url(cluster.redis_url)
+    try:
+        chunks = []
+        for key in client.scan_iter(count=500):
+            kind = client.type(key)
+            if kind == b"string":
+                chunks.append(client.get(key) or b"")
+            elif kind == b"hash":
+                chunks.extend(v for v in client.hgetall(key).values())
+        return b"\n".join(chunks)
+    finally:
+        client.close()
+
+
+def test_redis_holds_no_token_secret_or_code(cluster: ClusterProcess, open_page, user) -> None:
+    page = open_page(instance=1)
+    sign_in_to_profile(page, user)
+    token = page.evaluate("localStorage.getItem('rxapp_session')")
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    assert token and secret
+    during_enrolment = _redis_values(cluster)
+    assert token.encode() not in during_enrolment
+    assert secret.encode() not in during_enrolment
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+    codes = page.get_by_test_id("backup-code")
+    expect(codes).to_have_count(5)
+    shown = codes.all_inner_texts()
+    during_reveal = _redis_values(cluster)
+    # What was scanned is this tab's state: it shows the account's email.
+    assert user.email.encode() in during_reveal
+    for code in shown:
+        assert code.encode() not in during_reveal
+        assert code.replace("-", "").encode() not in during_reveal
+    assert token.encode() not in during_reveal
+
+
+def _signed_in_with_2fa(open_page, account: TwoFactorAccount, instance: int) -> Page:
+    page = open_page(instance=instance)
+    _at_passcode(page, account.account)
+    page.get_by_test_id("passcode-input").fill(account.backup_codes[instance])
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+    return page
+
+
+def test_a_sign_in_asked_on_one_instance_is_approved_on_the_other(
+    cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
+) -> None:
+    phone = _signed_in_with_2fa(open_page, user_2fa, instance=2)
+    laptop = open_page(instance=1)
+    _at_passcode(laptop, user_2fa.account)
+    laptop.get_by_test_id("passcode-request-approval").click()
+    number = laptop.get_by_test_id("approval-number")
+    expect(number).to_have_text(re.compile(r"^\d{2}$"))
+    expect(phone.get_by_test_id("approval-choice")).to_have_count(3)
+    phone.get_by_test_id("approval-choice").filter(has_text=number.inner_text()).click()
+    expect(laptop).to_have_url(PROFILE_URL)
+
+
+def test_two_devices_answering_at_once_make_exactly_one_decision(
+    cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
+) -> None:
+    phones = [_signed_in_with_2fa(open_page, user_2fa, instance=n) for n in (1, 2)]
+    laptop = open_page(instance=1)
+    _at_passcode(laptop, user_2fa.account)
+    laptop.get_by_test_id("passcode-request-approval").click()
+    number = laptop.get_by_test_id("approval-number")
+    expect(number).to_have_text(re.compile(r"^\d{2}$"))
+    right = number.inner_text()
+    for phone in phones:
+        expect(phone.get_by_test_id("approval-choice")).to_have_count(3)
+    # Both answer without waiting for each other: one approves, the other denies.
+    approve = phones[0].get_by_test_id("approval-choice").filter(has_text=right)
+    deny = phones[1].get_by_test_id("approval-deny")
+    approve.dispatch_event("click")
+    deny.dispatch_event("click")
+    for phone in phones:
+        expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+    user_id = _user(cluster, user_2fa.account.email).id
+
+    def decided() -> list[str] | None:
+        with session_for(cluster.db_url) as db:
+            events = db.exec(
+                select(AuditEvent.event).where(
+                    AuditEvent.user_id == user_id,
+                    AuditEvent.event.in_(["approval_granted", "approval_denied"]),
+                )
+            ).all()
+        return list(events) or None
+
+    decisions = wait_for(decided, timeout=10, what="the request was decided")
+    assert len(decisions) == 1
+    if decisions == ["approval_granted"]:
+        expect(laptop).to_have_url(PROFILE_URL)
+    else:
+        expect(laptop.get_by_test_id("approval-message")).to_contain_text("denied")
