@@ -244,12 +244,9 @@ class AuthState(rx.State):
         self.session_checked = True
 
     def _to_login(self) -> list[rx.event.EventSpec]:
-        """Where a handler sends a tab with no live session: the login page; or, when this
-        tab's server-side state was lost (Redis restarted, it expired) and no connection has
-        proved anything to it yet, a reload, whose connection presents the tokens again."""
-        if not self._proof_sid:
-            return [rx.call_script("window.location.reload()")]
-        return [browser_tokens.forget(pending=False), rx.redirect(routes.LOGIN, replace=True)]
+        """Where a handler sends a tab with no live session: the login page (after one
+        reload when the browser holds a token it has not presented on this connection)."""
+        return [browser_tokens.prove_again_or(routes.LOGIN)]
 
     def _enter(self, token: str, user: User) -> list[rx.event.EventSpec]:
         """Bind a new session to this connection, store it in the browser, go to the profile."""

@@ -12,11 +12,29 @@ PENDING_KEY = "rxapp_pending"
 DEVICE_KEY = "rxapp_device"
 
 
+RETRIED_KEY = "rxapp_reproved"
+
+
 def keep_session(token: str) -> rx.event.EventSpec:
     """Store a new session token in the browser, and drop any pending-login token."""
     return rx.call_script(
         f"localStorage.setItem({json.dumps(SESSION_KEY)}, {json.dumps(token)});"
         f"localStorage.removeItem({json.dumps(PENDING_KEY)});"
+        f"sessionStorage.removeItem({json.dumps(RETRIED_KEY)});"
+    )
+
+
+def prove_again_or(page: str, *, token_key: str = SESSION_KEY) -> rx.event.EventSpec:
+    """No live session on this connection. A browser that holds a token it has not
+    presented on this connection (its server-side state was lost: Redis restarted, the
+    state expired) reloads once, so its new connection presents it; otherwise, or if that
+    was tried already, the token is dropped and the browser goes to `page`."""
+    key, retried, target = json.dumps(token_key), json.dumps(RETRIED_KEY), json.dumps(page)
+    return rx.call_script(
+        f"if (localStorage.getItem({key}) && !sessionStorage.getItem({retried})) {{"
+        f" sessionStorage.setItem({retried}, '1'); window.location.reload(); }} else {{"
+        f" sessionStorage.removeItem({retried}); localStorage.removeItem({key});"
+        f" window.location.replace({target}); }}"
     )
 
 

@@ -73,10 +73,8 @@ class PasscodeState(AuthState):
         return secret_cache.get(self._approval_key) or {"number": "", "salt": ""}
 
     def _back_to_login(self) -> list[rx.event.EventSpec]:
-        if not self._proof_sid:  # this tab's server-side state was lost: prove again
-            return [rx.call_script("window.location.reload()")]
         self._pending_digest = ""
-        return [browser_tokens.forget(session=False), rx.redirect(routes.LOGIN, replace=True)]
+        return [browser_tokens.prove_again_or(routes.LOGIN, token_key=browser_tokens.PENDING_KEY)]
 
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:

@@ -120,11 +120,3 @@ def test_a_sync_from_another_tab_on_the_same_connection_keeps_the_session(connec
     auth.session_token = TOKEN
     auth.device_token = "d" * 43  # e.g. another tab of the browser wrote its device token
     assert auth._proven_session() == token_hash(TOKEN)
-
-
-def test_a_tab_whose_state_was_lost_is_reloaded_to_prove_itself_again(root, connect):
-    auth = connect("sid-1")  # state recreated (e.g. Redis lost it): nothing proved yet
-    events = auth._to_login()
-    assert len(events) == 1 and "location.reload" in str(events[0])
-    auth.session_token = ""  # after the reload's hydrate: proved, but signed out
-    assert "location.reload" not in str(auth._to_login())
