@@ -41,7 +41,7 @@ def _required(name: str, example: str) -> str:
     return value
 
 
-def _seed(db_url: str, count: int, label: str) -> list[dict[str, str]]:
+def seed_users_with_2fa(db_url: str, count: int, label: str) -> list[dict[str, str]]:
     """`count` users with 2FA on, whose current step is spent; returns their credentials."""
     now = utcnow()
     shared_hash = passwords.hash_password(PASSWORD)
@@ -110,9 +110,9 @@ def run(flows: int = 300, concurrency: int = 16) -> list[str]:
         for instances in (1, 2):
             cluster = launch.start(port, env, instances=instances)
             try:
-                warm = _seed(db_url, 20, f"{label}-warm{instances}")
+                warm = seed_users_with_2fa(db_url, 20, f"{label}-warm{instances}")
                 _drive(cluster.url, warm, concurrency, folder)
-                users = _seed(db_url, flows, f"{label}-run{instances}")
+                users = seed_users_with_2fa(db_url, flows, f"{label}-run{instances}")
                 result = _drive(cluster.url, users, concurrency, folder)
             finally:
                 launch.stop(cluster)

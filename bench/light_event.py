@@ -21,13 +21,9 @@ from typing import Any
 
 import pyotp
 
-from bench.cluster_flows import PASSWORD
+from bench.cluster_flows import PASSWORD, seed_users_with_2fa
 from bench.common import admin_with_2fa, use_throwaway_key
 from bench.flow_driver import ROOT, ReflexSocket, _delta_has, _redirect_to, one_flow
-from rxapp.models import User
-from rxapp.services import passwords, secretbox, totp
-from rxapp.services.clock import utcnow
-from rxapp.services.database import session_for
 from rxapp.testing import RxappServer
 
 SIGNING_IN_TABS = 8
@@ -38,34 +34,6 @@ LOGIN_STATE = f"{ROOT}.rxapp___state___auth____auth_state.rxapp___state___login_
 PASSCODE_STATE = (
     f"{ROOT}.rxapp___state___auth____auth_state.rxapp___state___passcode____passcode_state"
 )
-
-
-def _seed(db_url: str, count: int) -> list[dict[str, str]]:
-    import sqlalchemy as sa
-
-    now = utcnow()
-    shared_hash = passwords.hash_password(PASSWORD)
-    users, rows = [], []
-    for i in range(count):
-        secret = totp.new_secret()
-        email = f"light-{i:05d}@example.com"
-        users.append({"email": email, "password": PASSWORD, "secret": secret})
-        rows.append(
-            {
-                "email": email,
-                "password_hash": shared_hash,
-                "is_admin": False,
-                "created_at": now,
-                "totp_secret": secretbox.encrypt(secret),
-                "totp_enabled_at": now,
-                "twofa_active": True,
-                "totp_last_step": totp.time_step(now),
-            }
-        )
-    with session_for(db_url) as db:
-        db.exec(sa.insert(User), params=rows)
-        db.commit()
-    return users
 
 
 async def _admin_tab(base_url: str, secret: str) -> ReflexSocket:
@@ -152,7 +120,7 @@ def run(app_root: Path | None = None) -> list[str]:
         workdir = Path(folder)
         server = RxappServer(workdir, root=app_root)
         server.migrate()
-        users = _seed(server.db_url, 400)
+        users = seed_users_with_2fa(server.db_url, 400, "light")
         secret = admin_with_2fa(server.db_url, ADMIN_EMAIL, PASSWORD)
         server.start()
         try:
