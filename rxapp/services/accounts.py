@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from rxapp.models import User
-from rxapp.services import audit, devices, login_throttle, passwords
+from rxapp.services import audit, devices, passwords, throttle
 from rxapp.services.emails import email_problem, normalize_email
 
 GENERIC_SIGN_IN_ERROR = "Incorrect email or password."
@@ -70,7 +70,7 @@ def check_password_step(
     client_ip: str = "",
 ) -> PasswordStep:
     """Check email and password with the same message and similar time for every failure,
-    under the password throttles (see `login_throttle`): per account and known `device`
+    under the password throttles (see `throttle`): per account and known `device`
     (a digest), or per account and per `client_ip` for devices the account does not know.
 
     Upgrades an outdated hash on success and records the attempt in the audit trail.
@@ -78,14 +78,14 @@ def check_password_step(
     normalized = normalize_email(email)
     user = find_user(db, normalized) if email_problem(normalized) is None else None
     known = user is not None and devices.is_known(db, user.id, device)
-    account_key = login_throttle.account_key(normalized, device if known else "")
-    client = login_throttle.client_key(client_ip) if client_ip and not known else ""
-    wait = login_throttle.seconds_blocked(db, client, now=now) if client else 0
+    account_key = throttle.account_key(normalized, device if known else "")
+    client = throttle.client_key(client_ip) if client_ip and not known else ""
+    wait = throttle.seconds_blocked(db, client, now=now) if client else 0
     if not wait:
-        wait = login_throttle.claim_key(db, account_key, now=now)
+        wait = throttle.claim_key(db, account_key, now=now)
     if wait:
         _record_throttled(db, user, normalized, now=now, by="client" if client else "account")
-        return PasswordStep(user=None, message=login_throttle.wait_message(wait))
+        return PasswordStep(user=None, message=throttle.wait_message(wait))
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash if user else None)
     if user is None or not result.ok:
@@ -98,11 +98,11 @@ def check_password_step(
             detail="unknown email" if user is None else "wrong password",
         )
         db.commit()
-        failures = login_throttle.record_key_failure(db, account_key, now=now)
+        failures = throttle.record_key_failure(db, account_key, now=now)
         if client:
-            per_client = login_throttle.per_client()
-            login_throttle.record_key_failure(db, client, now=now, policy=per_client)
-        if login_throttle.delay_after(failures) == login_throttle.MAX_WAIT:
+            per_client = throttle.per_client()
+            throttle.record_key_failure(db, client, now=now, policy=per_client)
+        if throttle.delay_after(failures, throttle.PASSWORD) == throttle.MAX_WAIT:
             audit.record(
                 db,
                 audit.Event.SIGN_IN_LOCKOUT,
@@ -137,13 +137,13 @@ def check_password_again(
     throttle (keyed by the device when it is a known one). None when right; else what to
     tell the user."""
     known = devices.is_known(db, user.id, device)
-    key = login_throttle.account_key(user.email, device if known else "")
-    if wait := login_throttle.claim_key(db, key, now=now):
-        return login_throttle.wait_message(wait)
+    key = throttle.account_key(user.email, device if known else "")
+    if wait := throttle.claim_key(db, key, now=now):
+        return throttle.wait_message(wait)
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash)
     if not result.ok:
-        login_throttle.record_key_failure(db, key, now=now)
+        throttle.record_key_failure(db, key, now=now)
         return "That password is not right."
     _passed(db, user, result.new_hash, key=key)
     return None
@@ -151,7 +151,7 @@ def check_password_again(
 
 def _passed(db: Session, user: User, new_hash: str | None, *, key: str) -> PasswordStep:
     """The right password: clear its throttle key and upgrade an outdated hash (commits)."""
-    login_throttle.reset_key(db, key)
+    throttle.reset_key(db, key)
     if new_hash:
         user.password_hash = new_hash
         db.add(user)

@@ -2,7 +2,7 @@
 
 The browser keeps a random device token (256 bits); the server stores its SHA-256 per
 account. It grants nothing by itself: it only lets the owner's own browser be throttled
-apart from strangers' attempts (see `login_throttle`).
+apart from strangers' attempts (see `throttle`).
 """
 
 from __future__ import annotations

@@ -1,140 +1,322 @@
-"""One throttle per account for every second-factor attempt (TOTP and backup codes).
+"""One throttle for every attempt that guesses a secret: second-factor codes and passwords.
 
-Stored in the user's row and changed only by atomic statements, so all sessions and all app
-instances share it. After the n-th consecutive failure the next attempt must wait
-2^(n-1) seconds; from the 10th on, the account is locked for 15 minutes after each failure.
-A success resets it.
+One mechanism, kept in the database and changed only by atomic statements, so every session
+and every app instance shares it:
 
-An attempt first *claims* the account with one conditional UPDATE, which also sets the wait
-that will follow if it fails; only the claimant's code is checked. Attempts that arrive at
-the same moment (from other sessions, processes or instances) find the account claimed: they
-are refused without looking at their code, and counted as failures (except during a lockout,
-which early tries do not stretch). So a burst of guesses costs what the same guesses one
-after another would.
+- An attempt first *claims* its key with one conditional UPDATE, which also holds the key
+  for the wait that follows if the attempt fails; only the claimant's secret is checked.
+  Attempts that find the key claimed or waiting are refused without being checked.
+- After the n-th consecutive failure the next attempt waits 2^(n - free) seconds (the first
+  `free` failures cost nothing), up to a maximum; a policy may lock the key for the maximum
+  from a number of failures on. A success clears the key.
+
+Where each policy applies:
+
+- SECOND_FACTOR, per account (kept in the user's row), shared by TOTP and backup codes:
+  after the n-th failure the next try waits 2^(n-1) s, from the 10th on 15 minutes. Codes
+  refused because they came too early are counted too (a burst costs what the same guesses
+  one by one would), and at 20 consecutive failures codes from the app stop working (CAP).
+- PASSWORD, per account for devices the account does not know (and per account *and* known
+  device: a browser that signed in before counts apart, so strangers never delay the owner):
+  five failures free, then 2^(n-5) s up to 15 minutes; no hard lockout.
+- per_client(), per client address for unknown devices: RXAPP_CLIENT_FAILURES_PER_HOUR
+  failures an hour are free, then the client waits; IPv6 clients count by /64.
+
+Password keys are stored hashed (the table holds no addresses); rows untouched for a day
+that hold no wait are pruned.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from rxapp.models import User, UTCDateTime
+from rxapp.models import LoginThrottle, User, UTCDateTime
+from rxapp.settings import get_settings
 
+MAX_WAIT = timedelta(minutes=15)
+LOCKOUT = MAX_WAIT
 LOCKOUT_AFTER = 10
-LOCKOUT = timedelta(minutes=15)
 # NIST SP 800-63B 5.2.2 caps consecutive failures at 100. At 20, an attacker who has the
 # password gets at most 20 checked guesses (about 6 in 100,000 to hit a code with one step
 # of drift), and needs 2.5 hours of lockouts for the last ten; the owner, who may mistype a
 # few times, keeps backup codes (80 bits: hopeless to guess) and an admin reset.
 CAP = 20
+FREE_FAILURES = 5  # wrong passwords that cost nothing
+PRUNE_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How failures on one key turn into waits."""
+
+    free_failures: int
+    max_wait: timedelta = MAX_WAIT
+    lockout_after: int | None = None
+    """From this many failures on, every failure waits `max_wait`."""
+    hold: timedelta = timedelta(0)
+    """The least a claim holds its key while the secret is checked."""
+    window: timedelta | None = None
+    """Failures older than this are forgotten (None: only a success clears them)."""
+    counts_refused: bool = False
+    """Attempts refused unchecked are counted too, so failures may finish out of order."""
+
+
+SECOND_FACTOR = Policy(free_failures=1, lockout_after=LOCKOUT_AFTER, counts_refused=True)
+PASSWORD = Policy(free_failures=FREE_FAILURES, hold=timedelta(seconds=2))
+
+
+def per_client() -> Policy:
+    """The policy per client address (RXAPP_CLIENT_FAILURES_PER_HOUR)."""
+    free = get_settings().client_failures_per_hour
+    return Policy(free_failures=free, window=timedelta(hours=1))
 
 
 @dataclass(frozen=True)
 class Failure:
-    """The throttle after a failure was counted."""
+    """A key after a failure was counted."""
 
     failures: int
     blocked_until: datetime
 
     @property
     def locked(self) -> bool:
-        """Whether this failure locked the account (rather than a short backoff)."""
+        """Whether this failure locked a second factor (rather than a short backoff)."""
         return self.failures >= LOCKOUT_AFTER
 
 
-def delay_after(failures: int) -> timedelta:
-    """How long to wait after `failures` consecutive failures."""
-    if failures <= 0:
+def delay_after(failures: int, policy: Policy = SECOND_FACTOR) -> timedelta:
+    """The wait after `failures` consecutive failures."""
+    if failures < policy.free_failures or failures <= 0:
         return timedelta(0)
-    if failures >= LOCKOUT_AFTER:
-        return LOCKOUT
-    return timedelta(seconds=2 ** (failures - 1))
+    if policy.lockout_after is not None and failures >= policy.lockout_after:
+        return policy.max_wait
+    return min(timedelta(seconds=2 ** (failures - policy.free_failures)), policy.max_wait)
 
 
-def seconds_to_wait(db: Session, user_id: int, *, now: datetime) -> int:
-    """Whole seconds before this account may try a code again (0: now)."""
-    blocked_until = db.exec(
-        select(User.second_factor_blocked_until).where(User.id == user_id)
-    ).first()
+def wait_message(seconds: int) -> str:
+    """What people are told while they must wait."""
+    if seconds >= 60:
+        minutes = math.ceil(seconds / 60)
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    else:
+        wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"Too many failed attempts. Try again in {wait}."
+
+
+# --- the mechanism, for any table that keeps a count and a deadline per key --------------
+
+
+@dataclass(frozen=True)
+class _Store:
+    key: Any
+    failures: Any
+    blocked_until: Any
+    touched: Any = None
+
+
+_ACCOUNTS = _Store(
+    col(User.id), col(User.second_factor_failures), col(User.second_factor_blocked_until)
+)
+_KEYS = _Store(
+    col(LoginThrottle.key),
+    col(LoginThrottle.failures),
+    col(LoginThrottle.blocked_until),
+    col(LoginThrottle.updated_at),
+)
+
+
+def _at(name: str, value: datetime) -> sa.BindParameter:
+    return sa.bindparam(name, value, type_=UTCDateTime())
+
+
+def _table(store: _Store) -> Any:
+    return store.key.class_
+
+
+def _failures(db: Session, store: _Store, key: object) -> int | None:
+    return db.exec(select(store.failures).where(store.key == key)).first()
+
+
+def _claim(db: Session, store: _Store, key: object, *, now: datetime, policy: Policy) -> bool:
+    """Take `key`'s single attempt slot (commits); False when it must wait."""
+    failures = _failures(db, store, key)
+    if failures is None:
+        return False
+    hold = max(delay_after(failures + 1, policy), policy.hold)
+    values: dict[Any, Any] = {store.blocked_until: _at("hold", now + hold)}
+    if store.touched is not None:
+        values[store.touched] = now
+    claimed = db.exec(
+        update(_table(store))
+        .where(
+            store.key == key,
+            store.failures == failures,
+            store.blocked_until.is_(None) | (store.blocked_until <= _at("now", now)),
+        )
+        .values(values)
+    )
+    db.commit()
+    return claimed.rowcount == 1
+
+
+def _count(db: Session, store: _Store, key: object, *, now: datetime, policy: Policy) -> Failure:
+    """Count one failure on `key` and set the wait that follows (the caller commits)."""
+    if policy.window is not None and store.touched is not None:
+        db.exec(
+            update(_table(store))
+            .where(store.key == key, store.touched < _at("stale", now - policy.window))
+            .values({store.failures: 0})
+        )
+    values: dict[Any, Any] = {store.failures: store.failures + 1}
+    if store.touched is not None:
+        values[store.touched] = now
+    failures = db.exec(
+        update(_table(store)).where(store.key == key).values(values).returning(store.failures)
+    ).scalar_one()
+    deadline = _at("deadline", now + delay_after(failures, policy))
+    if policy.counts_refused:
+        # Failures counted at the same moment may finish in any order: keep the later wait.
+        deadline = sa.case((store.blocked_until > deadline, store.blocked_until), else_=deadline)
+    db.exec(update(_table(store)).where(store.key == key).values({store.blocked_until: deadline}))
+    return Failure(failures=failures, blocked_until=now + delay_after(failures, policy))
+
+
+def _seconds(db: Session, store: _Store, key: object, *, now: datetime) -> int:
+    blocked_until = db.exec(select(store.blocked_until).where(store.key == key)).first()
     if blocked_until is None or blocked_until <= now:
         return 0
     return math.ceil((blocked_until - now).total_seconds())
 
 
+def _clear(db: Session, store: _Store, key: object) -> None:
+    db.exec(
+        update(_table(store))
+        .where(store.key == key)
+        .values({store.failures: 0, store.blocked_until: None})
+    )
+
+
+# --- second factor: per account, in the user's row -------------------------------------
+
+
+def claim_attempt(db: Session, user_id: int, *, now: datetime) -> bool:
+    """Take the account's single code attempt, or False if it must wait (commits)."""
+    return _claim(db, _ACCOUNTS, user_id, now=now, policy=SECOND_FACTOR)
+
+
+def record_failure(db: Session, user_id: int, *, now: datetime) -> Failure:
+    """Count one wrong code (the caller commits)."""
+    return _count(db, _ACCOUNTS, user_id, now=now, policy=SECOND_FACTOR)
+
+
+def reset(db: Session, user_id: int) -> None:
+    """Clear the account's code throttle after a success or an admin reset (caller commits)."""
+    _clear(db, _ACCOUNTS, user_id)
+
+
+def seconds_to_wait(db: Session, user_id: int, *, now: datetime) -> int:
+    """Whole seconds before this account may try a code again (0: now)."""
+    return _seconds(db, _ACCOUNTS, user_id, now=now)
+
+
 def is_locked(db: Session, user_id: int) -> bool:
-    """Whether the account has reached the lockout (10 consecutive failures)."""
-    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
+    """Whether the account has reached the code lockout (10 consecutive failures)."""
+    failures = _failures(db, _ACCOUNTS, user_id)
     return failures is not None and failures >= LOCKOUT_AFTER
 
 
 def is_capped(db: Session, user_id: int) -> bool:
     """Whether the account reached the cap: app codes are refused until a backup code or an
     admin reset clears it."""
-    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
+    failures = _failures(db, _ACCOUNTS, user_id)
     return failures is not None and failures >= CAP
 
 
-def claim_attempt(db: Session, user_id: int, *, now: datetime) -> bool:
-    """Take the account's single attempt slot, or return False if it must wait (commits).
+# --- passwords: per account (and known device), per client; keyed rows -----------------
 
-    The slot is held by setting the wait that follows a failure of this attempt; a success
-    clears it with `reset`.
-    """
-    failures = db.exec(select(User.second_factor_failures).where(User.id == user_id)).first()
-    if failures is None:
-        return False
-    hold_until = sa.bindparam("hold", now + delay_after(failures + 1), type_=UTCDateTime())
-    not_before = sa.bindparam("now", now, type_=UTCDateTime())
-    claimed = db.exec(
-        update(User)
-        .where(
-            col(User.id) == user_id,
-            col(User.second_factor_failures) == failures,
-            col(User.second_factor_blocked_until).is_(None)
-            | (col(User.second_factor_blocked_until) <= not_before),
-        )
-        .values(second_factor_blocked_until=hold_until)
-    )
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key_for(email: str) -> str:
+    """The password key of a normalised email, for devices it has not signed in from."""
+    return _digest(email)
+
+
+def device_key(email: str, device_digest: str) -> str:
+    """The password key of a normalised email on one of its known devices."""
+    return _digest(f"{email}\ndevice\n{device_digest}")
+
+
+def account_key(email: str, known_device: str) -> str:
+    """The password key of an attempt on an account: from one of its known devices, or not."""
+    return device_key(email, known_device) if known_device else key_for(email)
+
+
+def client_key(ip: str) -> str:
+    """The password key of a client address; IPv6 clients by their /64 network, since one
+    client commonly holds a whole /64 and could rotate through it."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return _digest(f"client\n{ip}")
+    if address.version == 6 and address.ipv4_mapped is None:
+        ip = str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return _digest(f"client\n{ip}")
+
+
+def _ensure_row(db: Session, key: str, *, now: datetime) -> None:
+    try:
+        db.add(LoginThrottle(key=key, failures=0, updated_at=now))
+        db.commit()
+    except IntegrityError:
+        db.rollback()  # the row exists already
+
+
+def claim_key(db: Session, key: str, *, now: datetime, policy: Policy = PASSWORD) -> int:
+    """Claim a password key for one attempt (commits). 0: claimed; else seconds to wait."""
+    prune(db, now=now)
+    _ensure_row(db, key, now=now)
+    if _claim(db, _KEYS, key, now=now, policy=policy):
+        return 0
+    return max(1, seconds_blocked(db, key, now=now))
+
+
+def seconds_blocked(db: Session, key: str, *, now: datetime) -> int:
+    """Whole seconds before a password key may try again (0: now), without claiming it."""
+    return _seconds(db, _KEYS, key, now=now)
+
+
+def record_key_failure(db: Session, key: str, *, now: datetime, policy: Policy = PASSWORD) -> int:
+    """Count one wrong password on `key` (commits); the count."""
+    _ensure_row(db, key, now=now)
+    failure = _count(db, _KEYS, key, now=now, policy=policy)
     db.commit()
-    return claimed.rowcount == 1
+    return failure.failures
 
 
-def record_failure(db: Session, user_id: int, *, now: datetime) -> Failure:
-    """Count one failure atomically and set the wait that follows (the caller commits)."""
-    failures = db.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(second_factor_failures=User.second_factor_failures + 1)
-        .returning(User.second_factor_failures)
-    ).scalar_one()
-    blocked_until = now + delay_after(failures)
-    deadline = sa.bindparam("deadline", blocked_until, type_=UTCDateTime())
-    # Concurrent failures may finish in any order: keep the later deadline.
+def reset_key(db: Session, key: str) -> None:
+    """Forget the failures on a password key after the right password (the caller commits)."""
+    db.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+
+
+def prune(db: Session, *, now: datetime) -> None:
+    """Delete password rows untouched for a day that hold no wait (the caller commits)."""
     db.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(
-            second_factor_blocked_until=sa.case(
-                (
-                    col(User.second_factor_blocked_until) > deadline,
-                    User.second_factor_blocked_until,
-                ),
-                else_=deadline,
-            )
+        delete(LoginThrottle).where(
+            col(LoginThrottle.updated_at) < _at("cutoff", now - PRUNE_AFTER),
+            col(LoginThrottle.blocked_until).is_(None)
+            | (col(LoginThrottle.blocked_until) <= _at("now", now)),
         )
-    )
-    return Failure(failures=failures, blocked_until=blocked_until)
-
-
-def reset(db: Session, user_id: int) -> None:
-    """Clear the throttle after a success or an admin reset (the caller commits)."""
-    db.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(second_factor_failures=0, second_factor_blocked_until=None)
     )

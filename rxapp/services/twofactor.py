@@ -73,9 +73,7 @@ def _plural(count: int, word: str, plural: str = "") -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
-def _wait_message(seconds: int) -> str:
-    wait = _plural(-(-seconds // 60), "minute") if seconds >= 60 else _plural(seconds, "second")
-    return f"Too many failed attempts. Try again in {wait}."
+_wait_message = throttle.wait_message
 
 
 def clock_drift_message(secret: str, raw_code: object, *, now: datetime) -> str | None:

@@ -69,7 +69,7 @@ class AuthState(rx.State):
     # Filled by the browser when the socket connects; kept only as digests (see __setattr__).
     session_token: str = rx.LocalStorage("", name=browser_tokens.SESSION_KEY, sync=True)
     pending_token: str = rx.LocalStorage("", name=browser_tokens.PENDING_KEY, sync=True)
-    # This browser's device token: its password attempts count apart (see login_throttle).
+    # This browser's device token: its password attempts count apart (see throttle).
     device_token: str = rx.LocalStorage("", name=browser_tokens.DEVICE_KEY, sync=True)
     _session_digest: str = ""
     _pending_digest: str = ""

@@ -131,7 +131,7 @@ def test_a_strangers_wrong_passwords_never_delay_the_owners_own_browser(
             checked += error.inner_text().startswith("Incorrect")
         # The stranger's own right guess would wait too ...
         sign_in(stranger, rxapp_user)
-        expect(stranger.get_by_test_id("login-error")).to_contain_text("Too many attempts")
+        expect(stranger.get_by_test_id("login-error")).to_contain_text("Too many failed attempts")
     finally:
         stranger.context.close()
     # ... while the owner signs in from their own browser at once.

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 WRONG = "Incorrect email or password."
-MUST_WAIT = "Too many attempts. Try again in"
+MUST_WAIT = "Too many failed attempts. Try again in"
 
 
 def _answer_to(page: Page, password: str, *, timeout: float = 15) -> str:

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, LoginThrottle
-from rxapp.services import accounts, devices, login_throttle
+from rxapp.services import accounts, devices, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.tokens import new_token, token_hash
 
@@ -48,7 +48,7 @@ def _stranger_locks_the_account(db, now: datetime) -> datetime:
     """Wrong passwords from unknown browsers (many addresses), each after its wait."""
     for i in range(12):
         step = _try(db, "wrong", now=now, ip=f"192.0.2.{i}")
-        if step.message.startswith("Too many"):
+        if step.message.startswith("Too many failed attempts"):
             now += timedelta(minutes=15)
             continue
         now += timedelta(seconds=1)
@@ -58,7 +58,9 @@ def _stranger_locks_the_account(db, now: datetime) -> datetime:
 def test_a_strangers_wrong_passwords_never_delay_the_owners_known_browser(db, alice, owner_device):
     now = _stranger_locks_the_account(db, T0)
     # Unknown browsers are waiting now ...
-    assert _try(db, PASSWORD, now=now, ip="192.0.2.200").message.startswith("Too many")
+    assert _try(db, PASSWORD, now=now, ip="192.0.2.200").message.startswith(
+        "Too many failed attempts"
+    )
     # ... while the owner's own browser signs in at once.
     step = _try(db, PASSWORD, now=now, device=owner_device, ip=OWNER_IP)
     assert step.user is not None and step.user.id == alice.id
@@ -66,7 +68,7 @@ def test_a_strangers_wrong_passwords_never_delay_the_owners_known_browser(db, al
 
 def test_wrong_passwords_on_the_owners_device_are_throttled_on_that_device(db, alice, owner_device):
     now = T0
-    for _ in range(login_throttle.FREE_FAILURES):
+    for _ in range(throttle.FREE_FAILURES):
         _try(db, "wrong", now=now, device=owner_device, ip=OWNER_IP)
     assert _try(db, PASSWORD, now=now, device=owner_device, ip=OWNER_IP).message.startswith(
         "Too many"
@@ -84,7 +86,7 @@ def test_a_device_token_of_another_account_counts_as_unknown(db, alice, owner_de
 
 def test_one_client_spraying_many_accounts_is_made_to_wait(db):
     now = T0
-    for i in range(login_throttle.per_client().free_failures):
+    for i in range(throttle.per_client().free_failures):
         step = accounts.check_password_step(
             db, f"victim{i}@example.com", "Summer2026!", now=now, client_ip=STRANGER_IP
         )
@@ -92,7 +94,7 @@ def test_one_client_spraying_many_accounts_is_made_to_wait(db):
     blocked = accounts.check_password_step(
         db, "victim-next@example.com", "Summer2026!", now=now, client_ip=STRANGER_IP
     )
-    assert blocked.message.startswith("Too many attempts")
+    assert blocked.message.startswith("Too many failed attempts")
     # Other clients are not affected, and the client's failures are forgotten after an hour.
     other = accounts.check_password_step(
         db, "victim-next@example.com", "x", now=now, client_ip="192.0.2.1"
@@ -107,7 +109,7 @@ def test_one_client_spraying_many_accounts_is_made_to_wait(db):
 
 def test_throttled_attempts_leave_an_audit_row(db, alice):
     now = T0
-    for _ in range(login_throttle.FREE_FAILURES + 1):
+    for _ in range(throttle.FREE_FAILURES + 1):
         _try(db, "wrong", now=now)
     events = db.exec(select(AuditEvent.event).where(AuditEvent.user_id == alice.id)).all()
     assert "sign_in_throttled" in events
@@ -119,13 +121,13 @@ def test_old_throttle_rows_are_pruned(db):
     later = T0 + timedelta(days=2)
     accounts.check_password_step(db, "new@example.com", "x", now=later, client_ip="192.0.2.9")
     keys = set(db.exec(select(LoginThrottle.key)).all())
-    assert login_throttle.key_for("gone@example.com") not in keys
-    assert login_throttle.client_key(STRANGER_IP) not in keys
-    assert login_throttle.key_for("new@example.com") in keys
+    assert throttle.key_for("gone@example.com") not in keys
+    assert throttle.client_key(STRANGER_IP) not in keys
+    assert throttle.key_for("new@example.com") in keys
 
 
 def test_ipv6_clients_are_limited_by_their_64_network():
-    one = login_throttle.client_key("2001:db8:1:2:aaaa::1")
-    assert one == login_throttle.client_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
-    assert one != login_throttle.client_key("2001:db8:1:3::1")
-    assert login_throttle.client_key("203.0.113.1") != login_throttle.client_key("203.0.113.2")
+    one = throttle.client_key("2001:db8:1:2:aaaa::1")
+    assert one == throttle.client_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert one != throttle.client_key("2001:db8:1:3::1")
+    assert throttle.client_key("203.0.113.1") != throttle.client_key("203.0.113.2")

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import LoginThrottle
-from rxapp.services import accounts, login_throttle
+from rxapp.services import accounts, throttle
 from rxapp.services.database import engine_for
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ def fail(db, email: str, now: datetime) -> accounts.PasswordStep:
 
 
 def test_the_delay_is_free_for_five_failures_then_doubles_up_to_15_minutes():
-    assert [login_throttle.delay_after(n).total_seconds() for n in range(8)] == [
+    assert [throttle.delay_after(n, throttle.PASSWORD).total_seconds() for n in range(8)] == [
         0,
         0,
         0,
@@ -37,7 +37,7 @@ def test_the_delay_is_free_for_five_failures_then_doubles_up_to_15_minutes():
         2,
         4,
     ]
-    assert login_throttle.delay_after(30) == timedelta(minutes=15)
+    assert throttle.delay_after(30, throttle.PASSWORD) == timedelta(minutes=15)
 
 
 @pytest.mark.parametrize("email", ["alice@example.com", "nobody@example.com"])
@@ -46,10 +46,12 @@ def test_known_and_unknown_emails_are_throttled_alike(db, alice, email):
     assert set(answers) == {accounts.GENERIC_SIGN_IN_ERROR}
     sixth = fail(db, email, T0)
     assert sixth.user is None
-    assert sixth.message == "Too many attempts. Try again in 1 second."
+    assert sixth.message == "Too many failed attempts. Try again in 1 second."
     # Waiting it out lets the next attempt through, and the wait then doubles.
     assert fail(db, email, T0 + SECOND).message == accounts.GENERIC_SIGN_IN_ERROR
-    assert fail(db, email, T0 + SECOND).message == "Too many attempts. Try again in 2 seconds."
+    assert (
+        fail(db, email, T0 + SECOND).message == "Too many failed attempts. Try again in 2 seconds."
+    )
 
 
 def test_while_waiting_even_the_right_password_is_not_checked(db, alice):
@@ -81,7 +83,7 @@ def test_the_throttle_table_holds_no_email_address(db, alice):
     fail(db, "secret-address@example.com", T0)
     row = db.exec(select(LoginThrottle)).one()
     assert "secret-address" not in repr(row.model_dump())
-    assert row.key == login_throttle.key_for("secret-address@example.com")
+    assert row.key == throttle.key_for("secret-address@example.com")
 
 
 @pytest.mark.both_databases
