@@ -25,7 +25,7 @@ FILTERS = (
 
 
 # Fixed column widths: the table does not shift when a filter changes its rows.
-COLUMNS = ("15rem", "8rem", "8rem", "8rem", "8rem", "11rem", "8rem", "7rem")
+COLUMNS = ("16rem", "9rem", "11rem", "11rem", "11rem", "8rem", "7rem")
 
 
 def _header(label: str, width: str) -> rx.Component:
@@ -78,10 +78,20 @@ def _row(row: Row) -> rx.Component:
         rx.table.cell(
             status_badge(row["status"] == "Activated", test_id="user-2fa-status", size="1")
         ),
-        rx.table.cell(local_time(row["enabled"], with_time=False)),
+        # Since when 2FA is on; for an account without it that the 2FA policy asks to use
+        # it, by when.
         rx.table.cell(
-            local_time(row["required_by"], with_time=False),
-            custom_attrs=testid("user-2fa-required-by"),
+            rx.cond(
+                row["required_by"] != "",
+                rx.text(
+                    "required by ",
+                    local_time(row["required_by"], with_time=False),
+                    size="1",
+                    color_scheme="gray",
+                    custom_attrs=testid("user-2fa-required-by"),
+                ),
+                local_time(row["enabled"], with_time=False),
+            )
         ),
         rx.table.cell(local_time(row["created"], with_time=False)),
         rx.table.cell(local_time(row["last_sign_in"])),
@@ -300,13 +310,12 @@ def _table() -> rx.Component:
                     rx.table.row(
                         _sortable("Email", "email", COLUMNS[0]),
                         _header("2FA", COLUMNS[1]),
-                        _header("2FA enabled", COLUMNS[2]),
-                        _header("2FA required by", COLUMNS[3]),
-                        _sortable("Created", "created", COLUMNS[4]),
-                        _sortable("Last sign-in", "last_sign_in", COLUMNS[5]),
-                        _header("Backup codes", COLUMNS[6]),
+                        _header("2FA since", COLUMNS[2]),
+                        _sortable("Created", "created", COLUMNS[3]),
+                        _sortable("Last sign-in", "last_sign_in", COLUMNS[4]),
+                        _header("Backup codes", COLUMNS[5]),
                         rx.table.column_header_cell(
-                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
+                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[6]
                         ),
                     )
                 ),
@@ -315,6 +324,7 @@ def _table() -> rx.Component:
                 size="1",
                 width="100%",
                 layout="fixed",
+                class_name="fixed-columns",
                 custom_attrs=testid("users-table"),
             ),
             class_name="table-scroll",

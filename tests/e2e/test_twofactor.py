@@ -360,6 +360,8 @@ def test_forged_profile_events_without_a_full_session_change_and_reveal_nothing(
     assert twofa.secret not in leaked
     for code in twofa.backup_codes:
         assert code not in leaked
+    # The forged profile events found no session and sent this page to the login page.
+    expect(page).to_have_url(LOGIN_URL)
     # The pending login still works for its owner: nothing was spent by the forgeries.
     page.goto("/passcode")
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
