@@ -246,7 +246,7 @@ class AuthState(rx.State):
     def _to_login(self) -> list[rx.event.EventSpec]:
         """Where a handler sends a tab with no live session: the login page (after one
         reload when the browser holds a token it has not presented on this connection)."""
-        return [browser_tokens.prove_again_or(routes.LOGIN)]
+        return [browser_tokens.prove_again_or_forget(), rx.redirect(routes.LOGIN, replace=True)]
 
     def _enter(self, token: str, user: User) -> list[rx.event.EventSpec]:
         """Bind a new session to this connection, store it in the browser, go to the profile."""

@@ -24,31 +24,14 @@ def keep_session(token: str) -> rx.event.EventSpec:
     )
 
 
-def prove_again_or(page: str, *, token_key: str = SESSION_KEY) -> rx.event.EventSpec:
+def prove_again_or_forget(*, token_key: str = SESSION_KEY) -> rx.event.EventSpec:
     """No live session on this connection. A browser that holds a token it has not
     presented on this connection (its server-side state was lost: Redis restarted, the
-    state expired) reloads once, so its new connection presents it; otherwise, or if that
-    was tried already, the token is dropped and the browser goes to `page`."""
-    key, retried, target = json.dumps(token_key), json.dumps(RETRIED_KEY), json.dumps(page)
+    state expired) reloads once, so that its new connection presents it; otherwise, or if
+    that was tried already, the token is dropped (the caller sends the page on)."""
+    key, retried = json.dumps(token_key), json.dumps(RETRIED_KEY)
     return rx.call_script(
         f"if (localStorage.getItem({key}) && !sessionStorage.getItem({retried})) {{"
         f" sessionStorage.setItem({retried}, '1'); window.location.reload(); }} else {{"
-        f" sessionStorage.removeItem({retried}); localStorage.removeItem({key});"
-        f" window.location.replace({target}); }}"
+        f" sessionStorage.removeItem({retried}); localStorage.removeItem({key}); }}"
     )
-
-
-def keep_pending(token: str) -> rx.event.EventSpec:
-    """Store a new pending-login token in the browser."""
-    return rx.call_script(f"localStorage.setItem({json.dumps(PENDING_KEY)}, {json.dumps(token)});")
-
-
-def forget(*, session: bool = True, pending: bool = True) -> rx.event.EventSpec:
-    """Remove the browser's tokens."""
-    keys = [key for key, wanted in ((SESSION_KEY, session), (PENDING_KEY, pending)) if wanted]
-    return rx.call_script("".join(f"localStorage.removeItem({json.dumps(k)});" for k in keys))
-
-
-def keep_device(token: str) -> rx.event.EventSpec:
-    """Store this browser's device token (kept across sign-outs)."""
-    return rx.call_script(f"localStorage.setItem({json.dumps(DEVICE_KEY)}, {json.dumps(token)});")

@@ -74,7 +74,10 @@ class PasscodeState(AuthState):
 
     def _back_to_login(self) -> list[rx.event.EventSpec]:
         self._pending_digest = ""
-        return [browser_tokens.prove_again_or(routes.LOGIN, token_key=browser_tokens.PENDING_KEY)]
+        return [
+            browser_tokens.prove_again_or_forget(token_key=browser_tokens.PENDING_KEY),
+            rx.redirect(routes.LOGIN, replace=True),
+        ]
 
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
