@@ -35,3 +35,8 @@ def prove_again_or_forget(*, token_key: str = SESSION_KEY) -> rx.event.EventSpec
         f" sessionStorage.setItem({retried}, '1'); window.location.reload(); }} else {{"
         f" sessionStorage.removeItem({retried}); localStorage.removeItem({key}); }}"
     )
+
+
+def keep_device(token: str) -> rx.event.EventSpec:
+    """Store this browser's device token (kept across sign-outs)."""
+    return rx.call_script(f"localStorage.setItem({json.dumps(DEVICE_KEY)}, {json.dumps(token)});")
