@@ -40,3 +40,14 @@ def prove_again_or_forget(*, token_key: str = SESSION_KEY) -> rx.event.EventSpec
 def keep_device(token: str) -> rx.event.EventSpec:
     """Store this browser's device token (kept across sign-outs)."""
     return rx.call_script(f"localStorage.setItem({json.dumps(DEVICE_KEY)}, {json.dumps(token)});")
+
+
+def keep_pending(token: str) -> rx.event.EventSpec:
+    """Store a new pending-login token in the browser."""
+    return rx.call_script(f"localStorage.setItem({json.dumps(PENDING_KEY)}, {json.dumps(token)});")
+
+
+def forget(*, session: bool = True, pending: bool = True) -> rx.event.EventSpec:
+    """Remove the browser's tokens."""
+    keys = [key for key, wanted in ((SESSION_KEY, session), (PENDING_KEY, pending)) if wanted]
+    return rx.call_script("".join(f"localStorage.removeItem({json.dumps(k)});" for k in keys))
