@@ -84,49 +84,33 @@ def check_password_step(
     if not wait:
         wait = throttle.claim_key(db, account_key, now=now)
     if wait:
-        _record_throttled(db, user, normalized, now=now, by="client" if client else "account")
+        by = "client" if client else "account"
+        _record_attempt(
+            db, audit.Event.SIGN_IN_THROTTLED, user, normalized, now=now, detail=f"throttled={by}"
+        )
         return PasswordStep(user=None, message=throttle.wait_message(wait))
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash if user else None)
     if user is None or not result.ok:
-        audit.record(
-            db,
-            audit.Event.SIGN_IN_FAILED,
-            now=now,
-            user_id=user.id if user else None,
-            email=normalized[:254] or None,
-            detail="unknown email" if user is None else "wrong password",
-        )
-        db.commit()
+        detail = "unknown email" if user is None else "wrong password"
+        _record_attempt(db, audit.Event.SIGN_IN_FAILED, user, normalized, now=now, detail=detail)
         failures = throttle.record_key_failure(db, account_key, now=now)
         if client:
             per_client = throttle.per_client()
             throttle.record_key_failure(db, client, now=now, policy=per_client)
         if throttle.delay_after(failures, throttle.PASSWORD) == throttle.MAX_WAIT:
-            audit.record(
-                db,
-                audit.Event.SIGN_IN_LOCKOUT,
-                now=now,
-                user_id=user.id if user else None,
-                email=normalized[:254] or None,
-                detail=f"consecutive={failures}",
-            )
-            db.commit()
+            lockout, detail = audit.Event.SIGN_IN_LOCKOUT, f"consecutive={failures}"
+            _record_attempt(db, lockout, user, normalized, now=now, detail=detail)
         return PasswordStep(user=None, message=GENERIC_SIGN_IN_ERROR)
     return _passed(db, user, result.new_hash, key=account_key)
 
 
-def _record_throttled(
-    db: Session, user: User | None, email: str, *, now: datetime, by: str
+def _record_attempt(
+    db: Session, event: audit.Event, user: User | None, email: str, *, now: datetime, detail: str
 ) -> None:
-    audit.record(
-        db,
-        audit.Event.SIGN_IN_THROTTLED,
-        now=now,
-        user_id=user.id if user else None,
-        email=email[:254] or None,
-        detail=f"throttled={by}",
-    )
+    """One audit row for a password attempt, known account or not; commit."""
+    user_id = user.id if user else None
+    audit.record(db, event, now=now, user_id=user_id, email=email[:254] or None, detail=detail)
     db.commit()
 
 
