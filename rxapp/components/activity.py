@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.layout import card, testid
-from rxapp.components.widgets import local_time
+from rxapp.components.widgets import local_time, scroll_region
 from rxapp.state.profile import ActivityRow, ProfileState
 
 
@@ -28,7 +28,7 @@ def activity_card() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
-        rx.box(
+        scroll_region(
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
@@ -42,11 +42,6 @@ def activity_card() -> rx.Component:
                 width="100%",
                 custom_attrs=testid("activity-table"),
             ),
-            class_name="table-scroll",
-            width="100%",
-            # A scrolling region is reachable by keyboard (and named for screen readers).
-            tab_index=0,
-            role="region",
-            aria_label="Recent security activity",
+            label="Recent security activity",
         ),
     )

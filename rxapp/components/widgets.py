@@ -164,3 +164,17 @@ def dialog_actions(
         spacing="3",
         width="100%",
     )
+
+
+def scroll_region(table: rx.Component, *, label: str, **props: object) -> rx.Component:
+    """A table that scrolls sideways on narrow screens, in a region reachable by keyboard
+    and named for screen readers."""
+    return rx.box(
+        table,
+        class_name="table-scroll",
+        width="100%",
+        tab_index=0,
+        role="region",
+        aria_label=label,
+        **props,
+    )

@@ -12,6 +12,7 @@ from rxapp.components.widgets import (
     dialog_actions,
     dialog_focus,
     local_time,
+    scroll_region,
     status_badge,
 )
 from rxapp.state.users import Row, UsersState
@@ -304,7 +305,7 @@ def _table() -> rx.Component:
             size="1",
             color_scheme="gray",
         ),
-        rx.box(
+        scroll_region(
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
@@ -327,11 +328,7 @@ def _table() -> rx.Component:
                 class_name="fixed-columns",
                 custom_attrs=testid("users-table"),
             ),
-            class_name="table-scroll",
-            width="100%",
-            tab_index=0,
-            role="region",
-            aria_label="Users table",
+            label="Users table",
             custom_attrs=testid("users-table-scroll"),
         ),
         spacing="2",
