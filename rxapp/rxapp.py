@@ -16,6 +16,7 @@ from rxapp.pages.profile import profile_page
 from rxapp.pages.users import users_page
 from rxapp.services import secretbox
 from rxapp.state.auth import AuthState
+from rxapp.state.backend_errors import on_backend_exception
 from rxapp.state.login import LoginState
 from rxapp.state.passcode import PasscodeState
 from rxapp.state.profile import ProfileState
@@ -36,6 +37,7 @@ app = rx.App(
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.script(OPENER_TRACKER),
     ],
+    backend_exception_handler=on_backend_exception,
 )
 event_guard.install(app)
 http_security.allow_inline_script(OPENER_TRACKER)

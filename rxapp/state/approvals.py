@@ -18,7 +18,7 @@ from sqlmodel import Session
 from rxapp.services import approvals, sessions, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.state import secret_cache
+from rxapp.state import browser_tokens, secret_cache
 from rxapp.state.auth import AuthState, SignedOut
 from rxapp.state.offloop import run_db
 
@@ -96,24 +96,28 @@ class ApprovalState(AuthState):
         return await self._decide(None)
 
     @rx.event(background=True)
-    async def watch(self) -> None:
+    async def watch(self) -> Any:
         """While this tab is signed in, show each request of the account at once."""
         async with self:
             now = utcnow().timestamp()
             if self._watch_lease > now:
-                return
+                return None
             self._watch_lease = now + WATCH_EVERY_SECONDS * 3
         try:
             while True:
                 async with self:
+                    # Only a state the store lost and made anew has no lease while watched.
+                    state_lost = not self._watch_lease
                     digest = self._proven_session()
                     shown = self._ref
                     self._watch_lease = utcnow().timestamp() + WATCH_EVERY_SECONDS * 3
+                if state_lost:
+                    return browser_tokens.present_again()
                 if not digest:
-                    return
+                    return None
                 found = await run_db(lambda db, d=digest: _prompts(db, d))
                 if found is None:
-                    return
+                    return None
                 async with self:
                     if shown and all(p.ref != shown for p in found):
                         self._close()

@@ -13,6 +13,7 @@ DEVICE_KEY = "rxapp_device"
 
 
 RETRIED_KEY = "rxapp_reproved"
+REPROVE_AFTER_MS = 60_000
 
 
 def keep_session(token: str) -> rx.event.EventSpec:
@@ -27,14 +28,21 @@ def keep_session(token: str) -> rx.event.EventSpec:
 def prove_again_or_forget(*, token_key: str = SESSION_KEY) -> rx.event.EventSpec:
     """No live session on this connection. A browser that holds a token it has not
     presented on this connection (its server-side state was lost: Redis restarted, the
-    state expired) reloads once, so that its new connection presents it; otherwise, or if
-    that was tried already, the token is dropped (the caller sends the page on)."""
+    state expired) reloads, so that its new connection presents it; if it reloaded for
+    that less than a minute ago, the token did not prove a session and is dropped (the
+    caller sends the page on)."""
     key, retried = json.dumps(token_key), json.dumps(RETRIED_KEY)
     return rx.call_script(
-        f"if (localStorage.getItem({key}) && !sessionStorage.getItem({retried})) {{"
-        f" sessionStorage.setItem({retried}, '1'); window.location.reload(); }} else {{"
-        f" sessionStorage.removeItem({retried}); localStorage.removeItem({key}); }}"
+        f"if (localStorage.getItem({key}) &&"
+        f" Date.now() - Number(sessionStorage.getItem({retried}) || 0) > {REPROVE_AFTER_MS}) {{"
+        f" sessionStorage.setItem({retried}, String(Date.now())); window.location.reload(); }}"
+        f" else {{ sessionStorage.removeItem({retried}); localStorage.removeItem({key}); }}"
     )
+
+
+def present_again() -> rx.event.EventSpec:
+    """Reload the page: its new connection presents the browser's tokens again."""
+    return rx.call_script("window.location.reload()")
 
 
 def keep_device(token: str) -> rx.event.EventSpec:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rxapp.canonical_urls import canonical_paths
+from tests.unit.async_helpers import run_async
 
 
 def _path_seen(path: str) -> str:
@@ -13,7 +12,7 @@ def _path_seen(path: str) -> str:
     async def app(scope, receive, send):
         seen["path"] = scope["path"]
 
-    asyncio.run(canonical_paths(app)({"type": "http", "path": path}, None, None))
+    run_async(canonical_paths(app)({"type": "http", "path": path}, None, None))
     return seen["path"]
 
 

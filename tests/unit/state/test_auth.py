@@ -3,12 +3,12 @@ what a (re)connecting browser is shown."""
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 
 from rxapp.services.tokens import token_hash
 from rxapp.state.auth import SIGNED_OUT, AuthState
 from rxapp.state.profile import ProfileState
+from tests.unit.async_helpers import run_async
 from tests.unit.state.conftest import substate
 
 TOKEN = "t" * 43
@@ -48,7 +48,7 @@ def test_a_guarded_handler_refuses_an_unproven_connection_without_asking_the_dat
     auth.session_token = TOKEN
     auth = connect("sid-2")
     called = []
-    outcome = asyncio.run(auth._as_user(lambda db, signed_in: called.append(1)))
+    outcome = run_async(auth._as_user(lambda db, signed_in: called.append(1)))
     assert outcome is SIGNED_OUT and called == []
 
 
