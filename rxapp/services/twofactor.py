@@ -7,6 +7,7 @@ account's throttle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import PendingLogin, User, UTCDateTime
 from rxapp.services import audit, backup_codes, secretbox, sessions, throttle, totp
+from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.settings import get_settings
 
 PENDING_LOGIN_MAX_FAILURES = 5
@@ -52,6 +54,8 @@ class CodeCheck:
     """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
     capped: bool = False
     """Whether app codes are refused for good (the cap): only a backup code works now."""
+    turned_on: bool = False
+    """Whether this turned two-factor authentication on (the account's first method)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class Enrollment:
 def is_enabled(user: User) -> bool:
     """Whether the user has confirmed TOTP."""
     return user.totp_enabled_at is not None and user.totp_secret is not None
+
+
+def has_second_factor(user: User) -> bool:
+    """Whether 2FA is on: TOTP, or at least one passkey (`twofa_active` summarises both)."""
+    return bool(user.twofa_active)
 
 
 def _plural(count: int, word: str, plural: str = "") -> str:
@@ -98,7 +107,7 @@ def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment | 
     secret = totp.new_secret()
     started = db.exec(
         update(User)
-        .where(col(User.id) == user.id, col(User.twofa_active).is_(False))
+        .where(col(User.id) == user.id, col(User.totp_enabled_at).is_(None))
         .values(totp_pending_secret=secretbox.encrypt(secret))
     )
     db.commit()
@@ -111,7 +120,7 @@ def pending_enrollment(db: Session, user_id: int) -> Enrollment | None:
     """The enrolment in progress (its secret decrypted), e.g. to show it again after a
     reconnect; None when there is none."""
     user = db.get(User, user_id)
-    if user is None or user.twofa_active or user.totp_pending_secret is None:
+    if user is None or user.totp_enabled_at is not None or user.totp_pending_secret is None:
         return None
     secret = secretbox.decrypt(user.totp_pending_secret)
     if secret is None:
@@ -161,11 +170,12 @@ def confirm_enrollment(
             ok=False,
             message=f"{WRONG_CODE} {ENROLL_HINT}",
         )
+    was_on = has_second_factor(user)
     enabled = db.exec(
         update(User)
         .where(
             col(User.id) == user_id,
-            col(User.twofa_active).is_(False),
+            col(User.totp_enabled_at).is_(None),
             col(User.totp_pending_secret) == user.totp_pending_secret,
         )
         .values(
@@ -182,12 +192,21 @@ def confirm_enrollment(
             ok=False, message="This setup has changed. Close the dialog and start again."
         )
     throttle.reset(db, user_id)
-    audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id)
+    audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id, detail="method=totp")
+    secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    db.commit()
+    return CodeCheck(ok=True, turned_on=not was_on)
+
+
+def secure_sessions(
+    db: Session, user_id: int, *, now: datetime, keep_session_id: int | None
+) -> None:
+    """After a second factor was added: end every other session of the account (those
+    opened with the password alone must not outlive the change); `keep_session_id` counts
+    as freshly proven with a second factor (the caller commits)."""
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     if keep_session_id is not None:
         sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False, second_factor=True)
-    db.commit()
-    return CodeCheck(ok=True)
 
 
 def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
@@ -223,7 +242,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     once; a success is not (the caller completes its action in the same transaction).
     """
     user = db.get(User, user_id)
-    if user is None or not is_enabled(user):
+    if user is None or not has_second_factor(user):
         return CodeCheck(ok=False, message="Two-factor authentication is not active.")
     totp_code = totp.normalize_code(raw_code)
     backup_code = None if totp_code else backup_codes.normalize(raw_code)
@@ -235,14 +254,8 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     if totp_code is not None and throttle.is_capped(db, user_id):
         return CodeCheck(ok=False, message=CAP_MESSAGE, capped=True)
 
-    if not throttle.claim_attempt(db, user_id, now=now):
-        # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
-        # one by one would; but a locked account's lockout is not stretched by early tries.
-        counted = not throttle.is_locked(db, user_id)
-        if counted:
-            _count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
-        wait = throttle.seconds_to_wait(db, user_id, now=now)
-        return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted)
+    if early := claim_or_refuse(db, user_id, kind=kind, now=now):
+        return early
 
     if totp_code is not None and _accept_totp(db, user, totp_code, now=now):
         throttle.reset(db, user_id)
@@ -254,7 +267,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
             ok=True, used_backup_code=True, backup_codes_left=backup_codes.remaining(db, user_id)
         )
 
-    failure = _count_failure(db, user_id, now=now, detail=f"kind={kind}")
+    failure = count_failure(db, user_id, now=now, detail=f"kind={kind}")
     wait = throttle.seconds_to_wait(db, user_id, now=now)
     if failure.failures >= throttle.CAP:
         return CodeCheck(
@@ -269,7 +282,21 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
 
 
-def _count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
+def claim_or_refuse(db: Session, user_id: int, *, kind: str, now: datetime) -> CodeCheck | None:
+    """Claim the account's attempt slot (see `throttle`): None when claimed, else the
+    refusal of an attempt that came too early (unchecked)."""
+    if throttle.claim_attempt(db, user_id, now=now):
+        return None
+    # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
+    # one by one would; but a locked account's lockout is not stretched by early tries.
+    counted = not throttle.is_locked(db, user_id)
+    if counted:
+        count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
+    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted)
+
+
+def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
     """Count one failed attempt on the throttle and in the audit trail; commit."""
     failure = throttle.record_failure(db, user_id, now=now)
     audit.record(
@@ -290,8 +317,18 @@ def _count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> 
 def verify_login_code(
     db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
 ) -> CodeCheck:
-    """The passcode step. On success the pending login is ended (once) and the caller starts
-    the full session; after five failures the pending login is voided."""
+    """The passcode step with a code (see `finish_second_step`)."""
+    return finish_second_step(
+        db, pending, lambda: check_code(db, pending.user_id, raw_code, now=now), now=now
+    )
+
+
+def finish_second_step(
+    db: Session, pending: PendingLogin, check: Callable[[], CodeCheck], *, now: datetime
+) -> CodeCheck:
+    """The passcode step, whatever the factor: `check` decides (under the account's
+    throttle). On success the pending login is ended (once) and the caller starts the full
+    session; after five counted failures the pending login is voided."""
     finished = CodeCheck(ok=False, message=ALREADY_FINISHED, login_voided=True)
     live = db.exec(
         select(PendingLogin.id).where(
@@ -302,7 +339,7 @@ def verify_login_code(
     ).first()
     if live is None:
         return finished  # nothing checked, nothing spent
-    result = check_code(db, pending.user_id, raw_code, now=now)
+    result = check()
     if result.ok:
         if not sessions.end_pending_login(db, pending.id, now=now):
             # Another request finished this sign-in meanwhile: keep the code unspent.
@@ -368,20 +405,35 @@ def disable(
     now: datetime,
     keep_session_id: int | None = None,
 ) -> CodeCheck:
-    """Turn 2FA off after a current code: delete the secret and every backup code, and end
-    every other session of the account, in one transaction; commit."""
+    """Turn TOTP off after a current code: delete the secret, and end every other session
+    of the account, in one transaction; commit. Without passkeys left that turns 2FA off,
+    and every backup code is deleted too."""
     result = check_code(db, user_id, raw_code, now=now)
     if not result.ok:
         return result
-    remove(db, user_id)
-    audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
+    if passkey_store.count(db, user_id):
+        _remove_totp(db, user_id)
+        audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
+    else:
+        remove(db, user_id)
+        audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return result
 
 
 def remove(db: Session, user_id: int) -> None:
-    """Delete the TOTP secret, its state and all backup codes (the caller commits)."""
+    """Turn 2FA off: delete the TOTP secret and its state, every passkey and every backup
+    code (the caller commits)."""
+    _remove_totp(db, user_id)
+    db.exec(update(User).where(col(User.id) == user_id).values(twofa_active=False))
+    throttle.reset(db, user_id)
+    backup_codes.delete_all(db, user_id)
+    passkey_store.delete_all(db, user_id)
+
+
+def _remove_totp(db: Session, user_id: int) -> None:
+    """Delete the TOTP secret and its state only (the caller commits)."""
     db.exec(
         update(User)
         .where(col(User.id) == user_id)
@@ -389,9 +441,6 @@ def remove(db: Session, user_id: int) -> None:
             totp_secret=None,
             totp_pending_secret=None,
             totp_enabled_at=None,
-            twofa_active=False,
             totp_last_step=None,
         )
     )
-    throttle.reset(db, user_id)
-    backup_codes.delete_all(db, user_id)

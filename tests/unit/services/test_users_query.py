@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from rxapp.models import BackupCode, User
@@ -221,26 +220,7 @@ def test_non_string_search_is_empty(raw):
     assert normalize_search(raw) == ""
 
 
-# --- the CHECK constraint behind the filter -------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("twofa_active", "enabled_at"),
-    [(True, None), (False, NOW)],
-    ids=["flag-without-timestamp", "timestamp-without-flag"],
-)
-def test_database_refuses_a_flag_that_disagrees_with_the_enabled_timestamp(
-    db, twofa_active, enabled_at
-):
-    row = user_values("odd@example.com") | {
-        "twofa_active": twofa_active,
-        "totp_enabled_at": enabled_at,
-        "totp_secret": TOTP_SECRET,
-    }
-    with pytest.raises(IntegrityError):
-        insert_users(db, [row])
-    db.rollback()
-    assert user_count(db) == 0
+# --- rows as the service writes them ------------------------------------------------------
 
 
 def test_database_accepts_consistent_rows(db):
