@@ -131,7 +131,7 @@ def enroll_dialog() -> rx.Component:
 
 def reauth_dialog() -> rx.Component:
     """A fresh proof before a sensitive action: the password, or a current code."""
-    for_enable = ReauthState.purpose == "enable"
+    for_enable = ReauthState.kind == "password"
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Confirm it's you"),

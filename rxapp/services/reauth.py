@@ -11,8 +11,8 @@ from rxapp.services.sessions import SignedIn
 
 
 def asks_for_code(signed_in: SignedIn) -> bool:
-    """Whether the proof is a code (2FA on) rather than the password."""
-    return twofactor.is_enabled(signed_in.user)
+    """Whether the proof is a code, TOTP or backup (2FA on) rather than the password."""
+    return twofactor.has_second_factor(signed_in.user)
 
 
 def prove(

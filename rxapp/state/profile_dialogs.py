@@ -36,14 +36,18 @@ NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 
 
 class ReauthState(ProfileState):
-    """A fresh proof before a sensitive action: the password to enable, a code otherwise."""
+    """A fresh proof before a sensitive action: a code when 2FA is on, else the password."""
 
     open: bool = False
+    # What the proof is for: enable, backup, passkey_add, passkey_remove.
     purpose: str = ""
+    # What it asks for: "code" (2FA on) or "password".
+    kind: str = ""
     error: str = ""
 
-    def _ask(self, purpose: str) -> None:
+    def _ask(self, purpose: str, *, code: bool) -> None:
         self.purpose = purpose
+        self.kind = "code" if code else "password"
         self.error = ""
         self.open = True
 
@@ -51,26 +55,27 @@ class ReauthState(ProfileState):
         self.open = False
         self.error = ""
         self.purpose = ""
+        self.kind = ""
 
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Check the proof, then carry on with what it was asked for."""
         value = form.get("proof")
-        purpose = self.purpose
+        purpose, kind = self.purpose, self.kind
         device = self._proven_device()
 
-        def prove(db: Session, signed_in: SignedIn) -> tuple[str, str | None, AccountView]:
-            expected = "backup" if reauth.asks_for_code(signed_in) else "enable"
-            if purpose != expected:
-                return expected, "changed", read_account(db, signed_in)
+        def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
+            expected = "code" if reauth.asks_for_code(signed_in) else "password"
+            if kind != expected:
+                return "changed", read_account(db, signed_in)
             problem = reauth.prove(db, signed_in, value, now=utcnow(), device=device)
-            return expected, problem, read_account(db, signed_in)
+            return problem, read_account(db, signed_in)
 
         result = await self._as_user(prove, heavy=True)
         if isinstance(result, SignedOut):
             self._close()
             return self._to_login()
-        expected, problem, view = result
+        problem, view = result
         self._apply(view)
         if problem == "changed":
             self._close()  # the account changed meanwhile: start over
@@ -79,9 +84,22 @@ class ReauthState(ProfileState):
             self.error = problem
             return rx.set_value("reauth-input", "")
         self._close()
-        if expected == "enable":
+        return await self._carry_on(purpose)
+
+    async def _carry_on(self, purpose: str) -> Any:
+        """What the fresh proof was asked for."""
+        from rxapp.state.profile_passkeys import PasskeysState
+
+        if purpose == "enable":
             return await (await self.get_state(EnrollState))._begin()
-        return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+        if purpose == "backup":
+            return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+        passkeys = await self.get_state(PasskeysState)
+        if purpose == "passkey_add":
+            passkeys._open_add()
+        elif purpose == "passkey_remove":
+            passkeys._open_remove()
+        return None
 
     @rx.event
     def cancel(self, _open: object = False) -> None:
@@ -150,7 +168,7 @@ class EnrollState(ProfileState):
         verdict, view = result
         self._apply(view)
         if verdict == "prove":
-            (await self.get_state(ReauthState))._ask("enable")
+            (await self.get_state(ReauthState))._ask("enable", code=view.twofa_active)
             return None
         if verdict == "fresh":
             return await self._begin()
@@ -163,19 +181,24 @@ class EnrollState(ProfileState):
         if not self.open:
             return None
 
-        def confirm(db: Session, signed_in: SignedIn) -> twofactor.CodeCheck:
-            return twofactor.confirm_enrollment(
+        def confirm(db: Session, signed_in: SignedIn) -> tuple[twofactor.CodeCheck, AccountView]:
+            result = twofactor.confirm_enrollment(
                 db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
+            return result, read_account(db, signed_in)
 
-        result = await self._as_user(confirm)
-        if isinstance(result, SignedOut):
+        confirmed = await self._as_user(confirm)
+        if isinstance(confirmed, SignedOut):
             self._close()
             return self._to_login()
+        result, view = confirmed
         if not result.ok:
             self.error = self._drift_message(code) or result.message
             return [rx.set_value("enroll-code", ""), SHOW_ENROLL_ERROR]
+        self._apply(view)
         self._close()
+        if not result.turned_on:
+            return None  # 2FA was on already (passkeys): its backup codes stay as they are
         return await (await self.get_state(BackupCodesState))._new_batch(first=True)
 
     def _drift_message(self, code: object) -> str | None:
@@ -225,7 +248,7 @@ class DisableState(ProfileState):
             return self._to_login()
         self._apply(result)
         self.error = ""
-        self.open = result.twofa_active
+        self.open = result.totp_active
         return None
 
     @rx.event
@@ -393,7 +416,7 @@ class BackupCodesState(ProfileState):
             return self._to_login()
         self._apply(result)
         if result.twofa_active:
-            (await self.get_state(ReauthState))._ask("backup")
+            (await self.get_state(ReauthState))._ask("backup", code=True)
         return None
 
     @rx.event
@@ -449,11 +472,14 @@ async def restore_dialogs(
 ) -> list[Any] | None:
     """On a page load: after a navigation close every dialog; after a reconnect keep them,
     with their secrets read back into this process."""
+    from rxapp.state.profile_passkeys import PasskeysState
+
     reauth_state = await profile.get_state(ReauthState)
     enroll = await profile.get_state(EnrollState)
     disable = await profile.get_state(DisableState)
     backup = await profile.get_state(BackupCodesState)
     if not keep_open:
+        (await profile.get_state(PasskeysState))._close_all()
         reauth_state._close()
         enroll._close()
         disable.open = False
