@@ -10,9 +10,10 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import User
-from rxapp.services import accounts, audit, policy, sessions, twofactor
+from rxapp.services import accounts, audit, policy, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
+from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.state import browser_tokens
@@ -155,7 +156,7 @@ class LoginState(AuthState):
         if checked.user is None:
             return _Outcome(message=checked.message)
         user = checked.user
-        if twofactor.has_second_factor(user):
+        if mfa.has_second_factor(user):
             token = sessions.start_pending_login(db, user, now=now)
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()

@@ -14,9 +14,11 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import approvals, audit, backup_codes, sessions, twofactor
+from rxapp.services import approvals, audit, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import masked_email
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
@@ -44,7 +46,7 @@ class _ApprovalOutcome:
 class _Outcome:
     """What the passcode step decided (computed in a worker thread)."""
 
-    check: twofactor.CodeCheck
+    check: mfa.CodeCheck
     user: User | None = None
     session_token: str = ""
     failed_codes: audit.FailedCodes | None = None
@@ -194,7 +196,7 @@ class PasscodeState(AuthState):
         """Check the code; start the full session, or explain what went wrong."""
         code = form.get("code")
         return await self._second_step(
-            lambda db, pending: twofactor.verify_login_code(db, pending, code, now=utcnow()),
+            lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),
             error_input="passcode-input",
         )
 
@@ -242,7 +244,7 @@ class PasscodeState(AuthState):
 
     async def _second_step(
         self,
-        check: Callable[[Session, PendingLogin], twofactor.CodeCheck],
+        check: Callable[[Session, PendingLogin], mfa.CodeCheck],
         *,
         error_input: str,
     ) -> list[rx.event.EventSpec]:
@@ -277,7 +279,7 @@ class PasscodeState(AuthState):
         self,
         db: Session,
         pending: PendingLogin,
-        check: Callable[[Session, PendingLogin], twofactor.CodeCheck],
+        check: Callable[[Session, PendingLogin], mfa.CodeCheck],
         device: str,
     ) -> _Outcome:
         """Check the second factor and, when it holds, start the session (worker thread)."""

@@ -14,8 +14,11 @@ from typing import TypedDict
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import audit, backup_codes, twofactor, user_agents
+from rxapp.services import audit, user_agents
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import store as passkey_store
+from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.sessions import SignedIn
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
@@ -61,7 +64,7 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
     """The profile's data for a signed-in user, fresh from the database."""
     db.refresh(signed_in.user)
     user = signed_in.user
-    active = twofactor.has_second_factor(user)
+    active = mfa.has_second_factor(user)
     return AccountView(
         email=user.email,
         is_admin=user.is_admin,
@@ -73,7 +76,7 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         user_id=user.id,
         session_id=signed_in.session.id,
         activity=tuple(audit.recent_activity(db, user.id)),
-        totp_active=twofactor.is_enabled(user),
+        totp_active=totp_flows.is_enabled(user),
         passkeys=tuple(passkey_store.listed(db, user.id)),
     )
 

@@ -17,10 +17,13 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import backup_codes, reauth, reveals, sessions, twofactor
+from rxapp.services import reauth, reveals, sessions
 from rxapp.services.clock import utcnow
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import flows as totp_flows
+from rxapp.services.mfa.totp.algorithm import grouped as totp_grouped
 from rxapp.services.sessions import SignedIn
-from rxapp.services.totp import grouped as totp_grouped
 from rxapp.settings import get_settings
 from rxapp.state import secret_cache
 from rxapp.state.auth import SignedOut
@@ -121,7 +124,7 @@ class EnrollState(ProfileState):
             return dict(NO_KEY)
         return secret_cache.get(self._ref) or dict(NO_KEY)
 
-    def _show(self, enrollment: twofactor.Enrollment) -> None:
+    def _show(self, enrollment: totp_flows.Enrollment) -> None:
         self._ref = secrets.token_urlsafe(18)
         secret_cache.put(
             self._ref,
@@ -142,8 +145,8 @@ class EnrollState(ProfileState):
         self.error = ""
 
     async def _begin(self) -> Any:
-        def begin(db: Session, signed_in: SignedIn) -> twofactor.Enrollment | None:
-            return twofactor.begin_enrollment(db, signed_in.user, now=utcnow())
+        def begin(db: Session, signed_in: SignedIn) -> totp_flows.Enrollment | None:
+            return totp_flows.begin_enrollment(db, signed_in.user, now=utcnow())
 
         enrollment = await self._as_user(begin)
         if isinstance(enrollment, SignedOut):
@@ -157,7 +160,7 @@ class EnrollState(ProfileState):
         """Open the enable dialog with a new key (after a password check if needed)."""
 
         def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
-            if twofactor.is_enabled(signed_in.user):
+            if totp_flows.is_enabled(signed_in.user):
                 return "on", read_account(db, signed_in)
             fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
             return ("fresh" if fresh else "prove"), read_account(db, signed_in)
@@ -181,8 +184,8 @@ class EnrollState(ProfileState):
         if not self.open:
             return None
 
-        def confirm(db: Session, signed_in: SignedIn) -> tuple[twofactor.CodeCheck, AccountView]:
-            result = twofactor.confirm_enrollment(
+        def confirm(db: Session, signed_in: SignedIn) -> tuple[mfa.CodeCheck, AccountView]:
+            result = totp_flows.confirm_enrollment(
                 db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
             return result, read_account(db, signed_in)
@@ -205,7 +208,7 @@ class EnrollState(ProfileState):
         """A wrong code that is right for a nearby time: the phone's clock is off. Safe to
         say here: the person in this dialog holds the key."""
         secret = (secret_cache.get(self._ref) or {}).get("plain")
-        return twofactor.clock_drift_message(secret, code, now=utcnow()) if secret else None
+        return totp_flows.clock_drift_message(secret, code, now=utcnow()) if secret else None
 
     @rx.event
     async def close(self, _open: object = False) -> None:
@@ -216,8 +219,8 @@ class EnrollState(ProfileState):
             return
 
         def cancel(db: Session, signed_in: SignedIn) -> None:
-            if not twofactor.is_enabled(signed_in.user):
-                twofactor.cancel_enrollment(db, signed_in.user.id)
+            if not totp_flows.is_enabled(signed_in.user):
+                totp_flows.cancel_enrollment(db, signed_in.user.id)
 
         await self._as_user(cancel)
 
@@ -225,7 +228,7 @@ class EnrollState(ProfileState):
         """After a reconnect: put the key being set up back in this process's memory."""
         if not self.open or secret_cache.get(self._ref):
             return
-        enrollment = await run_db(lambda db: twofactor.pending_enrollment(db, user_id))
+        enrollment = await run_db(lambda db: totp_flows.pending_enrollment(db, user_id))
         if enrollment is None:
             self._close()
             return
@@ -257,9 +260,9 @@ class DisableState(ProfileState):
         code = form.get("code")
 
         def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
-            if not twofactor.is_enabled(signed_in.user):
+            if not totp_flows.is_enabled(signed_in.user):
                 return "", read_account(db, signed_in)
-            result = twofactor.disable(
+            result = mfa.disable(
                 db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
             return ("" if result.ok else result.message), read_account(db, signed_in)
@@ -334,7 +337,7 @@ class BackupCodesState(ProfileState):
 
         def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal, AccountView]:
             now = utcnow()
-            codes = twofactor.new_backup_codes(db, signed_in.user.id, now=now)
+            codes = mfa.new_backup_codes(db, signed_in.user.id, now=now)
             shown = [backup_codes.formatted(code) for code in codes]
             reveal = reveals.create(
                 db,

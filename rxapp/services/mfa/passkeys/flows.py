@@ -18,10 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rxapp.models import Passkey, PendingLogin, User
-from rxapp.services import audit, sessions, throttle, twofactor
+from rxapp.services import audit, sessions, throttle
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.common import CodeCheck
 from rxapp.services.mfa.passkeys import ceremony, store
 from rxapp.services.mfa.passkeys.challenges import Issued, Purpose, issue, spend
-from rxapp.services.twofactor import CodeCheck
+from rxapp.services.mfa.totp import flows as totp_flows
 
 MAX_PASSKEYS = 20
 EXPIRED = "The passkey request has expired. Try again."
@@ -103,7 +105,7 @@ def finish_registration(
         return Registered(ok=False, message=f"{NOT_ACCEPTED} Try again.")
     # Lock the account's row: the first method and its flag change together.
     user = db.exec(select(User).where(col(User.id) == user_id).with_for_update()).one()
-    turned_on = not twofactor.has_second_factor(user)
+    turned_on = not mfa.has_second_factor(user)
     db.add(
         Passkey(
             user_id=user_id,
@@ -126,7 +128,7 @@ def finish_registration(
         audit.record(
             db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id, detail="method=passkey"
         )
-        twofactor.secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+        mfa.secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return Registered(ok=True, turned_on=turned_on)
 
@@ -235,9 +237,9 @@ def finish_second_step(
     now: datetime,
 ) -> CodeCheck:
     """The passcode step with a passkey, under the account's code throttle and the pending
-    login's failure limit; on success the pending login is ended (see twofactor)."""
+    login's failure limit; on success the pending login is ended (see mfa.flow)."""
     issued = spend(db, bound_to, Purpose.SECOND_STEP, now=now)
-    return twofactor.finish_second_step(
+    return mfa.finish_second_step(
         db,
         pending,
         lambda: _check_second_step(db, pending.user_id, rp, issued, credential_json, now=now),
@@ -260,7 +262,7 @@ def _check_second_step(
     if issued is None or issued.user_id != user_id:
         _refused(db, user_id, now=now, detail="step=second refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
-    if early := twofactor.claim_or_refuse(db, user_id, kind="passkey", now=now):
+    if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now):
         return early
     verdict = _verify(
         db, rp, issued, credential_json, now=now, owner=user_id, require_user_verification=False
@@ -278,7 +280,7 @@ def _check_second_step(
     db.rollback()
     if verdict.outcome == "counter-regressed" or verdict.passkey is not None:
         _audit_verdict(db, verdict, now=now, step="second")
-    failure = twofactor.count_failure(
+    failure = mfa.count_failure(
         db, user_id, now=now, detail=f"kind=passkey refused={verdict.outcome}"
     )
     wait = throttle.seconds_to_wait(db, user_id, now=now)
@@ -373,8 +375,8 @@ def remove(
         db.rollback()
         return False
     audit.record(db, audit.Event.PASSKEY_REMOVED, now=now, user_id=user_id, detail=name)
-    if not twofactor.is_enabled(user) and store.count(db, user_id) == 0:
-        twofactor.remove(db, user_id)
+    if not totp_flows.is_enabled(user) and store.count(db, user_id) == 0:
+        mfa.remove(db, user_id)
         audit.record(
             db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id, detail="last passkey"
         )

@@ -12,8 +12,11 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, Passkey, PendingLogin, User
-from rxapp.services import accounts, admin, backup_codes, sessions, twofactor
+from rxapp.services import accounts, admin, sessions
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import ceremony, challenges, flows
+from rxapp.services.mfa.totp import flows as totp_flows
 from tests.unit.services.mfa.passkeys.soft_authenticator import SoftAuthenticator
 
 pytestmark = [pytest.mark.usefixtures("secret_key"), pytest.mark.both_databases]
@@ -44,7 +47,7 @@ def pending_for(db: Session, user: User, *, now: datetime = T0) -> PendingLogin:
 
 def second_step(
     db: Session, pending: PendingLogin, answer, *, now: datetime = T0, later: datetime | None = None
-) -> twofactor.CodeCheck:
+) -> mfa.CodeCheck:
     """Begin the second step at `now`, answer with `answer(options)` at `later`."""
     bound = challenges.binding("pending", f"p{pending.id}")
     options = flows.begin_second_step(db, pending, RP, bound, now=now)
@@ -83,8 +86,8 @@ def test_a_first_passkey_turns_two_factor_on(db, alice, key):
     result = register(db, alice, key)
     assert result.ok and result.turned_on
     db.refresh(alice)
-    assert alice.twofa_active and twofactor.has_second_factor(alice)
-    assert not twofactor.is_enabled(alice)  # TOTP stays off
+    assert alice.twofa_active and mfa.has_second_factor(alice)
+    assert not totp_flows.is_enabled(alice)  # TOTP stays off
     (row,) = db.exec(select(Passkey)).all()
     assert row.user_id == alice.id and row.name == "Laptop" and row.transports == "internal"
     assert events(db, alice.id)[-2:] == ["passkey_added", "twofa_enabled"]

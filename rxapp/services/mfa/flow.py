@@ -1,14 +1,14 @@
-"""Two-factor flows: enrolment, the passcode step, fresh proofs, disabling.
+"""The flow every method shares: checking a code under the account's one throttle, the
+passcode step (whatever the factor), turning TOTP or all of 2FA off.
 
 Everything that must happen once (a TOTP step, a backup code, ending a pending login) is one
-conditional UPDATE whose row count decides. Failures of every kind of code share the
-account's throttle.
+conditional UPDATE whose row count decides. Failures of every kind of factor share the
+account's throttle (`rxapp.services.throttle`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,22 +16,22 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from rxapp.models import PendingLogin, User, UTCDateTime
-from rxapp.services import audit, backup_codes, secretbox, sessions, throttle, totp
+from rxapp.services import audit, sessions, throttle
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.common import CodeCheck, has_second_factor, plural, secure_sessions
 from rxapp.services.mfa.passkeys import store as passkey_store
-from rxapp.settings import get_settings
+from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, remove_totp
+
+__all__ = ["CodeCheck", "has_second_factor", "secure_sessions"]
 
 PENDING_LOGIN_MAX_FAILURES = 5
 
-WRONG_CODE = "That code is not right."
 LOGIN_CODE_HINT = "Check the code in your app and enter the one it shows now."
 ALREADY_USED = (
     "That code was already used. Wait for the next code in your app (a new one every 30 seconds)."
 )
 BACKUP_CODE_HINT = "Check the backup code for typos; each code works only once."
-ENROLL_HINT = (
-    "Check that you scanned the QR code shown here, or typed the key without mistakes, "
-    "then enter the code the app shows now."
-)
 ALREADY_FINISHED = "This sign-in has already finished. Log in again."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
 CAP_MESSAGE = (
@@ -40,198 +40,7 @@ CAP_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class CodeCheck:
-    """The outcome of checking a second-factor code."""
-
-    ok: bool
-    message: str = ""
-    used_backup_code: bool = False
-    backup_codes_left: int | None = None
-    wait_seconds: int = 0
-    login_voided: bool = False
-    counted: bool = False
-    """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
-    capped: bool = False
-    """Whether app codes are refused for good (the cap): only a backup code works now."""
-    turned_on: bool = False
-    """Whether this turned two-factor authentication on (the account's first method)."""
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    """What the enable dialog shows: the secret as text and as a QR code."""
-
-    secret: str
-    uri: str
-    qr_data_uri: str
-
-
-def is_enabled(user: User) -> bool:
-    """Whether the user has confirmed TOTP."""
-    return user.totp_enabled_at is not None and user.totp_secret is not None
-
-
-def has_second_factor(user: User) -> bool:
-    """Whether 2FA is on: TOTP, or at least one passkey (`twofa_active` summarises both)."""
-    return bool(user.twofa_active)
-
-
-def _plural(count: int, word: str, plural: str = "") -> str:
-    """`1 minute`, `2 minutes`."""
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
 _wait_message = throttle.wait_message
-
-
-def clock_drift_message(secret: str, raw_code: object, *, now: datetime) -> str | None:
-    """For the enable dialog: when a wrong code is right for a nearby time, say how far the
-    phone's clock is off; else None."""
-    code = totp.normalize_code(raw_code)
-    steps = totp.drift_steps(secret, code, now=now) if code else None
-    if steps is None:
-        return None
-    minutes = _plural(max(1, round(abs(steps) * totp.PERIOD / 60)), "minute")
-    direction = "fast" if steps > 0 else "slow"
-    return (
-        f"Your phone's clock seems about {minutes} {direction}: set it to automatic time "
-        "(network time), then try again with the new code."
-    )
-
-
-def begin_enrollment(db: Session, user: User, *, now: datetime) -> Enrollment | None:
-    """A new secret for the enable dialog, kept encrypted until a code confirms it; commit.
-
-    None when 2FA is already on (an active secret is never replaced this way)."""
-    secret = totp.new_secret()
-    started = db.exec(
-        update(User)
-        .where(col(User.id) == user.id, col(User.totp_enabled_at).is_(None))
-        .values(totp_pending_secret=secretbox.encrypt(secret))
-    )
-    db.commit()
-    if started.rowcount != 1:
-        return None
-    return _enrollment(secret, user.email)
-
-
-def pending_enrollment(db: Session, user_id: int) -> Enrollment | None:
-    """The enrolment in progress (its secret decrypted), e.g. to show it again after a
-    reconnect; None when there is none."""
-    user = db.get(User, user_id)
-    if user is None or user.totp_enabled_at is not None or user.totp_pending_secret is None:
-        return None
-    secret = secretbox.decrypt(user.totp_pending_secret)
-    if secret is None:
-        return None
-    return _enrollment(secret, user.email)
-
-
-def _enrollment(secret: str, email: str) -> Enrollment:
-    uri = totp.provisioning_uri(secret, email=email, issuer=get_settings().issuer)
-    return Enrollment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
-
-
-def cancel_enrollment(db: Session, user_id: int) -> None:
-    """Forget an unconfirmed secret; commit."""
-    db.exec(update(User).where(col(User.id) == user_id).values(totp_pending_secret=None))
-    db.commit()
-
-
-def confirm_enrollment(
-    db: Session,
-    user_id: int,
-    raw_code: object,
-    *,
-    now: datetime,
-    keep_session_id: int | None = None,
-) -> CodeCheck:
-    """Turn TOTP on if `raw_code` matches the pending secret; commit.
-
-    The accepted step is stored, so the same code cannot then sign in. In the same
-    transaction every other session of the account ends (those opened with the password
-    alone must not outlive the change) and `keep_session_id` counts as freshly proven.
-    """
-    code = totp.normalize_code(raw_code)
-    if code is None:
-        return CodeCheck(
-            ok=False, message="Enter the 6-digit code that your authenticator app shows."
-        )
-    user = db.get(User, user_id)
-    if user is None or user.totp_pending_secret is None:
-        return CodeCheck(
-            ok=False, message="This setup has expired. Close the dialog and start again."
-        )
-    secret = secretbox.decrypt(user.totp_pending_secret)
-    step = totp.matching_step(secret, code, now=now) if secret else None
-    if step is None:
-        return CodeCheck(
-            ok=False,
-            message=f"{WRONG_CODE} {ENROLL_HINT}",
-        )
-    was_on = has_second_factor(user)
-    enabled = db.exec(
-        update(User)
-        .where(
-            col(User.id) == user_id,
-            col(User.totp_enabled_at).is_(None),
-            col(User.totp_pending_secret) == user.totp_pending_secret,
-        )
-        .values(
-            totp_secret=user.totp_pending_secret,
-            totp_pending_secret=None,
-            totp_enabled_at=now,
-            twofa_active=True,
-            totp_last_step=step,
-        )
-    )
-    if enabled.rowcount != 1:
-        db.rollback()
-        return CodeCheck(
-            ok=False, message="This setup has changed. Close the dialog and start again."
-        )
-    throttle.reset(db, user_id)
-    audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id, detail="method=totp")
-    secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
-    db.commit()
-    return CodeCheck(ok=True, turned_on=not was_on)
-
-
-def secure_sessions(
-    db: Session, user_id: int, *, now: datetime, keep_session_id: int | None
-) -> None:
-    """After a second factor was added: end every other session of the account (those
-    opened with the password alone must not outlive the change); `keep_session_id` counts
-    as freshly proven with a second factor (the caller commits)."""
-    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
-    if keep_session_id is not None:
-        sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False, second_factor=True)
-
-
-def _accept_totp(db: Session, user: User, code: str, *, now: datetime) -> bool:
-    """Accept a TOTP code once: its step must be later than the last accepted one."""
-    secret = secretbox.decrypt(user.totp_secret) if user.totp_secret else None
-    step = totp.matching_step(secret, code, now=now) if secret else None
-    if step is None:
-        return False
-    advanced = db.exec(
-        update(User)
-        .where(
-            col(User.id) == user.id,
-            col(User.twofa_active),
-            (col(User.totp_last_step).is_(None)) | (col(User.totp_last_step) < step),
-        )
-        .values(totp_last_step=step)
-    )
-    return advanced.rowcount == 1
-
-
-def _already_used(user: User, code: str, *, now: datetime) -> bool:
-    """Whether a refused TOTP code is right but its step was already accepted (a replay)."""
-    secret = secretbox.decrypt(user.totp_secret) if user.totp_secret else None
-    step = totp.matching_step(secret, code, now=now) if secret else None
-    return step is not None and user.totp_last_step is not None and step <= user.totp_last_step
 
 
 def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
@@ -257,7 +66,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     if early := claim_or_refuse(db, user_id, kind=kind, now=now):
         return early
 
-    if totp_code is not None and _accept_totp(db, user, totp_code, now=now):
+    if totp_code is not None and accept(db, user, totp_code, now=now):
         throttle.reset(db, user_id)
         return CodeCheck(ok=True)
     if backup_code is not None and backup_codes.use(db, user_id, backup_code, now=now):
@@ -275,7 +84,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
         )
     if failure.locked:
         message = f"{WRONG_CODE} {_wait_message(wait)}"
-    elif totp_code is not None and _already_used(user, totp_code, now=now):
+    elif totp_code is not None and already_used(user, totp_code, now=now):
         message = ALREADY_USED
     else:
         message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
@@ -386,7 +195,7 @@ def _with_tries_left(result: CodeCheck, left: int) -> str:
     waited = result.wait_seconds
     told_to_wait = bool(waited) and _wait_message(waited) in result.message
     after = "After that, " if told_to_wait else ""
-    tries = _plural(left, "try", "tries")
+    tries = plural(left, "try", "tries")
     return f"{result.message} {after}{tries} left before you must sign in again."
 
 
@@ -412,7 +221,7 @@ def disable(
     if not result.ok:
         return result
     if passkey_store.count(db, user_id):
-        _remove_totp(db, user_id)
+        remove_totp(db, user_id)
         audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
     else:
         remove(db, user_id)
@@ -425,22 +234,8 @@ def disable(
 def remove(db: Session, user_id: int) -> None:
     """Turn 2FA off: delete the TOTP secret and its state, every passkey and every backup
     code (the caller commits)."""
-    _remove_totp(db, user_id)
+    remove_totp(db, user_id)
     db.exec(update(User).where(col(User.id) == user_id).values(twofa_active=False))
     throttle.reset(db, user_id)
     backup_codes.delete_all(db, user_id)
     passkey_store.delete_all(db, user_id)
-
-
-def _remove_totp(db: Session, user_id: int) -> None:
-    """Delete the TOTP secret and its state only (the caller commits)."""
-    db.exec(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(
-            totp_secret=None,
-            totp_pending_secret=None,
-            totp_enabled_at=None,
-            totp_last_step=None,
-        )
-    )
