@@ -69,8 +69,13 @@ def _voided() -> rx.Component:
 def _form() -> rx.Component:
     return rx.vstack(
         rx.text(
-            f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
-            "or enter one of your backup codes.",
+            rx.cond(
+                PasscodeState.passkey_available,
+                "Use your passkey, or enter the code from your authenticator app or one of "
+                "your backup codes.",
+                f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
+                "or enter one of your backup codes.",
+            ),
             size="2",
             color_scheme="gray",
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message, proof_input
+from rxapp.components.fields import error_message, passkey_button, proof_input
 from rxapp.components.layout import testid
 from rxapp.components.widgets import (
     NB_HYPHEN,
@@ -152,6 +152,15 @@ def reauth_dialog() -> rx.Component:
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
                     dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
+                    rx.cond(
+                        ReauthState.passkey_offered,
+                        passkey_button(
+                            "Use a passkey instead",
+                            test_id="reauth-use-passkey",
+                            on_click=ReauthState.use_passkey,
+                            waiting=ReauthState.passkey_waiting,
+                        ),
+                    ),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",

@@ -6,40 +6,44 @@ import reflex as rx
 
 from rxapp.components.fields import error_message, labelled_input
 from rxapp.components.layout import card, testid
-from rxapp.components.widgets import dialog_actions, dialog_focus, local_time
+from rxapp.components.widgets import dialog_actions, dialog_focus, local_time, scroll_region
 from rxapp.state.profile import PasskeyRow, ProfileState
 from rxapp.state.profile_passkeys import PasskeysState
 
 
 def _row(passkey: rx.Var[PasskeyRow]) -> rx.Component:
+    """One passkey: its name with its actions beneath (in view on a phone too), dates."""
     return rx.table.row(
-        rx.table.row_header_cell(passkey["name"], custom_attrs=testid("passkey-name-cell")),
-        rx.table.cell(local_time(passkey["created"], with_time=False)),
-        rx.table.cell(
-            rx.cond(passkey["last_used"] != "", local_time(passkey["last_used"]), "Never")
-        ),
-        rx.table.cell(
-            rx.hstack(
-                rx.button(
-                    "Rename",
-                    size="1",
-                    variant="soft",
-                    aria_label="Rename passkey " + passkey["name"],
-                    on_click=PasskeysState.start_rename(passkey["id"]),
-                    custom_attrs=testid("passkey-rename"),
-                ),
-                rx.button(
-                    "Remove",
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    high_contrast=True,
-                    aria_label="Remove passkey " + passkey["name"],
-                    on_click=PasskeysState.start_remove(passkey["id"]),
-                    custom_attrs=testid("passkey-remove"),
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(passkey["name"], weight="medium", custom_attrs=testid("passkey-name-cell")),
+                rx.hstack(
+                    rx.button(
+                        "Rename",
+                        size="1",
+                        variant="soft",
+                        aria_label="Rename passkey " + passkey["name"],
+                        on_click=PasskeysState.start_rename(passkey["id"]),
+                        custom_attrs=testid("passkey-rename"),
+                    ),
+                    rx.button(
+                        "Remove",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        high_contrast=True,
+                        aria_label="Remove passkey " + passkey["name"],
+                        on_click=PasskeysState.start_remove(passkey["id"]),
+                        custom_attrs=testid("passkey-remove"),
+                    ),
+                    spacing="2",
                 ),
                 spacing="2",
             )
+        ),
+        rx.table.cell(local_time(passkey["created"], with_time=False)),
+        rx.table.cell(
+            rx.cond(passkey["last_used"] != "", local_time(passkey["last_used"]), "Never")
         ),
         custom_attrs=testid("passkey-row"),
     )
@@ -58,19 +62,21 @@ def passkeys_card() -> rx.Component:
         ),
         rx.cond(
             ProfileState.passkeys.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Name"),
-                        rx.table.column_header_cell("Added"),
-                        rx.table.column_header_cell("Last used"),
-                        rx.table.column_header_cell(rx.el.span("Actions", class_name="sr-only")),
-                    )
+            scroll_region(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Name"),
+                            rx.table.column_header_cell("Added"),
+                            rx.table.column_header_cell("Last used"),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(ProfileState.passkeys, _row)),
+                    size="1",
+                    width="100%",
+                    custom_attrs=testid("passkeys-table"),
                 ),
-                rx.table.body(rx.foreach(ProfileState.passkeys, _row)),
-                size="1",
-                width="100%",
-                custom_attrs=testid("passkeys-table"),
+                label="Passkeys",
             ),
             rx.text("No passkeys yet.", size="2", custom_attrs=testid("passkeys-empty")),
         ),

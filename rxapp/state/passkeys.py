@@ -12,7 +12,8 @@ import json
 
 import reflex as rx
 
-from rxapp.services.mfa.passkeys import ceremony
+from rxapp.services.mfa.passkeys import ceremony, challenges
+from rxapp.services.sessions import SignedIn
 from rxapp.settings import get_settings
 
 SCRIPT_SRC = "/passkeys.js"
@@ -24,6 +25,12 @@ def relying_party(served_origin: str) -> ceremony.RelyingParty | None:
     (its Origin header, which http_security allowed)."""
     settings = get_settings()
     return ceremony.relying_party(settings.origin or served_origin, name=settings.issuer)
+
+
+def session_binding(signed_in: SignedIn) -> str:
+    """A signed-in user's passkey challenges (adding one, a fresh proof) belong to the
+    session (its token digest)."""
+    return challenges.binding("session", signed_in.session.token_hash)
 
 
 def in_browser(kind: str, options_json: str, callback: rx.event.EventType) -> rx.event.EventSpec:

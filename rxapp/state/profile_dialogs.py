@@ -21,10 +21,12 @@ from rxapp.services import reauth, reveals, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.mfa.totp.algorithm import grouped as totp_grouped
 from rxapp.services.sessions import SignedIn
 from rxapp.settings import get_settings
+from rxapp.state import passkeys as browser
 from rxapp.state import secret_cache
 from rxapp.state.auth import SignedOut
 from rxapp.state.offloop import run_db
@@ -46,11 +48,16 @@ class ReauthState(ProfileState):
     purpose: str = ""
     # What it asks for: "code" (2FA on) or "password".
     kind: str = ""
+    # A code, or one of the account's passkeys.
+    passkey_offered: bool = False
+    passkey_waiting: bool = False
     error: str = ""
 
-    def _ask(self, purpose: str, *, code: bool) -> None:
+    def _ask(self, purpose: str, view: AccountView) -> None:
         self.purpose = purpose
-        self.kind = "code" if code else "password"
+        self.kind = "code" if view.twofa_active else "password"
+        self.passkey_offered = view.twofa_active and bool(view.passkeys)
+        self.passkey_waiting = False
         self.error = ""
         self.open = True
 
@@ -59,6 +66,58 @@ class ReauthState(ProfileState):
         self.error = ""
         self.purpose = ""
         self.kind = ""
+        self.passkey_offered = False
+        self.passkey_waiting = False
+
+    @rx.event
+    async def use_passkey(self) -> Any:
+        """Prove it with one of the account's passkeys instead of a code."""
+        rp = browser.relying_party(self.router.headers.origin)
+        if rp is None or not self.open:
+            self.error = browser.UNAVAILABLE if rp is None else ""
+            return None
+
+        def begin(db: Session, signed_in: SignedIn) -> str:
+            bound = browser.session_binding(signed_in)
+            return passkey_flows.begin_reauth(db, signed_in.user.id, rp, bound, now=utcnow())
+
+        options = await self._as_user(begin)
+        if isinstance(options, SignedOut):
+            self._close()
+            return self._to_login()
+        if not options:
+            self.passkey_offered = False
+            return None
+        self.error = ""
+        self.passkey_waiting = True
+        return browser.in_browser("get", options, ReauthState.finish_passkey)
+
+    @rx.event
+    async def finish_passkey(self, result: str) -> Any:
+        """The browser's answer: a fresh proof, then what it was asked for."""
+        self.passkey_waiting = False
+        rp = browser.relying_party(self.router.headers.origin)
+        purpose = self.purpose
+        if rp is None or not self.open:
+            return None
+
+        def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
+            problem = passkey_flows.prove(
+                db, signed_in, rp, browser.session_binding(signed_in), result, now=utcnow()
+            )
+            return problem, read_account(db, signed_in)
+
+        outcome = await self._as_user(prove)
+        if isinstance(outcome, SignedOut):
+            self._close()
+            return self._to_login()
+        problem, view = outcome
+        self._apply(view)
+        if problem:
+            self.error = problem
+            return None
+        self._close()
+        return await self._carry_on(purpose)
 
     @rx.event
     async def submit(self, form: dict) -> Any:
@@ -171,7 +230,7 @@ class EnrollState(ProfileState):
         verdict, view = result
         self._apply(view)
         if verdict == "prove":
-            (await self.get_state(ReauthState))._ask("enable", code=view.twofa_active)
+            (await self.get_state(ReauthState))._ask("enable", view)
             return None
         if verdict == "fresh":
             return await self._begin()
@@ -419,7 +478,7 @@ class BackupCodesState(ProfileState):
             return self._to_login()
         self._apply(result)
         if result.twofa_active:
-            (await self.get_state(ReauthState))._ask("backup", code=True)
+            (await self.get_state(ReauthState))._ask("backup", result)
         return None
 
     @rx.event

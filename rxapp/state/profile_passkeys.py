@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from rxapp.services import sessions
 from rxapp.services.clock import utcnow
-from rxapp.services.mfa.passkeys import challenges, flows
+from rxapp.services.mfa.passkeys import flows
 from rxapp.services.sessions import SignedIn
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import SignedOut
@@ -55,9 +55,6 @@ class PasskeysState(ProfileState):
         self.remove_name = name
         self.remove_open = bool(name)
 
-    def _binding(self, signed_in: SignedIn) -> str:
-        return challenges.binding("session", signed_in.session.token_hash)
-
     async def _fresh_or_ask(self, purpose: str) -> bool | None:
         """True when the session proved itself recently; else ask for a proof (False);
         None when signed out."""
@@ -71,7 +68,7 @@ class PasskeysState(ProfileState):
         fresh, view = result
         self._apply(view)
         if not fresh:
-            (await self.get_state(ReauthState))._ask(purpose, code=view.twofa_active)
+            (await self.get_state(ReauthState))._ask(purpose, view)
         return fresh
 
     # --- adding ------------------------------------------------------------------------------
@@ -95,7 +92,7 @@ class PasskeysState(ProfileState):
             self.add_error = browser.UNAVAILABLE
             return None
 
-        binding = self._binding
+        binding = browser.session_binding
 
         def begin(db: Session, signed_in: SignedIn) -> tuple[str, str]:
             if not sessions.has_fresh_proof(signed_in, now=utcnow()):
@@ -127,7 +124,7 @@ class PasskeysState(ProfileState):
         if rp is None:
             self.add_error = browser.UNAVAILABLE
             return None
-        binding = self._binding
+        binding = browser.session_binding
 
         def finish(db: Session, signed_in: SignedIn) -> tuple[flows.Registered, AccountView]:
             registered = flows.finish_registration(

@@ -4,12 +4,14 @@ the second step, sign-in with a passkey alone, and what an attacker's browser tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import CDPSession, Page, expect
+from sqlalchemy import update
 from sqlmodel import select
 
-from rxapp.models import AuditEvent, Passkey, User
+from rxapp.models import AuditEvent, AuthSession, Passkey, User
 from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
@@ -20,6 +22,7 @@ from tests.e2e.conftest import (
     sign_in_to_profile,
     sign_out,
 )
+from tests.e2e.people import assert_accessible
 
 pytestmark = pytest.mark.e2e
 
@@ -81,6 +84,8 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     sign_in_to_profile(page, rxapp_user)
     expect(page.get_by_test_id("passkeys-empty")).to_be_visible()
     page.get_by_test_id("add-passkey").click()
+    expect(page.get_by_test_id("passkey-name")).to_be_focused()
+    assert_accessible(page, "the add-a-passkey dialog")
     page.get_by_test_id("passkey-name").fill("Work laptop")
     page.get_by_test_id("passkey-save").click()
     # The first 2FA method: backup codes, with the same 30-second reveal.
@@ -92,6 +97,7 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Work laptop")
     expect(row).to_contain_text("Never")
+    assert_accessible(page, "the profile with a passkey")
     (credential,) = authenticator.credentials()
     assert credential["isResidentCredential"]
 
@@ -99,6 +105,7 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     sign_out(page)
     sign_in(page, rxapp_user)
     expect(page).to_have_url(PASSCODE_URL)
+    assert_accessible(page, "the passcode page with a passkey")
     page.get_by_test_id("passcode-use-passkey").click()
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
@@ -217,3 +224,49 @@ def test_a_replayed_assertion_is_refused(
     page.get_by_test_id("login-passkey").click()
     expect(page.get_by_test_id("login-error")).to_contain_text("could not sign you in")
     expect(page).to_have_url(LOGIN_URL)
+
+
+def test_removing_a_passkey_needs_a_fresh_proof_which_a_passkey_can_give(
+    page: Page,
+    rxapp_server: RxappServer,
+    rxapp_user: Account,
+    authenticator: VirtualAuthenticator,
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    add_passkey(page, "Old phone")
+    # The same authenticator cannot hold a second passkey for the account: said plainly.
+    page.get_by_test_id("add-passkey").click()
+    page.get_by_test_id("passkey-name").fill("Old phone again")
+    page.get_by_test_id("passkey-save").click()
+    expect(page.get_by_test_id("passkey-error")).to_contain_text("already holds a passkey")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("passkey-name")).to_have_count(0)
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        # A second passkey, on a device this browser does not have.
+        db.add(
+            Passkey(
+                user_id=user.id,
+                credential_id="bmV3LWxhcHRvcA",
+                public_key="AA",
+                name="New laptop",
+                created_at=utcnow(),
+            )
+        )
+        db.exec(
+            update(AuthSession)
+            .where(AuthSession.user_id == user.id)
+            .values(fresh_proof_at=utcnow() - timedelta(minutes=6))
+        )
+        db.commit()
+
+    page.get_by_test_id("passkey-row").filter(has_text="Old phone").get_by_test_id(
+        "passkey-remove"
+    ).click()
+    # The sign-in is no longer fresh: a code, or one of the account's passkeys.
+    expect(page.get_by_test_id("reauth-input")).to_be_visible()
+    page.get_by_test_id("reauth-use-passkey").click()
+    page.get_by_test_id("passkey-remove-confirm").click()
+    expect(page.get_by_test_id("passkey-row")).to_have_count(1)
+    expect(page.get_by_test_id("passkey-row")).to_contain_text("New laptop")
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")

@@ -29,6 +29,7 @@ class Purpose:
     REGISTER = "register"
     SECOND_STEP = "second_step"
     SIGN_IN = "sign_in"
+    REAUTH = "reauth"
 
 
 @dataclass(frozen=True)

@@ -218,10 +218,23 @@ def begin_second_step(
 ) -> str:
     """Request options for the passcode step (this account's passkeys), or "" when the
     account has none."""
-    allowed = store.credentials(db, pending.user_id)
+    return _begin_own(db, pending.user_id, rp, bound_to, Purpose.SECOND_STEP, now=now)
+
+
+def _begin_own(
+    db: Session,
+    user_id: int,
+    rp: ceremony.RelyingParty,
+    bound_to: str,
+    purpose: str,
+    *,
+    now: datetime,
+) -> str:
+    """Request options for one of the account's own passkeys, or "" when it has none."""
+    allowed = store.credentials(db, user_id)
     if not allowed:
         return ""
-    challenge = issue(db, bound_to, Purpose.SECOND_STEP, now=now, user_id=pending.user_id)
+    challenge = issue(db, bound_to, purpose, now=now, user_id=user_id)
     return ceremony.authentication_options(
         rp, challenge=challenge, allow=allowed, require_user_verification=False
     )
@@ -242,12 +255,14 @@ def finish_second_step(
     return mfa.finish_second_step(
         db,
         pending,
-        lambda: _check_second_step(db, pending.user_id, rp, issued, credential_json, now=now),
+        lambda: _check_own(
+            db, pending.user_id, rp, issued, credential_json, now=now, step="second"
+        ),
         now=now,
     )
 
 
-def _check_second_step(
+def _check_own(
     db: Session,
     user_id: int,
     rp: ceremony.RelyingParty,
@@ -255,12 +270,15 @@ def _check_second_step(
     credential_json: object,
     *,
     now: datetime,
+    step: str,
 ) -> CodeCheck:
+    """Check an answer that must come from one of the account's own passkeys, under the
+    account's code throttle (a refusal counts like a wrong code)."""
     if browser_error := ceremony.error_name(credential_json):
-        _refused(db, user_id, now=now, detail=f"step=second browser={browser_error}")
+        _refused(db, user_id, now=now, detail=f"step={step} browser={browser_error}")
         return CodeCheck(ok=False, message=_browser_message(browser_error))
     if issued is None or issued.user_id != user_id:
-        _refused(db, user_id, now=now, detail="step=second refused=expired")
+        _refused(db, user_id, now=now, detail=f"step={step} refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
     if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now):
         return early
@@ -274,12 +292,12 @@ def _check_second_step(
             audit.Event.PASSKEY_USED,
             now=now,
             user_id=user_id,
-            detail=f"step=second passkey={verdict.passkey.id}",
+            detail=f"step={step} passkey={verdict.passkey.id}",
         )
         return CodeCheck(ok=True)
     db.rollback()
     if verdict.outcome == "counter-regressed" or verdict.passkey is not None:
-        _audit_verdict(db, verdict, now=now, step="second")
+        _audit_verdict(db, verdict, now=now, step=step)
     failure = mfa.count_failure(
         db, user_id, now=now, detail=f"kind=passkey refused={verdict.outcome}"
     )
@@ -288,6 +306,40 @@ def _check_second_step(
     if failure.locked:
         message = f"{message} {throttle.wait_message(wait)}"
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
+
+
+# --- a fresh proof ---------------------------------------------------------------------------
+
+
+def begin_reauth(
+    db: Session, user_id: int, rp: ceremony.RelyingParty, bound_to: str, *, now: datetime
+) -> str:
+    """Request options for a fresh proof with one of the account's passkeys ("" if none)."""
+    return _begin_own(db, user_id, rp, bound_to, Purpose.REAUTH, now=now)
+
+
+def prove(
+    db: Session,
+    signed_in: sessions.SignedIn,
+    rp: ceremony.RelyingParty,
+    bound_to: str,
+    credential_json: object,
+    *,
+    now: datetime,
+) -> str | None:
+    """A fresh proof with a passkey, as `reauth.prove` with a code: None when it holds (the
+    session then counts as freshly proven with a second factor); else what to tell the
+    user. Commits."""
+    user_id = signed_in.user.id
+    issued = spend(db, bound_to, Purpose.REAUTH, now=now)
+    result = _check_own(db, user_id, rp, issued, credential_json, now=now, step="reauth")
+    event = audit.Event.REAUTH_OK if result.ok else audit.Event.REAUTH_FAILED
+    audit.record(db, event, now=now, user_id=user_id, detail="passkey")
+    db.commit()
+    if not result.ok:
+        return result.message
+    sessions.mark_fresh_proof(db, signed_in.session.id, now=now, second_factor=True)
+    return None
 
 
 # --- sign-in with a passkey alone ------------------------------------------------------------

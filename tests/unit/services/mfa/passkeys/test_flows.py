@@ -284,3 +284,31 @@ def test_a_first_passkey_ends_other_sessions(db, alice, key):
     assert sessions.current_session(db, kept, now=T0) is not None
     assert sessions.current_session(db, other, now=T0) is None
     assert db.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all()
+
+
+# --- a fresh proof -----------------------------------------------------------------------------
+
+
+def test_a_passkey_is_a_fresh_proof_of_the_second_factor(db, alice, key):
+    register(db, alice, key)
+    token = sessions.start_session(db, alice, now=T0 - timedelta(hours=1))
+    signed_in = sessions.current_session(db, token, now=T0 - timedelta(hours=1))
+    bound = challenges.binding("session", "s-reauth")
+    options = flows.begin_reauth(db, alice.id, RP, bound, now=T0)
+    assert flows.prove(db, signed_in, RP, bound, key.assert_(options), now=T0) is None
+    row = db.get(AuthSession, signed_in.session.id)
+    db.refresh(row)
+    assert row.fresh_proof_at == T0 and row.second_factor_at == T0
+    assert events(db, alice.id)[-1] == "reauth_ok"
+
+
+def test_another_accounts_passkey_is_no_fresh_proof(db, alice, key):
+    register(db, alice, key)
+    bob = new_user(db, "bob@example.com")
+    register(db, bob, SoftAuthenticator())
+    token = sessions.start_session(db, bob, now=T0)
+    signed_in = sessions.current_session(db, token, now=T0)
+    bound = challenges.binding("session", "s-bob")
+    options = flows.begin_reauth(db, bob.id, RP, bound, now=T0)
+    assert flows.prove(db, signed_in, RP, bound, key.assert_(options), now=T0) is not None
+    assert events(db, bob.id)[-1] == "reauth_failed"
