@@ -73,6 +73,25 @@ def add_passkey(page: Page, name: str = "This laptop") -> list[str]:
     return codes
 
 
+def give_passkey(server: RxappServer, account: Account, name: str, credential_id: str) -> int:
+    """Store a passkey of a device this browser does not have (2FA on); the account's id."""
+    with server.db() as db:
+        user = db.exec(select(User).where(User.email == account.email)).one()
+        db.add(
+            Passkey(
+                user_id=user.id,
+                credential_id=credential_id,
+                public_key="AA",
+                name=name,
+                created_at=utcnow(),
+            )
+        )
+        user.twofa_active = True
+        db.add(user)
+        db.commit()
+        return user.id
+
+
 def passkeys_ready(page: Page) -> None:
     """Wait until the browser module is loaded (its script tag runs after hydration)."""
     page.wait_for_function("() => !!window.rxappPasskeys")
@@ -149,21 +168,7 @@ def test_another_accounts_credential_is_refused(
     add_passkey(page)
     sign_out(page)
     victim = rxapp_server.create_user()
-    with rxapp_server.db() as db:
-        user = db.exec(select(User).where(User.email == victim.email)).one()
-        db.add(
-            Passkey(
-                user_id=user.id,
-                credential_id="dmljdGltcy1rZXk",
-                public_key="AA",
-                name="Victim's key",
-                created_at=utcnow(),
-            )
-        )
-        user.twofa_active = True
-        db.add(user)
-        db.commit()
-        victim_id = user.id
+    victim_id = give_passkey(rxapp_server, victim, "Victim's key", "dmljdGltcy1rZXk")
 
     # With the victim's password, an attacker's browser offers its own passkey instead.
     sign_in(page, victim)
@@ -241,21 +246,12 @@ def test_removing_a_passkey_needs_a_fresh_proof_which_a_passkey_can_give(
     expect(page.get_by_test_id("passkey-error")).to_contain_text("already holds a passkey")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("passkey-name")).to_have_count(0)
+    # A second passkey, on a device this browser does not have.
+    user_id = give_passkey(rxapp_server, rxapp_user, "New laptop", "bmV3LWxhcHRvcA")
     with rxapp_server.db() as db:
-        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
-        # A second passkey, on a device this browser does not have.
-        db.add(
-            Passkey(
-                user_id=user.id,
-                credential_id="bmV3LWxhcHRvcA",
-                public_key="AA",
-                name="New laptop",
-                created_at=utcnow(),
-            )
-        )
         db.exec(
             update(AuthSession)
-            .where(AuthSession.user_id == user.id)
+            .where(AuthSession.user_id == user_id)
             .values(fresh_proof_at=utcnow() - timedelta(minutes=6))
         )
         db.commit()
