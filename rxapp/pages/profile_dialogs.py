@@ -180,10 +180,22 @@ def disable_dialog() -> rx.Component:
     """Confirm turning 2FA off with a current code."""
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Disable two-factor authentication"),
+            rx.dialog.title(
+                rx.cond(
+                    ProfileState.passkeys.length() > 0,
+                    "Remove the authenticator app",
+                    "Disable two-factor authentication",
+                )
+            ),
             rx.dialog.description(
-                "Your authenticator key and all backup codes will be deleted. Enter a current "
-                "code from your app, or a backup code, to confirm.",
+                rx.cond(
+                    ProfileState.passkeys.length() > 0,
+                    "Your authenticator key will be deleted; your passkeys and backup codes "
+                    "stay, so two-factor authentication stays on. Enter a current code from "
+                    "your app, or a backup code, to confirm.",
+                    "Your authenticator key and all backup codes will be deleted. Enter a "
+                    "current code from your app, or a backup code, to confirm.",
+                ),
                 size="2",
                 color_scheme="gray",
             ),

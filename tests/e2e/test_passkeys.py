@@ -117,6 +117,12 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     expect(row).to_contain_text("Work laptop")
     expect(row).to_contain_text("Never")
     assert_accessible(page, "the profile with a passkey")
+    page.get_by_test_id("passkey-rename").click()
+    expect(page.get_by_test_id("passkey-rename-name")).to_have_value("Work laptop")
+    page.get_by_test_id("passkey-rename-name").fill("Home laptop")
+    page.get_by_test_id("passkey-rename-save").click()
+    expect(row).to_contain_text("Home laptop")
+    expect(page.get_by_test_id("passkey-rename-name")).to_have_count(0)
     (credential,) = authenticator.credentials()
     assert credential["isResidentCredential"]
 

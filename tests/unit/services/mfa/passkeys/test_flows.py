@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 from sqlmodel import Session, select
 
@@ -312,3 +313,24 @@ def test_another_accounts_passkey_is_no_fresh_proof(db, alice, key):
     options = flows.begin_reauth(db, bob.id, RP, bound, now=T0)
     assert flows.prove(db, signed_in, RP, bound, key.assert_(options), now=T0) is not None
     assert events(db, bob.id)[-1] == "reauth_failed"
+
+
+# --- passkeys beside an authenticator app ------------------------------------------------------
+
+
+def test_turning_the_app_off_keeps_two_factor_on_while_passkeys_remain(db, alice, key):
+    register(db, alice, key, now=T0)
+    kept = backup_codes.replace_batch(db, alice.id, now=T0)
+    enrollment = totp_flows.begin_enrollment(db, alice, now=T0)
+    code = pyotp.TOTP(enrollment.secret).at(T0)
+    confirmed = totp_flows.confirm_enrollment(db, alice.id, code, now=T0)
+    assert confirmed.ok and not confirmed.turned_on  # 2FA was on already: no new codes
+
+    later = T0 + timedelta(minutes=1)
+    result = mfa.disable(db, alice.id, pyotp.TOTP(enrollment.secret).at(later), now=later)
+    assert result.ok
+    db.refresh(alice)
+    assert alice.twofa_active and alice.totp_secret is None
+    assert backup_codes.remaining(db, alice.id) == len(kept)
+    assert len(db.exec(select(Passkey)).all()) == 1
+    assert events(db, alice.id)[-1] == "totp_removed"
