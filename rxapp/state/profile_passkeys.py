@@ -76,6 +76,9 @@ class PasskeysState(ProfileState):
     @rx.event
     async def start_add(self) -> Any:
         """Add a passkey: after a fresh proof, ask for its name."""
+        return await self._start_add()
+
+    async def _start_add(self) -> Any:
         fresh = await self._fresh_or_ask("passkey_add")
         if fresh is None:
             return self._to_login()
@@ -108,7 +111,7 @@ class PasskeysState(ProfileState):
         options, problem = result
         if problem == NOT_FRESH:
             self.add_open = False
-            return await self.start_add()
+            return await self._start_add()
         if problem:
             self.add_error = problem
             return None
@@ -205,6 +208,9 @@ class PasskeysState(ProfileState):
         target = _passkey_id(passkey_id)
         if target is None:
             return None
+        return await self._start_remove(target)
+
+    async def _start_remove(self, target: int) -> Any:
         self._close_all()
         self._target = target
         fresh = await self._fresh_or_ask("passkey_remove")
@@ -235,7 +241,7 @@ class PasskeysState(ProfileState):
         self._apply(view)
         if not removed:
             self.remove_open = False
-            return await self.start_remove(str(target))
+            return await self._start_remove(target)
         self._close_all()
         return rx.toast("Passkey removed")
 
