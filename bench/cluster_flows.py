@@ -23,9 +23,10 @@ from bench.common import use_throwaway_key
 from rxapp.cluster import launch
 from rxapp.models import User
 from rxapp.runtime import free_port, project_root
-from rxapp.services import passwords, secretbox, totp
+from rxapp.services import passwords, secretbox
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
+from rxapp.services.mfa.totp import algorithm as totp
 
 PASSWORD = "bench-flow-password"
 

@@ -7,8 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import measure, migrated_sqlite, summary, use_throwaway_key
-from rxapp.services import accounts, backup_codes, totp, twofactor
+from rxapp.services import accounts
 from rxapp.services.database import session_for
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp import flows as totp_flows
 
 
 def run(runs: int = 300) -> list[str]:
@@ -20,9 +24,9 @@ def run(runs: int = 300) -> list[str]:
     lines = []
     with session_for(url) as db:
         user = accounts.create_user(db, "bench@example.com", "bench-password", now=clock[0])
-        enrollment = twofactor.begin_enrollment(db, user, now=clock[0])
+        enrollment = totp_flows.begin_enrollment(db, user, now=clock[0])
         step = totp.time_step(clock[0])
-        twofactor.confirm_enrollment(
+        totp_flows.confirm_enrollment(
             db, user.id, totp.code_at(enrollment.secret, step), now=clock[0]
         )
         code = [""]
@@ -32,7 +36,7 @@ def run(runs: int = 300) -> list[str]:
             code[0] = totp.code_at(enrollment.secret, totp.time_step(clock[0]))
 
         def verify_totp() -> None:
-            result = twofactor.check_code(db, user.id, code[0], now=clock[0])
+            result = mfa.check_code(db, user.id, code[0], now=clock[0])
             db.commit()
             assert result.ok
 
@@ -46,7 +50,7 @@ def run(runs: int = 300) -> list[str]:
 
         def verify_backup() -> None:
             # The last code in storage order: the check tries every unused code before it.
-            result = twofactor.check_code(db, user.id, batch[-1], now=clock[0])
+            result = mfa.check_code(db, user.id, batch[-1], now=clock[0])
             db.commit()
             assert result.ok and result.used_backup_code
 

@@ -58,9 +58,10 @@ def summary(samples: list[float]) -> str:
 def admin_with_2fa(db_url: str, email: str, password: str) -> str:
     """Create an admin with 2FA on (admins need it for All users); return the TOTP key."""
     from rxapp.models import User
-    from rxapp.services import accounts, totp
+    from rxapp.services import accounts
     from rxapp.services.clock import utcnow
     from rxapp.services.database import session_for
+    from rxapp.services.mfa.totp import algorithm as totp
 
     secret = totp.new_secret()
     with session_for(db_url) as db:

@@ -43,9 +43,10 @@ def _create_user(args: argparse.Namespace) -> str:
 
 
 def _reset_2fa(args: argparse.Namespace) -> str:
-    from rxapp.services import accounts, admin, twofactor
+    from rxapp.services import accounts, admin
     from rxapp.services.clock import utcnow
     from rxapp.services.emails import email_problem, normalize_email
+    from rxapp.services.mfa import flow as mfa
 
     email = normalize_email(args.email)
     if problem := email_problem(email):
@@ -54,10 +55,10 @@ def _reset_2fa(args: argparse.Namespace) -> str:
         user = accounts.find_user(db, email)
         if user is None:
             raise CommandError(f"no account with the email {email}.")
-        if not twofactor.is_enabled(user) and user.totp_pending_secret is None:
+        if not mfa.has_second_factor(user) and user.totp_pending_secret is None:
             return f"Two-factor authentication is not active for {email}; nothing to reset."
         admin.reset_2fa(db, user.id, now=utcnow(), actor_id=None, via="command line")
-    return f"Two-factor authentication reset for {email}: key and backup codes deleted."
+    return f"Two-factor authentication reset for {email}: key, passkeys and backup codes deleted."
 
 
 def _seed_demo(args: argparse.Namespace) -> str:

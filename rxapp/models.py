@@ -41,10 +41,6 @@ class User(SQLModel, table=True):
         sa.Index("ix_app_user_active_email", "twofa_active", "email"),
         sa.Index("ix_app_user_active_created", "twofa_active", "created_at", "id"),
         sa.Index("ix_app_user_active_last_sign_in", "twofa_active", "last_sign_in_at", "id"),
-        # The flag can never disagree with the timestamp it summarises.
-        sa.CheckConstraint(
-            "twofa_active = (totp_enabled_at IS NOT NULL)", name="ck_app_user_twofa_active"
-        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -54,7 +50,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
     last_sign_in_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
 
-    # TOTP (RFC 6238). Secrets are Fernet-encrypted; 2FA is active when totp_enabled_at is set.
+    # TOTP (RFC 6238). Secrets are Fernet-encrypted; TOTP is on when totp_enabled_at is set.
+    # twofa_active summarises every method: TOTP on, or at least one passkey (see mfa.flow).
     totp_secret: str | None = Field(default=None, max_length=512)
     totp_enabled_at: datetime | None = Field(default=None, sa_column=_ts())
     twofa_active: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
@@ -203,3 +200,43 @@ class SignInApproval(SQLModel, table=True):
     consumed_at: datetime | None = Field(default=None, sa_column=_ts())
     requester_ip: str = Field(default="", max_length=64)
     requester_user_agent: str = Field(default="", max_length=255)
+
+
+class Passkey(SQLModel, table=True):
+    """A WebAuthn credential (passkey) of an account: its public key and signature counter.
+    Nothing here is secret; the private key never leaves the authenticator."""
+
+    __tablename__ = "passkey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    credential_id: str = Field(max_length=1400, sa_column_kwargs={"unique": True})
+    """base64url of the credential's raw id."""
+    public_key: str = Field(max_length=4000)
+    """base64url of the COSE public key."""
+    sign_count: int = Field(default=0, sa_type=sa.BigInteger)
+    name: str = Field(max_length=64)
+    transports: str = Field(default="", max_length=255)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class PasskeyChallenge(SQLModel, table=True):
+    """A WebAuthn challenge waiting for the browser's answer: one per binding (a session,
+    a pending login or a connection, hashed) and purpose, single-use, short-lived."""
+
+    __tablename__ = "passkey_challenge"
+    __table_args__ = (
+        sa.UniqueConstraint("binding", "purpose", name="uq_passkey_challenge_binding"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    binding: str = Field(max_length=64)
+    purpose: str = Field(max_length=16)
+    user_id: int | None = Field(
+        default=None, foreign_key="app_user.id", index=True, ondelete="CASCADE"
+    )
+    challenge: str = Field(max_length=128)
+    label: str = Field(default="", max_length=64)
+    """The name given to a passkey being registered."""
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))

@@ -19,6 +19,7 @@ from rxapp.state.auth import AuthState
 from rxapp.state.backend_errors import on_backend_exception
 from rxapp.state.login import LoginState
 from rxapp.state.passcode import PasscodeState
+from rxapp.state.passkeys import SCRIPT_SRC as PASSKEYS_SCRIPT
 from rxapp.state.profile import ProfileState
 from rxapp.state.users import UsersState
 
@@ -36,6 +37,9 @@ app = rx.App(
     head_components=[
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.script(OPENER_TRACKER),
+        # The passkeys module (assets/passkeys.js): a same-origin script, allowed by the
+        # CSP's script-src 'self'.
+        rx.script(src=PASSKEYS_SCRIPT),
     ],
     backend_exception_handler=on_backend_exception,
 )

@@ -37,6 +37,16 @@ def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
+def _origin(name: str) -> str | None:
+    raw = (os.environ.get(name) or "").strip().rstrip("/")
+    if not raw:
+        return None
+    scheme, _, rest = raw.partition("://")
+    if scheme not in ("http", "https") or not rest or "/" in rest:
+        raise SettingsError(f"{name} must look like https://host[:port], got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the app, documented where it is defined."""
@@ -66,6 +76,10 @@ class Settings:
     client_failures_per_hour: int
     """RXAPP_CLIENT_FAILURES_PER_HOUR: wrong passwords one client address may send from
     browsers unknown to the accounts before it has to wait (default 30)."""
+    origin: str | None
+    """RXAPP_ORIGIN: the public origin of the app (`https://host[:port]`); passkeys belong
+    to its host name (the WebAuthn RP id). Default: the address the browser reached, which
+    is right unless a proxy changes it. Set it behind a TLS proxy."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,4 +102,5 @@ def get_settings() -> Settings:
         require_2fa=_choice("RXAPP_REQUIRE_2FA", "admins", ("admins", "all", "none")),
         twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0),
         client_failures_per_hour=_int("RXAPP_CLIENT_FAILURES_PER_HOUR", 30),
+        origin=_origin("RXAPP_ORIGIN"),
     )

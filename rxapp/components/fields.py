@@ -87,3 +87,29 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
 def submit_button(label: str, *, test_id: str) -> rx.Component:
     """A form's full-width submit button."""
     return rx.button(label, type="submit", size="3", width="100%", custom_attrs=testid(test_id))
+
+
+def passkey_button(
+    label: str, *, test_id: str, on_click: rx.EventType, waiting: rx.Var[bool]
+) -> rx.Component:
+    """The button that asks the browser for a passkey, busy while the browser asks, with a
+    status line screen readers hear."""
+    return rx.vstack(
+        rx.button(
+            rx.icon("fingerprint", size=16),
+            label,
+            size="3",
+            variant="soft",
+            width="100%",
+            type="button",
+            loading=waiting,
+            on_click=on_click,
+            custom_attrs=testid(test_id),
+        ),
+        rx.cond(
+            waiting,
+            rx.text("Follow your browser's prompt to use your passkey.", size="2", role="status"),
+        ),
+        spacing="2",
+        width="100%",
+    )

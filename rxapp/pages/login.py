@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message, labelled_input, submit_button
+from rxapp.components.fields import (
+    error_message,
+    labelled_input,
+    passkey_button,
+    submit_button,
+)
 from rxapp.components.layout import card, page
 from rxapp.state.login import LoginState
 
@@ -42,6 +47,20 @@ def login_page() -> rx.Component:
                 on_submit=LoginState.submit,
                 reset_on_submit=False,
                 width="100%",
+            ),
+            rx.hstack(
+                rx.separator(size="4", flex="1"),
+                rx.text("or", size="2", color_scheme="gray"),
+                rx.separator(size="4", flex="1"),
+                align="center",
+                width="100%",
+                padding_y="0.75rem",
+            ),
+            passkey_button(
+                "Sign in with a passkey",
+                test_id="login-passkey",
+                on_click=LoginState.use_passkey,
+                waiting=LoginState.passkey_waiting,
             ),
         ),
         title="Log in",

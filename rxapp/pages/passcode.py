@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.approvals import approval_panel
-from rxapp.components.fields import error_message, submit_button
+from rxapp.components.fields import error_message, passkey_button, submit_button
 from rxapp.components.layout import card, page, testid, when_ready
 from rxapp.components.widgets import NB_HYPHEN, code_input
 from rxapp.state.passcode import PasscodeState
@@ -69,8 +69,13 @@ def _voided() -> rx.Component:
 def _form() -> rx.Component:
     return rx.vstack(
         rx.text(
-            f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
-            "or enter one of your backup codes.",
+            rx.cond(
+                PasscodeState.passkey_available,
+                "Use your passkey, or enter the code from your authenticator app or one of "
+                "your backup codes.",
+                f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
+                "or enter one of your backup codes.",
+            ),
             size="2",
             color_scheme="gray",
         ),
@@ -90,6 +95,15 @@ def _form() -> rx.Component:
             on_submit=PasscodeState.submit,
             reset_on_submit=False,
             width="100%",
+        ),
+        rx.cond(
+            PasscodeState.passkey_available,
+            passkey_button(
+                "Use a passkey",
+                test_id="passcode-use-passkey",
+                on_click=PasscodeState.use_passkey,
+                waiting=PasscodeState.passkey_waiting,
+            ),
         ),
         approval_panel(),
         _help(),

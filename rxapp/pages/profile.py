@@ -15,6 +15,12 @@ from rxapp.pages.profile_dialogs import (
     reauth_dialog,
     replace_codes_dialog,
 )
+from rxapp.pages.profile_passkeys import (
+    add_passkey_dialog,
+    passkeys_card,
+    remove_passkey_dialog,
+    rename_passkey_dialog,
+)
 from rxapp.state.profile import ProfileState
 from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState
 
@@ -119,48 +125,59 @@ def twofa_card() -> rx.Component:
             width="100%",
         ),
         rx.text(
-            "Two-factor authentication asks for a code from an app on your phone each time you "
-            "log in, so a stolen password alone cannot open your account.",
+            "Two-factor authentication asks for a code from an app on your phone, or a "
+            "passkey, each time you log in, so a stolen password alone cannot open your "
+            "account.",
             size="2",
             color_scheme="gray",
         ),
         rx.cond(
-            ProfileState.twofa_active,
-            rx.vstack(
-                rx.text(
-                    "Active since ",
-                    local_time(ProfileState.twofa_since, with_time=False),
-                    ".",
-                    size="2",
+            ProfileState.totp_active,
+            rx.text(
+                "Authenticator app active since ",
+                local_time(ProfileState.twofa_since, with_time=False),
+                ".",
+                size="2",
+            ),
+            rx.cond(
+                ProfileState.twofa_active,
+                rx.text("On with passkeys (see below). No authenticator app is set up.", size="2"),
+            ),
+        ),
+        rx.cond(ProfileState.twofa_active, _backup_summary()),
+        rx.hstack(
+            rx.cond(
+                ProfileState.twofa_active,
+                rx.button(
+                    rx.icon("key-round", size=16),
+                    "Generate backup codes",
+                    on_click=BackupCodesState.start,
+                    custom_attrs=testid("generate-backup-codes"),
                 ),
-                _backup_summary(),
-                rx.hstack(
-                    rx.button(
-                        rx.icon("key-round", size=16),
-                        "Generate backup codes",
-                        on_click=BackupCodesState.start,
-                        custom_attrs=testid("generate-backup-codes"),
-                    ),
-                    rx.button(
+            ),
+            rx.cond(
+                ProfileState.totp_active,
+                rx.button(
+                    rx.cond(
+                        ProfileState.passkeys.length() > 0,
+                        "Remove authenticator app",
                         "Disable 2FA",
-                        color_scheme="red",
-                        variant="soft",
-                        high_contrast=True,
-                        on_click=DisableState.start,
-                        custom_attrs=testid("disable-2fa"),
                     ),
-                    spacing="3",
-                    wrap="wrap",
+                    color_scheme="red",
+                    variant="soft",
+                    high_contrast=True,
+                    on_click=DisableState.start,
+                    custom_attrs=testid("disable-2fa"),
                 ),
-                spacing="4",
-                width="100%",
+                rx.button(
+                    rx.icon("shield-plus", size=16),
+                    rx.cond(ProfileState.twofa_active, "Add an authenticator app", "Enable 2FA"),
+                    on_click=EnrollState.start,
+                    custom_attrs=testid("enable-2fa"),
+                ),
             ),
-            rx.button(
-                rx.icon("shield-plus", size=16),
-                "Enable 2FA",
-                on_click=EnrollState.start,
-                custom_attrs=testid("enable-2fa"),
-            ),
+            spacing="3",
+            wrap="wrap",
         ),
     )
 
@@ -174,6 +191,7 @@ def profile_page() -> rx.Component:
             _notice(),
             account_card(),
             twofa_card(),
+            passkeys_card(),
             activity_card(),
         ),
         replace_codes_dialog(),
@@ -181,6 +199,9 @@ def profile_page() -> rx.Component:
         reauth_dialog(),
         disable_dialog(),
         backup_dialog(),
+        add_passkey_dialog(),
+        rename_passkey_dialog(),
+        remove_passkey_dialog(),
         approval_dialog(),
         title="My profile",
         signed_in=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.fields import error_message, proof_input
+from rxapp.components.fields import error_message, passkey_button, proof_input
 from rxapp.components.layout import testid
 from rxapp.components.widgets import (
     NB_HYPHEN,
@@ -131,7 +131,7 @@ def enroll_dialog() -> rx.Component:
 
 def reauth_dialog() -> rx.Component:
     """A fresh proof before a sensitive action: the password, or a current code."""
-    for_enable = ReauthState.purpose == "enable"
+    for_enable = ReauthState.kind == "password"
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Confirm it's you"),
@@ -152,6 +152,15 @@ def reauth_dialog() -> rx.Component:
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
                     dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
+                    rx.cond(
+                        ReauthState.passkey_offered,
+                        passkey_button(
+                            "Use a passkey instead",
+                            test_id="reauth-use-passkey",
+                            on_click=ReauthState.use_passkey,
+                            waiting=ReauthState.passkey_waiting,
+                        ),
+                    ),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",
@@ -171,10 +180,22 @@ def disable_dialog() -> rx.Component:
     """Confirm turning 2FA off with a current code."""
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Disable two-factor authentication"),
+            rx.dialog.title(
+                rx.cond(
+                    ProfileState.passkeys.length() > 0,
+                    "Remove the authenticator app",
+                    "Disable two-factor authentication",
+                )
+            ),
             rx.dialog.description(
-                "Your authenticator key and all backup codes will be deleted. Enter a current "
-                "code from your app, or a backup code, to confirm.",
+                rx.cond(
+                    ProfileState.passkeys.length() > 0,
+                    "Your authenticator key will be deleted; your passkeys and backup codes "
+                    "stay, so two-factor authentication stays on. Enter a current code from "
+                    "your app, or a backup code, to confirm.",
+                    "Your authenticator key and all backup codes will be deleted. Enter a "
+                    "current code from your app, or a backup code, to confirm.",
+                ),
                 size="2",
                 color_scheme="gray",
             ),

@@ -22,11 +22,12 @@ FILTERS = (
     ("activated", "Activated"),
     ("not_activated", "Not activated"),
     ("required", "Required, not activated"),
+    ("has_passkey", "Has a passkey"),
 )
 
 
 # Fixed column widths: the table does not shift when a filter changes its rows.
-COLUMNS = ("14rem", "8rem", "10rem", "9rem", "13rem", "8rem", "7rem")  # 69rem in all
+COLUMNS = ("14rem", "8rem", "9rem", "8rem", "12rem", "6rem", "6rem", "6rem")  # 69rem in all
 
 
 def _header(label: str, width: str) -> rx.Component:
@@ -97,6 +98,7 @@ def _row(row: Row) -> rx.Component:
         rx.table.cell(local_time(row["created"], with_time=False)),
         rx.table.cell(local_time(row["last_sign_in"])),
         rx.table.cell(row["backup_codes"], text_align="right"),
+        rx.table.cell(row["passkeys"], text_align="right", custom_attrs=testid("user-passkeys")),
         rx.table.cell(
             rx.cond(
                 (row["status"] == "Activated") & ~row["me"],
@@ -315,8 +317,9 @@ def _table() -> rx.Component:
                         _sortable("Created", "created", COLUMNS[3]),
                         _sortable("Last sign-in", "last_sign_in", COLUMNS[4]),
                         _header("Backup codes", COLUMNS[5]),
+                        _header("Passkeys", COLUMNS[6]),
                         rx.table.column_header_cell(
-                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[6]
+                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
                         ),
                     )
                 ),

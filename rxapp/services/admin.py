@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from rxapp.models import User
-from rxapp.services import audit, sessions, twofactor
+from rxapp.services import audit, sessions
+from rxapp.services.mfa import flow as mfa
 
 
 def reset_2fa(
@@ -19,7 +20,7 @@ def reset_2fa(
     user = db.get(User, user_id)
     if user is None:
         return None
-    twofactor.remove(db, user_id)
+    mfa.remove(db, user_id)
     sessions.revoke_all_sessions(db, user_id, now=now)
     audit.record(
         db,

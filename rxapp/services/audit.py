@@ -38,6 +38,13 @@ class Event(StrEnum):
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_GRANTED = "approval_granted"
     APPROVAL_DENIED = "approval_denied"
+    TOTP_REMOVED = "totp_removed"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_USED = "passkey_used"
+    PASSKEY_REFUSED = "passkey_refused"
+    PASSKEY_CLONED = "passkey_counter_regressed"
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,13 @@ ACTIVITY_LABELS = {
     Event.APPROVAL_REQUESTED: "Approval of a sign-in requested",
     Event.APPROVAL_GRANTED: "Sign-in approved from a signed-in device",
     Event.APPROVAL_DENIED: "Sign-in denied from a signed-in device",
+    Event.TOTP_REMOVED: "Authenticator app removed (passkeys still on)",
+    Event.PASSKEY_ADDED: "Passkey added",
+    Event.PASSKEY_RENAMED: "Passkey renamed",
+    Event.PASSKEY_REMOVED: "Passkey removed",
+    Event.PASSKEY_USED: "Signed in with a passkey",
+    Event.PASSKEY_REFUSED: "Passkey refused",
+    Event.PASSKEY_CLONED: "Passkey refused: its counter went backwards (possible copy)",
 }
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from rxapp.models import User
-from rxapp.services import accounts, passwords, secretbox, totp
+from rxapp.services import accounts, passwords, secretbox
+from rxapp.services.mfa.totp import algorithm as totp
 
 DEMO_ADMIN = ("admin@example.com", "admin-demo-1234")
 DEMO_USERS = (

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from rxapp.services import accounts, audit, sessions, twofactor
+from rxapp.services import accounts, audit, sessions
+from rxapp.services.mfa import flow as mfa
 from rxapp.services.sessions import SignedIn
 
 
 def asks_for_code(signed_in: SignedIn) -> bool:
-    """Whether the proof is a code (2FA on) rather than the password."""
-    return twofactor.is_enabled(signed_in.user)
+    """Whether the proof is a code, TOTP or backup (2FA on) rather than the password."""
+    return mfa.has_second_factor(signed_in.user)
 
 
 def prove(
@@ -22,7 +23,7 @@ def prove(
     session then counts as freshly proven for 5 minutes); else what to tell the user."""
     user = signed_in.user
     if asks_for_code(signed_in):
-        result = twofactor.check_code(db, user.id, value, now=now)
+        result = mfa.check_code(db, user.id, value, now=now)
         problem = None if result.ok else result.message
         kind = "code"
     else:

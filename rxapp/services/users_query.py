@@ -15,7 +15,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from rxapp.models import BackupCode, User
+from rxapp.models import BackupCode, Passkey, User
 from rxapp.services import policy
 
 PAGE_SIZE = 50
@@ -30,6 +30,8 @@ class StatusFilter(StrEnum):
     NOT_ACTIVATED = "not_activated"
     REQUIRED = "required"
     """Accounts the 2FA policy asks to use it, that have not turned it on."""
+    HAS_PASSKEY = "has_passkey"
+    """Accounts with at least one passkey."""
 
 
 class SortKey(StrEnum):
@@ -58,6 +60,7 @@ class UserRow:
     is_admin: bool
     required_by: datetime | None = None
     """When the 2FA policy starts insisting, for an account without 2FA it applies to."""
+    passkeys: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ def _search_clause(db: Session, search: str) -> sa.ColumnElement[bool] | None:
 def _status_clause(status: StatusFilter) -> sa.ColumnElement[bool] | None:
     if status is StatusFilter.ALL:
         return None
+    if status is StatusFilter.HAS_PASSKEY:
+        return select(Passkey.id).where(col(Passkey.user_id) == User.id).exists()
     if status is StatusFilter.REQUIRED:
         required = policy.required_clause()
         if required is None:
@@ -156,7 +161,7 @@ def fetch_page(
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise QueryError("Page numbers start at 1.")
     activated, not_activated = counts(db, search)
-    if status is StatusFilter.REQUIRED:
+    if status in (StatusFilter.REQUIRED, StatusFilter.HAS_PASSKEY):
         total = _count(db, _search_clause(db, search), _status_clause(status))
     else:
         total = {
@@ -194,15 +199,16 @@ def _row(values: sa.Row) -> UserRow:
     return UserRow(
         id=values[0],
         email=values[1],
-        activated=values[2] is not None,
+        activated=bool(values[7]),
         enabled_at=values[2],
         created_at=values[3],
         last_sign_in_at=values[4],
         is_admin=values[5],
         backup_codes_left=values[6],
         required_by=policy.deadline(is_admin=values[5], created_at=values[3])
-        if values[2] is None
+        if not values[7]
         else None,
+        passkeys=values[8],
     )
 
 
@@ -225,6 +231,12 @@ def _rows_query(
         .where(col(BackupCode.user_id) == User.id, col(BackupCode.used_at).is_(None))
         .scalar_subquery()
     )
+    passkeys = (
+        select(func.count())
+        .select_from(Passkey)
+        .where(col(Passkey.user_id) == User.id)
+        .scalar_subquery()
+    )
     query = select(
         User.id,
         User.email,
@@ -233,6 +245,8 @@ def _rows_query(
         User.last_sign_in_at,
         User.is_admin,
         unused_codes,
+        User.twofa_active,
+        passkeys,
     )
     for clause in (_search_clause(db, search), _status_clause(status)):
         if clause is not None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import User
-from rxapp.services import accounts, audit, policy, sessions, twofactor
+from rxapp.services import accounts, audit, policy, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import email_problem, normalize_email
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.passkeys import challenges as passkey_challenges
+from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.state import browser_tokens
+from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
 
@@ -32,6 +37,56 @@ class LoginState(AuthState):
     """The login form: one generic message for every wrong email/password pair."""
 
     error: str = ""
+    # The browser is asking for a passkey.
+    passkey_waiting: bool = False
+
+    def _passkey_binding(self) -> str:
+        """A passwordless challenge belongs to this connection (there is no session yet)."""
+        return passkey_challenges.binding("connection", self._sid())
+
+    @rx.event
+    async def use_passkey(self) -> Any:
+        """Sign in with a passkey alone: ask the browser for a discoverable credential."""
+        rp = browser.relying_party(self.router.headers.origin)
+        if rp is None or not self._sid():
+            self.error = browser.UNAVAILABLE
+            return None
+        bound = self._passkey_binding()
+        options = await run_db(
+            lambda db: passkey_flows.begin_sign_in(db, rp, bound, now=utcnow()),
+            where=self._origin(),
+        )
+        self.error = ""
+        self.passkey_waiting = True
+        return browser.in_browser("get", options, LoginState.finish_passkey)
+
+    @rx.event
+    async def finish_passkey(self, result: str) -> list[rx.event.EventSpec] | None:
+        """The browser's answer: both factors at once, or a message."""
+        self.passkey_waiting = False
+        rp = browser.relying_party(self.router.headers.origin)
+        if rp is None:
+            self.error = browser.UNAVAILABLE
+            return None
+        bound = self._passkey_binding()
+        device_events = self._new_device_if_needed()
+        device, where = self._device_digest, self._origin()
+
+        def finish(db: Session) -> _Outcome:
+            signed = passkey_flows.finish_sign_in(
+                db, rp, bound, result, now=utcnow(), client_ip=where.ip
+            )
+            if signed.user_id is None:
+                return _Outcome(message=signed.message)
+            token = begin_session(db, signed.user_id, device, second_factor=True)
+            return _Outcome(user=db.get(User, signed.user_id), session_token=token)
+
+        outcome = await run_db(finish, where=where)
+        if outcome.user is None:
+            self.error = outcome.message
+            return device_events or None
+        self.error = ""
+        return [*device_events, *self._enter(outcome.session_token, outcome.user)]
 
     @rx.event
     async def open_login(self) -> rx.event.EventSpec | None:
@@ -101,7 +156,7 @@ class LoginState(AuthState):
         if checked.user is None:
             return _Outcome(message=checked.message)
         user = checked.user
-        if twofactor.is_enabled(user):
+        if mfa.has_second_factor(user):
             token = sessions.start_pending_login(db, user, now=now)
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()

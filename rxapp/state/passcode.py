@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -13,10 +14,16 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import approvals, audit, backup_codes, sessions, twofactor
+from rxapp.services import approvals, audit, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import masked_email
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.passkeys import challenges as passkey_challenges
+from rxapp.services.mfa.passkeys import flows as passkey_flows
+from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.state import browser_tokens, secret_cache
+from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
 
@@ -39,7 +46,7 @@ class _ApprovalOutcome:
 class _Outcome:
     """What the passcode step decided (computed in a worker thread)."""
 
-    check: twofactor.CodeCheck
+    check: mfa.CodeCheck
     user: User | None = None
     session_token: str = ""
     failed_codes: audit.FailedCodes | None = None
@@ -54,6 +61,9 @@ class PasscodeState(AuthState):
     account_hint: str = ""
     # The sign-in ended after too many wrong codes: the form gives way to a way back.
     voided: bool = False
+    # The account has passkeys: offer "Use a passkey".
+    passkey_available: bool = False
+    passkey_waiting: bool = False
     # Approval from a signed-in device (number matching, see services/approvals.py).
     approval_available: bool = False
     approval_waiting: bool = False
@@ -85,16 +95,18 @@ class PasscodeState(AuthState):
         self.error = ""
         self.voided = False
 
-        def look(db: Session, pending: PendingLogin) -> tuple[str, bool]:
+        def look(db: Session, pending: PendingLogin) -> tuple[str, bool, bool]:
             user = db.get(User, pending.user_id)
             hint = masked_email(user.email) if user else ""
-            return hint, approvals.can_ask(db, pending, now=utcnow())
+            has_passkeys = passkey_store.count(db, pending.user_id) > 0
+            return hint, approvals.can_ask(db, pending, now=utcnow()), has_passkeys
 
         found = await self._as_pending(look)
         if isinstance(found, SignedOut):
             self.account_hint = ""
             return self._back_to_login()
-        self.account_hint, self.approval_available = found
+        self.account_hint, self.approval_available, self.passkey_available = found
+        self.passkey_waiting = False
         self.session_checked = True
         if self.approval_waiting and self._approval_ref:
             return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting
@@ -183,10 +195,64 @@ class PasscodeState(AuthState):
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
         code = form.get("code")
+        return await self._second_step(
+            lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),
+            error_input="passcode-input",
+        )
+
+    @rx.event
+    async def use_passkey(self) -> Any:
+        """Ask the browser for one of this account's passkeys (options from the server)."""
+        rp = browser.relying_party(self.router.headers.origin)
+        proof = self._proof()
+        digest = proof.pending_digest if proof else ""
+        if rp is None:
+            self.error = browser.UNAVAILABLE
+            return None
+
+        def begin(db: Session, pending: PendingLogin) -> str:
+            bound = passkey_challenges.binding("pending", digest)
+            return passkey_flows.begin_second_step(db, pending, rp, bound, now=utcnow())
+
+        options = await self._as_pending(begin)
+        if isinstance(options, SignedOut):
+            return self._back_to_login()
+        if not options:
+            self.passkey_available = False
+            self.error = "This account has no passkeys. Enter a code instead."
+            return None
+        self.error = ""
+        self.passkey_waiting = True
+        return browser.in_browser("get", options, PasscodeState.finish_passkey)
+
+    @rx.event
+    async def finish_passkey(self, result: str) -> list[rx.event.EventSpec]:
+        """The browser's answer: the second step with a passkey."""
+        self.passkey_waiting = False
+        rp = browser.relying_party(self.router.headers.origin)
+        proof = self._proof()
+        bound = passkey_challenges.binding("pending", proof.pending_digest if proof else "")
+        if rp is None:
+            self.error = browser.UNAVAILABLE
+            return []
+        return await self._second_step(
+            lambda db, pending: passkey_flows.finish_second_step(
+                db, pending, rp, bound, result, now=utcnow()
+            ),
+            error_input="",
+        )
+
+    async def _second_step(
+        self,
+        check: Callable[[Session, PendingLogin], mfa.CodeCheck],
+        *,
+        error_input: str,
+    ) -> list[rx.event.EventSpec]:
+        """Run the second step's `check`; start the full session, or say what went wrong."""
         device_events = self._new_device_if_needed()
         device = self._device_digest
         outcome = await self._as_pending(
-            lambda db, pending: self._check(db, pending, code, device), heavy=True
+            lambda db, pending: self._check(db, pending, check, device), heavy=True
         )
         if isinstance(outcome, SignedOut):
             self.error = ""
@@ -198,7 +264,7 @@ class PasscodeState(AuthState):
                 self._pending_digest = ""
                 self.voided = True
                 return [browser_tokens.forget(session=False)]
-            return [rx.set_value("passcode-input", "")]
+            return [rx.set_value(error_input, "")] if error_input else []
         self.error = ""
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         notices = []
@@ -209,9 +275,15 @@ class PasscodeState(AuthState):
         self.notice = " ".join(notices)
         return redirect
 
-    def _check(self, db: Session, pending: PendingLogin, code: object, device: str) -> _Outcome:
-        """Check the code and, when it holds, start the session (in a worker thread)."""
-        result = twofactor.verify_login_code(db, pending, code, now=utcnow())
+    def _check(
+        self,
+        db: Session,
+        pending: PendingLogin,
+        check: Callable[[Session, PendingLogin], mfa.CodeCheck],
+        device: str,
+    ) -> _Outcome:
+        """Check the second factor and, when it holds, start the session (worker thread)."""
+        result = check(db, pending)
         if not result.ok:
             return _Outcome(check=result)
         previous_sign_in = db.get(User, pending.user_id).last_sign_in_at

@@ -14,11 +14,24 @@ from typing import TypedDict
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import audit, backup_codes, twofactor, user_agents
+from rxapp.services import audit, user_agents
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.passkeys import store as passkey_store
+from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.sessions import SignedIn
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
 from rxapp.state.display import iso_time
+
+
+class PasskeyRow(TypedDict):
+    """One passkey in the Passkeys card, as the browser sees it (nothing secret)."""
+
+    id: str
+    name: str
+    created: str
+    last_used: str
 
 
 class ActivityRow(TypedDict):
@@ -43,13 +56,15 @@ class AccountView:
     user_id: int
     session_id: int
     activity: tuple[audit.Activity, ...] = ()
+    totp_active: bool = False
+    passkeys: tuple[passkey_store.PasskeyInfo, ...] = ()
 
 
 def read_account(db: Session, signed_in: SignedIn) -> AccountView:
     """The profile's data for a signed-in user, fresh from the database."""
     db.refresh(signed_in.user)
     user = signed_in.user
-    active = twofactor.is_enabled(user)
+    active = mfa.has_second_factor(user)
     return AccountView(
         email=user.email,
         is_admin=user.is_admin,
@@ -61,6 +76,17 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         user_id=user.id,
         session_id=signed_in.session.id,
         activity=tuple(audit.recent_activity(db, user.id)),
+        totp_active=totp_flows.is_enabled(user),
+        passkeys=tuple(passkey_store.listed(db, user.id)),
+    )
+
+
+def _passkey_row(item: passkey_store.PasskeyInfo) -> PasskeyRow:
+    return PasskeyRow(
+        id=str(item.id),
+        name=item.name,
+        created=iso_time(item.created_at),
+        last_used=iso_time(item.last_used_at),
     )
 
 
@@ -76,8 +102,11 @@ class ProfileState(AuthState):
     member_since: str = ""
     last_sign_in: str = ""
     twofa_active: bool = False
+    # TOTP itself (2FA may be on with passkeys alone).
+    totp_active: bool = False
     twofa_since: str = ""
     backup_remaining: int = 0
+    passkeys: list[PasskeyRow] = []
     activity: list[ActivityRow] = []
     # True once the account has been read for this tab: until then the page shows a
     # loading state, never the defaults above as if they were data.
@@ -96,8 +125,10 @@ class ProfileState(AuthState):
         self.member_since = iso_time(view.member_since)
         self.last_sign_in = iso_time(view.last_sign_in)
         self.twofa_active = view.twofa_active
+        self.totp_active = view.totp_active
         self.twofa_since = iso_time(view.twofa_since)
         self.backup_remaining = view.backup_remaining
+        self.passkeys = [_passkey_row(item) for item in view.passkeys]
         self.activity = [_activity_row(item) for item in view.activity]
         self.session_checked = True
         self.profile_loaded = True
@@ -106,8 +137,10 @@ class ProfileState(AuthState):
         self.member_since = ""
         self.last_sign_in = ""
         self.twofa_active = False
+        self.totp_active = False
         self.twofa_since = ""
         self.backup_remaining = 0
+        self.passkeys = []
         self.activity = []
         self.profile_loaded = False
 

@@ -17,11 +17,16 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import backup_codes, reauth, reveals, sessions, twofactor
+from rxapp.services import reauth, reveals, sessions
 from rxapp.services.clock import utcnow
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.passkeys import flows as passkey_flows
+from rxapp.services.mfa.totp import flows as totp_flows
+from rxapp.services.mfa.totp.algorithm import grouped as totp_grouped
 from rxapp.services.sessions import SignedIn
-from rxapp.services.totp import grouped as totp_grouped
 from rxapp.settings import get_settings
+from rxapp.state import passkeys as browser
 from rxapp.state import secret_cache
 from rxapp.state.auth import SignedOut
 from rxapp.state.offloop import run_db
@@ -36,14 +41,23 @@ NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 
 
 class ReauthState(ProfileState):
-    """A fresh proof before a sensitive action: the password to enable, a code otherwise."""
+    """A fresh proof before a sensitive action: a code when 2FA is on, else the password."""
 
     open: bool = False
+    # What the proof is for: enable, backup, passkey_add, passkey_remove.
     purpose: str = ""
+    # What it asks for: "code" (2FA on) or "password".
+    kind: str = ""
+    # A code, or one of the account's passkeys.
+    passkey_offered: bool = False
+    passkey_waiting: bool = False
     error: str = ""
 
-    def _ask(self, purpose: str) -> None:
+    def _ask(self, purpose: str, view: AccountView) -> None:
         self.purpose = purpose
+        self.kind = "code" if view.twofa_active else "password"
+        self.passkey_offered = view.twofa_active and bool(view.passkeys)
+        self.passkey_waiting = False
         self.error = ""
         self.open = True
 
@@ -51,26 +65,79 @@ class ReauthState(ProfileState):
         self.open = False
         self.error = ""
         self.purpose = ""
+        self.kind = ""
+        self.passkey_offered = False
+        self.passkey_waiting = False
+
+    @rx.event
+    async def use_passkey(self) -> Any:
+        """Prove it with one of the account's passkeys instead of a code."""
+        rp = browser.relying_party(self.router.headers.origin)
+        if rp is None or not self.open:
+            self.error = browser.UNAVAILABLE if rp is None else ""
+            return None
+
+        def begin(db: Session, signed_in: SignedIn) -> str:
+            bound = browser.session_binding(signed_in)
+            return passkey_flows.begin_reauth(db, signed_in.user.id, rp, bound, now=utcnow())
+
+        options = await self._as_user(begin)
+        if isinstance(options, SignedOut):
+            self._close()
+            return self._to_login()
+        if not options:
+            self.passkey_offered = False
+            return None
+        self.error = ""
+        self.passkey_waiting = True
+        return browser.in_browser("get", options, ReauthState.finish_passkey)
+
+    @rx.event
+    async def finish_passkey(self, result: str) -> Any:
+        """The browser's answer: a fresh proof, then what it was asked for."""
+        self.passkey_waiting = False
+        rp = browser.relying_party(self.router.headers.origin)
+        purpose = self.purpose
+        if rp is None or not self.open:
+            return None
+
+        def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
+            problem = passkey_flows.prove(
+                db, signed_in, rp, browser.session_binding(signed_in), result, now=utcnow()
+            )
+            return problem, read_account(db, signed_in)
+
+        outcome = await self._as_user(prove)
+        if isinstance(outcome, SignedOut):
+            self._close()
+            return self._to_login()
+        problem, view = outcome
+        self._apply(view)
+        if problem:
+            self.error = problem
+            return None
+        self._close()
+        return await self._carry_on(purpose)
 
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Check the proof, then carry on with what it was asked for."""
         value = form.get("proof")
-        purpose = self.purpose
+        purpose, kind = self.purpose, self.kind
         device = self._proven_device()
 
-        def prove(db: Session, signed_in: SignedIn) -> tuple[str, str | None, AccountView]:
-            expected = "backup" if reauth.asks_for_code(signed_in) else "enable"
-            if purpose != expected:
-                return expected, "changed", read_account(db, signed_in)
+        def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
+            expected = "code" if reauth.asks_for_code(signed_in) else "password"
+            if kind != expected:
+                return "changed", read_account(db, signed_in)
             problem = reauth.prove(db, signed_in, value, now=utcnow(), device=device)
-            return expected, problem, read_account(db, signed_in)
+            return problem, read_account(db, signed_in)
 
         result = await self._as_user(prove, heavy=True)
         if isinstance(result, SignedOut):
             self._close()
             return self._to_login()
-        expected, problem, view = result
+        problem, view = result
         self._apply(view)
         if problem == "changed":
             self._close()  # the account changed meanwhile: start over
@@ -79,9 +146,22 @@ class ReauthState(ProfileState):
             self.error = problem
             return rx.set_value("reauth-input", "")
         self._close()
-        if expected == "enable":
+        return await self._carry_on(purpose)
+
+    async def _carry_on(self, purpose: str) -> Any:
+        """What the fresh proof was asked for."""
+        from rxapp.state.profile_passkeys import PasskeysState
+
+        if purpose == "enable":
             return await (await self.get_state(EnrollState))._begin()
-        return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+        if purpose == "backup":
+            return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+        passkeys = await self.get_state(PasskeysState)
+        if purpose == "passkey_add":
+            passkeys._open_add()
+        elif purpose == "passkey_remove":
+            passkeys._open_remove()
+        return None
 
     @rx.event
     def cancel(self, _open: object = False) -> None:
@@ -103,7 +183,7 @@ class EnrollState(ProfileState):
             return dict(NO_KEY)
         return secret_cache.get(self._ref) or dict(NO_KEY)
 
-    def _show(self, enrollment: twofactor.Enrollment) -> None:
+    def _show(self, enrollment: totp_flows.Enrollment) -> None:
         self._ref = secrets.token_urlsafe(18)
         secret_cache.put(
             self._ref,
@@ -124,8 +204,8 @@ class EnrollState(ProfileState):
         self.error = ""
 
     async def _begin(self) -> Any:
-        def begin(db: Session, signed_in: SignedIn) -> twofactor.Enrollment | None:
-            return twofactor.begin_enrollment(db, signed_in.user, now=utcnow())
+        def begin(db: Session, signed_in: SignedIn) -> totp_flows.Enrollment | None:
+            return totp_flows.begin_enrollment(db, signed_in.user, now=utcnow())
 
         enrollment = await self._as_user(begin)
         if isinstance(enrollment, SignedOut):
@@ -139,7 +219,7 @@ class EnrollState(ProfileState):
         """Open the enable dialog with a new key (after a password check if needed)."""
 
         def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
-            if twofactor.is_enabled(signed_in.user):
+            if totp_flows.is_enabled(signed_in.user):
                 return "on", read_account(db, signed_in)
             fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
             return ("fresh" if fresh else "prove"), read_account(db, signed_in)
@@ -150,7 +230,7 @@ class EnrollState(ProfileState):
         verdict, view = result
         self._apply(view)
         if verdict == "prove":
-            (await self.get_state(ReauthState))._ask("enable")
+            (await self.get_state(ReauthState))._ask("enable", view)
             return None
         if verdict == "fresh":
             return await self._begin()
@@ -163,26 +243,31 @@ class EnrollState(ProfileState):
         if not self.open:
             return None
 
-        def confirm(db: Session, signed_in: SignedIn) -> twofactor.CodeCheck:
-            return twofactor.confirm_enrollment(
+        def confirm(db: Session, signed_in: SignedIn) -> tuple[mfa.CodeCheck, AccountView]:
+            result = totp_flows.confirm_enrollment(
                 db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
+            return result, read_account(db, signed_in)
 
-        result = await self._as_user(confirm)
-        if isinstance(result, SignedOut):
+        confirmed = await self._as_user(confirm)
+        if isinstance(confirmed, SignedOut):
             self._close()
             return self._to_login()
+        result, view = confirmed
         if not result.ok:
             self.error = self._drift_message(code) or result.message
             return [rx.set_value("enroll-code", ""), SHOW_ENROLL_ERROR]
+        self._apply(view)
         self._close()
+        if not result.turned_on:
+            return None  # 2FA was on already (passkeys): its backup codes stay as they are
         return await (await self.get_state(BackupCodesState))._new_batch(first=True)
 
     def _drift_message(self, code: object) -> str | None:
         """A wrong code that is right for a nearby time: the phone's clock is off. Safe to
         say here: the person in this dialog holds the key."""
         secret = (secret_cache.get(self._ref) or {}).get("plain")
-        return twofactor.clock_drift_message(secret, code, now=utcnow()) if secret else None
+        return totp_flows.clock_drift_message(secret, code, now=utcnow()) if secret else None
 
     @rx.event
     async def close(self, _open: object = False) -> None:
@@ -193,8 +278,8 @@ class EnrollState(ProfileState):
             return
 
         def cancel(db: Session, signed_in: SignedIn) -> None:
-            if not twofactor.is_enabled(signed_in.user):
-                twofactor.cancel_enrollment(db, signed_in.user.id)
+            if not totp_flows.is_enabled(signed_in.user):
+                totp_flows.cancel_enrollment(db, signed_in.user.id)
 
         await self._as_user(cancel)
 
@@ -202,7 +287,7 @@ class EnrollState(ProfileState):
         """After a reconnect: put the key being set up back in this process's memory."""
         if not self.open or secret_cache.get(self._ref):
             return
-        enrollment = await run_db(lambda db: twofactor.pending_enrollment(db, user_id))
+        enrollment = await run_db(lambda db: totp_flows.pending_enrollment(db, user_id))
         if enrollment is None:
             self._close()
             return
@@ -225,7 +310,7 @@ class DisableState(ProfileState):
             return self._to_login()
         self._apply(result)
         self.error = ""
-        self.open = result.twofa_active
+        self.open = result.totp_active
         return None
 
     @rx.event
@@ -234,9 +319,9 @@ class DisableState(ProfileState):
         code = form.get("code")
 
         def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
-            if not twofactor.is_enabled(signed_in.user):
+            if not totp_flows.is_enabled(signed_in.user):
                 return "", read_account(db, signed_in)
-            result = twofactor.disable(
+            result = mfa.disable(
                 db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
             )
             return ("" if result.ok else result.message), read_account(db, signed_in)
@@ -311,7 +396,7 @@ class BackupCodesState(ProfileState):
 
         def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal, AccountView]:
             now = utcnow()
-            codes = twofactor.new_backup_codes(db, signed_in.user.id, now=now)
+            codes = mfa.new_backup_codes(db, signed_in.user.id, now=now)
             shown = [backup_codes.formatted(code) for code in codes]
             reveal = reveals.create(
                 db,
@@ -393,7 +478,7 @@ class BackupCodesState(ProfileState):
             return self._to_login()
         self._apply(result)
         if result.twofa_active:
-            (await self.get_state(ReauthState))._ask("backup")
+            (await self.get_state(ReauthState))._ask("backup", result)
         return None
 
     @rx.event
@@ -449,11 +534,14 @@ async def restore_dialogs(
 ) -> list[Any] | None:
     """On a page load: after a navigation close every dialog; after a reconnect keep them,
     with their secrets read back into this process."""
+    from rxapp.state.profile_passkeys import PasskeysState
+
     reauth_state = await profile.get_state(ReauthState)
     enroll = await profile.get_state(EnrollState)
     disable = await profile.get_state(DisableState)
     backup = await profile.get_state(BackupCodesState)
     if not keep_open:
+        (await profile.get_state(PasskeysState))._close_all()
         reauth_state._close()
         enroll._close()
         disable.open = False

@@ -54,6 +54,7 @@ class Row(TypedDict):
     created: str
     last_sign_in: str
     backup_codes: int
+    passkeys: int
     admin: bool
     required_by: str
     me: bool
@@ -69,6 +70,7 @@ def _to_row(row: users_query.UserRow, *, me: int | None) -> Row:
         created=iso_time(row.created_at),
         last_sign_in=iso_time(row.last_sign_in_at),
         backup_codes=row.backup_codes_left,
+        passkeys=row.passkeys,
         admin=row.is_admin,
         required_by=iso_time(row.required_by),
         me=row.id == me,

@@ -17,9 +17,12 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from rxapp.cluster.config import ClusterError
 from rxapp.cluster.nginx import nginx_executable
 from rxapp.runtime import free_port
-from rxapp.services import accounts, backup_codes, totp, twofactor
+from rxapp.services import accounts
 from rxapp.services.clock import utcnow
 from rxapp.services.database import session_for
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.testing import SERVER_ERROR_MARKERS, Account
 from tests.conftest import REDIS_URL, fresh_postgres_database, services_unavailable
 from tests.scaleout import cluster_process
@@ -138,8 +141,8 @@ def user_2fa(cluster: ClusterProcess) -> TwoFactorAccount:
     now = utcnow()
     with session_for(cluster.db_url) as db:
         created = accounts.create_user(db, email, "cluster-password", now=now)
-        enrollment = twofactor.begin_enrollment(db, created, now=now)
-        check = twofactor.confirm_enrollment(
+        enrollment = totp_flows.begin_enrollment(db, created, now=now)
+        check = totp_flows.confirm_enrollment(
             db, created.id, pyotp.TOTP(enrollment.secret).at(now), now=now
         )
         assert check.ok

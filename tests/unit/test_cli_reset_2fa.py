@@ -12,7 +12,8 @@ from sqlmodel import Session, func, select
 
 from rxapp import cli
 from rxapp.models import AuditEvent, BackupCode, PendingLogin, User
-from rxapp.services import secretbox, sessions, totp
+from rxapp.services import secretbox, sessions
+from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.settings import get_settings
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Fixtures for the second-factor service tests (totp, secretbox, throttle, backup codes,
-twofactor): a known encryption key, and settings read afresh around each test."""
+mfa): a known encryption key, and settings read afresh around each test."""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from rxapp.models import AuditEvent, BackupCode, PendingLogin, User
-from rxapp.services import admin, audit, backup_codes, secretbox, sessions, totp
+from rxapp.services import admin, audit, secretbox, sessions
 from rxapp.services.database import engine_for
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import algorithm as totp
 from tests.conftest import stored_bytes
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

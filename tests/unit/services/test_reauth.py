@@ -12,8 +12,10 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, User
-from rxapp.services import accounts, backup_codes, reauth, sessions, twofactor
+from rxapp.services import accounts, reauth, sessions
 from rxapp.services.database import engine_for
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.sessions import SignedIn
 
 pytestmark = pytest.mark.usefixtures("secret_key")
@@ -33,8 +35,8 @@ def signed_in(db: Session, user: User, *, now: datetime = SIGNED_IN_AT) -> Signe
 def enable_2fa(db: Session, user: User) -> str:
     """Turn 2FA on for `user` (enrolled 10 minutes before T0); return the secret."""
     at = T0 - timedelta(minutes=10)
-    enrollment = twofactor.begin_enrollment(db, user, now=at)
-    assert twofactor.confirm_enrollment(db, user.id, pyotp.TOTP(enrollment.secret).at(at), now=at)
+    enrollment = totp_flows.begin_enrollment(db, user, now=at)
+    assert totp_flows.confirm_enrollment(db, user.id, pyotp.TOTP(enrollment.secret).at(at), now=at)
     db.refresh(user)
     return enrollment.secret
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from rxapp.models import BackupCode, User
+from rxapp.models import BackupCode, Passkey, User
 from rxapp.services import users_query
 from rxapp.services.database import engine_for
 from rxapp.services.users_query import (
@@ -221,26 +220,7 @@ def test_non_string_search_is_empty(raw):
     assert normalize_search(raw) == ""
 
 
-# --- the CHECK constraint behind the filter -------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("twofa_active", "enabled_at"),
-    [(True, None), (False, NOW)],
-    ids=["flag-without-timestamp", "timestamp-without-flag"],
-)
-def test_database_refuses_a_flag_that_disagrees_with_the_enabled_timestamp(
-    db, twofa_active, enabled_at
-):
-    row = user_values("odd@example.com") | {
-        "twofa_active": twofa_active,
-        "totp_enabled_at": enabled_at,
-        "totp_secret": TOTP_SECRET,
-    }
-    with pytest.raises(IntegrityError):
-        insert_users(db, [row])
-    db.rollback()
-    assert user_count(db) == 0
+# --- rows as the service writes them ------------------------------------------------------
 
 
 def test_database_accepts_consistent_rows(db):
@@ -282,6 +262,7 @@ def test_counts_equal_independent_count_queries(db, seeded, status):
                 u.email.startswith(search) and u.is_admin and u.totp_enabled_at is None
                 for u in seeded
             ),
+            StatusFilter.HAS_PASSKEY: 0,  # the seeded accounts have none
         }[status]
         assert result.total == expected_total, search
         assert len(all_pages(db, status=status, search=search)) == expected_total, search
@@ -308,6 +289,7 @@ def test_filter_returns_exactly_the_users_with_that_status(db, seeded, status):
         StatusFilter.ACTIVATED: lambda u: u.totp_enabled_at is not None,
         StatusFilter.NOT_ACTIVATED: lambda u: u.totp_enabled_at is None,
         StatusFilter.REQUIRED: lambda u: u.is_admin and u.totp_enabled_at is None,
+        StatusFilter.HAS_PASSKEY: lambda u: False,  # the seeded accounts have none
     }[status]
     rows = all_pages(db, status=status)
     assert sorted(ids_of(rows)) == sorted(u.id for u in seeded if wanted(u))
@@ -537,6 +519,7 @@ def test_rows_carry_no_password_hash_or_secret(db, seeded):
         "backup_codes_left",
         "is_admin",
         "required_by",
+        "passkeys",
     }
     for row in fetch_page(db, status=StatusFilter.ACTIVATED).rows:
         text = repr(row)
@@ -614,7 +597,44 @@ def test_module_exposes_only_the_documented_filters():
         "activated",
         "not_activated",
         "required",
+        "has_passkey",
     }
+
+
+def test_an_account_with_passkeys_alone_is_activated_and_filtered_by_has_a_passkey(db):
+    insert_users(
+        db,
+        [
+            user_values("app@example.com", activated=True),
+            user_values("keys@example.com") | {"twofa_active": True},
+            user_values("none@example.com"),
+        ],
+    )
+    keys_id = db.exec(select(User.id).where(User.email == "keys@example.com")).one()
+    for n in range(2):
+        db.add(
+            Passkey(
+                user_id=keys_id,
+                credential_id=f"cred-{n}",
+                public_key="AA",
+                name=f"Key {n}",
+                created_at=NOW,
+            )
+        )
+    db.commit()
+
+    page = fetch_page(db, status=parse_filter("has_passkey"))
+    assert [(r.email, r.activated, r.passkeys) for r in page.rows] == [
+        ("keys@example.com", True, 2)
+    ]
+    assert page.total == 1
+    everyone = {r.email: (r.activated, r.passkeys) for r in fetch_page(db).rows}
+    assert everyone == {
+        "app@example.com": (True, 0),
+        "keys@example.com": (True, 2),
+        "none@example.com": (False, 0),
+    }
+    assert fetch_page(db, status=StatusFilter.ACTIVATED).total == 2
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def test_the_enrolment_key_is_shown_only_while_the_dialog_is_open_on_the_proven_
     auth.session_token = "t" * 43
     enroll = substate(root, EnrollState)
     enroll._show(
-        profile_dialogs.twofactor.Enrollment(secret="JBSWY3DPEHPK3PXP", uri="u", qr_data_uri="q")
+        profile_dialogs.totp_flows.Enrollment(secret="JBSWY3DPEHPK3PXP", uri="u", qr_data_uri="q")
     )
     assert enroll.key["plain"] == "JBSWY3DPEHPK3PXP"
     assert enroll.key["grouped"] == "JBSW Y3DP EHPK 3PXP"

@@ -1,6 +1,6 @@
 """TOTP (RFC 6238) algorithm: secrets, code normalisation, matching, provisioning.
 
-Pure functions without side effects; `twofactor` stores what they decide.
+Pure functions without side effects; `flows` (and `mfa.flow`) store what they decide.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 import pyotp
 import qrcode
 import qrcode.image.svg
+from pyotp.exceptions import OTPVerificationError
 
 DIGITS = 6
 PERIOD = 30
@@ -46,16 +47,15 @@ def code_at(secret: str, step: int) -> str:
 
 
 def matching_step(secret: str, code: str, *, now: datetime) -> int | None:
-    """The latest step within the drift window whose code equals `code`, or None.
-
-    Every candidate is compared, in constant time, whether or not an earlier one matched.
-    """
-    current = time_step(now)
-    found = None
-    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
-        if hmac.compare_digest(code_at(secret, step), code):
-            found = step
-    return found
+    """The step within the drift window whose code equals `code`, or None: pyotp's own
+    window verification (`verify_and_get_timecode`, constant-time comparisons), which
+    returns the matched step that the caller stores against replay."""
+    try:
+        return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).verify_and_get_timecode(
+            code, for_time=now, valid_window=DRIFT_STEPS
+        )
+    except OTPVerificationError:
+        return None
 
 
 def provisioning_uri(secret: str, *, email: str, issuer: str) -> str:

@@ -19,17 +19,12 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, BackupCode, PendingLogin, User
-from rxapp.services import (
-    accounts,
-    admin,
-    backup_codes,
-    secretbox,
-    sessions,
-    throttle,
-    totp,
-    twofactor,
-)
+from rxapp.services import accounts, admin, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
+from rxapp.services.mfa import flow as mfa
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp import flows as totp_flows
 
 pytestmark = pytest.mark.usefixtures("secret_key")
 
@@ -65,8 +60,8 @@ def new_user(db: Session, email: str = "alice@example.com") -> User:
 
 
 def enroll(db: Session, user: User, *, now: datetime = ENROLLED_AT) -> Member:
-    enrollment = twofactor.begin_enrollment(db, user, now=now)
-    result = twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, now), now=now)
+    enrollment = totp_flows.begin_enrollment(db, user, now=now)
+    result = totp_flows.confirm_enrollment(db, user.id, code_for(enrollment.secret, now), now=now)
     assert result.ok, result.message
     return Member(id=user.id, email=user.email, secret=enrollment.secret)
 
@@ -119,7 +114,7 @@ def run_together(count: int, work: Callable[[int], R]) -> list[R]:
         return list(pool.map(call, range(count)))
 
 
-def is_wait(result: twofactor.CodeCheck) -> bool:
+def is_wait(result: mfa.CodeCheck) -> bool:
     """An answer that only says to wait (nothing was checked or counted)."""
     return not result.ok and result.message.startswith("Too many failed attempts. Try again in")
 
@@ -130,68 +125,68 @@ def is_wait(result: twofactor.CodeCheck) -> bool:
 def test_enrollment_offers_a_new_secret_without_turning_2fa_on(db, db_url):
     user = new_user(db)
 
-    enrollment = twofactor.begin_enrollment(db, user, now=ENROLLED_AT)
+    enrollment = totp_flows.begin_enrollment(db, user, now=ENROLLED_AT)
 
     assert len(enrollment.secret) == 32
     assert "alice%40example.com" in enrollment.uri or "alice@example.com" in enrollment.uri
     assert "issuer=rxapp" in enrollment.uri
     assert enrollment.qr_data_uri.startswith("data:image/svg+xml;base64,")
     stored = fresh(db_url, user.id)
-    assert not twofactor.is_enabled(stored)
+    assert not totp_flows.is_enabled(stored)
     assert stored.totp_secret is None
     assert enrollment.secret not in stored.totp_pending_secret
 
 
 def test_confirm_with_a_wrong_code_is_refused_with_the_setup_hint(db, db_url):
     user = new_user(db)
-    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+    enrollment = totp_flows.begin_enrollment(db, user, now=T0)
 
-    result = twofactor.confirm_enrollment(db, user.id, wrong_code(enrollment.secret, T0), now=T0)
+    result = totp_flows.confirm_enrollment(db, user.id, wrong_code(enrollment.secret, T0), now=T0)
 
     assert not result.ok
     assert "scanned the QR code" in result.message
-    assert not twofactor.is_enabled(fresh(db_url, user.id))
+    assert not totp_flows.is_enabled(fresh(db_url, user.id))
     # The dialog stays usable: the right code still works.
-    assert twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0).ok
+    assert totp_flows.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0).ok
 
 
 @pytest.mark.parametrize("raw", ["12345", "１２３４５６", None, 123456, "ABCD-EFGH"])
 def test_confirm_with_malformed_input_is_refused(db, db_url, raw):
     user = new_user(db)
-    twofactor.begin_enrollment(db, user, now=T0)
+    totp_flows.begin_enrollment(db, user, now=T0)
 
-    result = twofactor.confirm_enrollment(db, user.id, raw, now=T0)
+    result = totp_flows.confirm_enrollment(db, user.id, raw, now=T0)
 
     assert not result.ok
     assert "6-digit" in result.message
-    assert not twofactor.is_enabled(fresh(db_url, user.id))
+    assert not totp_flows.is_enabled(fresh(db_url, user.id))
 
 
 def test_confirm_without_a_started_enrollment_is_refused(db):
     user = new_user(db)
 
-    assert not twofactor.confirm_enrollment(db, user.id, "123456", now=T0).ok
+    assert not totp_flows.confirm_enrollment(db, user.id, "123456", now=T0).ok
 
 
 def test_a_new_enrollment_replaces_the_unconfirmed_secret(db):
     user = new_user(db)
-    first = twofactor.begin_enrollment(db, user, now=T0)
-    second = twofactor.begin_enrollment(db, user, now=T0)
+    first = totp_flows.begin_enrollment(db, user, now=T0)
+    second = totp_flows.begin_enrollment(db, user, now=T0)
     assert code_for(first.secret, T0) != code_for(second.secret, T0)
 
-    assert not twofactor.confirm_enrollment(db, user.id, code_for(first.secret, T0), now=T0).ok
-    assert twofactor.confirm_enrollment(db, user.id, code_for(second.secret, T0), now=T0).ok
+    assert not totp_flows.confirm_enrollment(db, user.id, code_for(first.secret, T0), now=T0).ok
+    assert totp_flows.confirm_enrollment(db, user.id, code_for(second.secret, T0), now=T0).ok
 
 
 def test_confirm_with_the_right_code_enables_2fa_and_stores_the_step(db, db_url):
     user = new_user(db)
-    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+    enrollment = totp_flows.begin_enrollment(db, user, now=T0)
 
-    result = twofactor.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0)
+    result = totp_flows.confirm_enrollment(db, user.id, code_for(enrollment.secret, T0), now=T0)
 
     assert result.ok
     stored = fresh(db_url, user.id)
-    assert twofactor.is_enabled(stored)
+    assert totp_flows.is_enabled(stored)
     assert stored.totp_enabled_at == T0
     assert stored.totp_last_step == totp.time_step(T0)
     assert stored.totp_pending_secret is None
@@ -206,13 +201,13 @@ def test_the_enrollment_code_cannot_sign_in_again_in_the_same_step(db):
     assert totp.time_step(same_step) == totp.time_step(T0)
     token = sign_in(db, member.id, now=same_step)
 
-    replay = twofactor.verify_login_code(
+    replay = mfa.verify_login_code(
         db, pending_of(db, token, now=same_step), code_for(member.secret, T0), now=same_step
     )
 
     assert not replay.ok
     next_step = T0 + STEP
-    result = twofactor.verify_login_code(
+    result = mfa.verify_login_code(
         db, pending_of(db, token, now=next_step), code_for(member.secret, next_step), now=next_step
     )
     assert result.ok, result.message
@@ -242,29 +237,29 @@ def test_the_right_code_ends_the_pending_login_once(db, member):
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
 
-    result = twofactor.verify_login_code(db, pending, code_for(member.secret, T0), now=T0)
+    result = mfa.verify_login_code(db, pending, code_for(member.secret, T0), now=T0)
 
     assert result.ok
     assert not result.used_backup_code
     assert sessions.current_pending_login(db, token, now=T0) is None
     later = T0 + STEP
-    again = twofactor.verify_login_code(db, pending, code_for(member.secret, later), now=later)
+    again = mfa.verify_login_code(db, pending, code_for(member.secret, later), now=later)
     assert not again.ok
     assert again.login_voided
     # That refusal spent nothing: the same code still signs in through a new pending login.
     other = pending_of(db, sign_in(db, member.id, now=later), now=later)
-    assert twofactor.verify_login_code(db, other, code_for(member.secret, later), now=later).ok
+    assert mfa.verify_login_code(db, other, code_for(member.secret, later), now=later).ok
 
 
 @pytest.mark.both_databases
 def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
     first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
     code = code_for(member.secret, T0)
-    assert twofactor.verify_login_code(db, first, code, now=T0).ok
+    assert mfa.verify_login_code(db, first, code, now=T0).ok
 
     later = T0 + 5 * SECOND
     second = pending_of(db, sign_in(db, member.id, now=later), now=later)
-    result = twofactor.verify_login_code(db, second, code, now=later)
+    result = mfa.verify_login_code(db, second, code, now=later)
 
     assert not result.ok
     assert result.message.startswith("That code was already used.")
@@ -273,20 +268,20 @@ def test_a_replayed_code_is_refused_in_a_new_login(db, db_url, member):
 
 def test_an_older_code_within_the_drift_window_is_refused_after_a_newer_one(db, member):
     first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
-    assert twofactor.verify_login_code(db, first, code_for(member.secret, T0), now=T0).ok
+    assert mfa.verify_login_code(db, first, code_for(member.secret, T0), now=T0).ok
 
     later = T0 + 2 * SECOND
     second = pending_of(db, sign_in(db, member.id, now=later), now=later)
     previous_step = code_for(member.secret, T0, -1)
 
-    assert not twofactor.verify_login_code(db, second, previous_step, now=later).ok
+    assert not mfa.verify_login_code(db, second, previous_step, now=later).ok
 
 
 @pytest.mark.parametrize("offset", [-1, 1])
 def test_one_step_of_clock_drift_is_accepted(db, member, offset):
     pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
 
-    result = twofactor.verify_login_code(db, pending, code_for(member.secret, T0, offset), now=T0)
+    result = mfa.verify_login_code(db, pending, code_for(member.secret, T0, offset), now=T0)
 
     assert result.ok, result.message
 
@@ -297,7 +292,7 @@ def test_two_steps_of_clock_drift_are_refused(db, db_url, member, offset):
     code = code_for(member.secret, T0, offset)
     assert code not in {code_for(member.secret, T0, o) for o in (-1, 0, 1)}
 
-    result = twofactor.verify_login_code(db, pending, code, now=T0)
+    result = mfa.verify_login_code(db, pending, code, now=T0)
 
     assert not result.ok
     assert result.message.startswith("That code is not right.")
@@ -308,7 +303,7 @@ def test_two_steps_of_clock_drift_are_refused(db, db_url, member, offset):
 def test_malformed_input_is_explained_and_not_counted(db, db_url, member, raw):
     pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
 
-    result = twofactor.verify_login_code(db, pending, raw, now=T0)
+    result = mfa.verify_login_code(db, pending, raw, now=T0)
 
     assert not result.ok
     assert "6-digit code" in result.message
@@ -318,7 +313,7 @@ def test_malformed_input_is_explained_and_not_counted(db, db_url, member, raw):
 def test_a_user_without_2fa_cannot_pass_the_code_check(db):
     user = new_user(db)
 
-    assert not twofactor.check_code(db, user.id, "123456", now=T0).ok
+    assert not mfa.check_code(db, user.id, "123456", now=T0).ok
 
 
 # --- throttling -------------------------------------------------------------------------
@@ -327,7 +322,7 @@ def test_a_user_without_2fa_cannot_pass_the_code_check(db):
 def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
     pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
 
-    result = twofactor.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
+    result = mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
 
     assert not result.ok
     assert failures_of(db_url, member.id) == 1
@@ -338,11 +333,11 @@ def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
 def test_an_attempt_within_the_backoff_is_refused_unchecked_and_counted(db, db_url, member):
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
-    twofactor.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
+    mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
     soon = T0 + timedelta(milliseconds=500)
 
     # Even the right code is not looked at before the wait is over.
-    result = twofactor.verify_login_code(db, pending, code_for(member.secret, soon), now=soon)
+    result = mfa.verify_login_code(db, pending, code_for(member.secret, soon), now=soon)
 
     assert not result.ok
     assert result.counted
@@ -355,7 +350,7 @@ def test_an_attempt_within_the_backoff_is_refused_unchecked_and_counted(db, db_u
     assert pending_of(db, token, now=soon).failures == 2
     # Once the wait is over, the right code works (its step was never spent).
     after = soon + 2 * SECOND
-    assert twofactor.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
+    assert mfa.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
     assert failures_of(db_url, member.id) == 0
 
 
@@ -365,9 +360,7 @@ def test_five_failures_void_the_pending_login(db, member):
     results = []
     for _ in range(5):
         pending = pending_of(db, token, now=now)
-        results.append(
-            twofactor.verify_login_code(db, pending, wrong_code(member.secret, now), now=now)
-        )
+        results.append(mfa.verify_login_code(db, pending, wrong_code(member.secret, now), now=now))
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
 
     assert [r.login_voided for r in results] == [False, False, False, False, True]
@@ -391,9 +384,7 @@ def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, me
         if pending is None or pending.failures == 4:  # expired, or one more would void it
             token = sign_in(db, member.id, now=now)
             pending = pending_of(db, token, now=now)
-        results.append(
-            twofactor.verify_login_code(db, pending, wrong_code(member.secret, now), now=now)
-        )
+        results.append(mfa.verify_login_code(db, pending, wrong_code(member.secret, now), now=now))
         wait = throttle.seconds_to_wait(db, member.id, now=now)
         assert wait > 0
         now += wait * SECOND
@@ -409,14 +400,14 @@ def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, me
     # Still locked a minute before the end, even with the right code and a new sign-in.
     almost = locked_at + timedelta(minutes=14)
     pending = pending_of(db, sign_in(db, member.id, now=almost), now=almost)
-    blocked = twofactor.verify_login_code(db, pending, code_for(member.secret, almost), now=almost)
+    blocked = mfa.verify_login_code(db, pending, code_for(member.secret, almost), now=almost)
     assert not blocked.ok
     assert blocked.message == "Too many failed attempts. Try again in 1 minute."
     assert failures_of(db_url, member.id) == 10
 
     over = locked_at + timedelta(minutes=15)
     pending = pending_of(db, sign_in(db, member.id, now=over), now=over)
-    assert twofactor.verify_login_code(db, pending, code_for(member.secret, over), now=over).ok
+    assert mfa.verify_login_code(db, pending, code_for(member.secret, over), now=over).ok
 
 
 def test_a_backup_code_is_refused_during_a_lockout_too(db, member):
@@ -425,7 +416,7 @@ def test_a_backup_code_is_refused_during_a_lockout_too(db, member):
         throttle.record_failure(db, member.id, now=T0)
     db.commit()
 
-    result = twofactor.check_code(db, member.id, codes[0], now=T0 + timedelta(minutes=1))
+    result = mfa.check_code(db, member.id, codes[0], now=T0 + timedelta(minutes=1))
 
     assert not result.ok
     assert result.wait_seconds == 14 * 60
@@ -436,13 +427,13 @@ def test_a_success_resets_the_counter(db, db_url, member):
     token = sign_in(db, member.id, now=T0)
     now = T0
     for _ in range(3):
-        twofactor.verify_login_code(
+        mfa.verify_login_code(
             db, pending_of(db, token, now=now), wrong_code(member.secret, now), now=now
         )
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
     assert failures_of(db_url, member.id) == 3
 
-    assert twofactor.verify_login_code(
+    assert mfa.verify_login_code(
         db, pending_of(db, token, now=now), code_for(member.secret, now), now=now
     ).ok
 
@@ -452,7 +443,7 @@ def test_a_success_resets_the_counter(db, db_url, member):
     # The next failure starts the backoff from the beginning again.
     later = now + STEP
     pending = pending_of(db, sign_in(db, member.id, now=later), now=later)
-    again = twofactor.verify_login_code(db, pending, wrong_code(member.secret, later), now=later)
+    again = mfa.verify_login_code(db, pending, wrong_code(member.secret, later), now=later)
     assert again.wait_seconds == 1
 
 
@@ -464,7 +455,7 @@ def test_a_backup_code_signs_in_through_the_same_check(db, member):
     pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
     typed = backup_codes.formatted(codes[0]).lower()
 
-    result = twofactor.verify_login_code(db, pending, typed, now=T0)
+    result = mfa.verify_login_code(db, pending, typed, now=T0)
 
     assert result.ok
     assert result.used_backup_code
@@ -472,7 +463,7 @@ def test_a_backup_code_signs_in_through_the_same_check(db, member):
     assert "backup_code_used" in audit_events(db, member.id)
     later = T0 + SECOND
     other = pending_of(db, sign_in(db, member.id, now=later), now=later)
-    assert not twofactor.verify_login_code(db, other, codes[0], now=later).ok
+    assert not mfa.verify_login_code(db, other, codes[0], now=later).ok
 
 
 def test_a_wrong_backup_code_counts_on_the_same_throttle(db, db_url, member):
@@ -480,13 +471,13 @@ def test_a_wrong_backup_code_counts_on_the_same_throttle(db, db_url, member):
     never_issued = next(c for c in iter(backup_codes.new_code, None) if c not in codes)
     token = sign_in(db, member.id, now=T0)
 
-    result = twofactor.verify_login_code(db, pending_of(db, token, now=T0), never_issued, now=T0)
+    result = mfa.verify_login_code(db, pending_of(db, token, now=T0), never_issued, now=T0)
 
     assert not result.ok
     assert "backup code" in result.message
     assert failures_of(db_url, member.id) == 1
     soon = T0 + timedelta(milliseconds=200)
-    waited = twofactor.verify_login_code(
+    waited = mfa.verify_login_code(
         db, pending_of(db, token, now=soon), code_for(member.secret, soon), now=soon
     )
     assert is_wait(waited)
@@ -501,10 +492,10 @@ def test_concurrent_sign_ins_with_the_same_code_succeed_exactly_once(db, db_url,
     tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
     code = code_for(member.secret, T0)
 
-    def attempt(i: int) -> twofactor.CodeCheck:
+    def attempt(i: int) -> mfa.CodeCheck:
         with Session(engine_for(db_url), expire_on_commit=False) as own:
             pending = pending_of(own, tokens[i], now=T0)
-            return twofactor.verify_login_code(own, pending, code, now=T0)
+            return mfa.verify_login_code(own, pending, code, now=T0)
 
     results = run_together(10, attempt)
 
@@ -518,10 +509,10 @@ def test_ten_concurrent_wrong_codes_count_ten_failures_and_only_one_is_checked(d
     tokens = [sign_in(db, member.id, now=T0) for _ in range(10)]
     code = wrong_code(member.secret, T0)
 
-    def attempt(i: int) -> twofactor.CodeCheck:
+    def attempt(i: int) -> mfa.CodeCheck:
         with Session(engine_for(db_url), expire_on_commit=False) as own:
             pending = pending_of(own, tokens[i], now=T0)
-            return twofactor.verify_login_code(own, pending, code, now=T0)
+            return mfa.verify_login_code(own, pending, code, now=T0)
 
     results = run_together(10, attempt)
 
@@ -541,9 +532,9 @@ def test_ten_concurrent_wrong_codes_count_ten_failures_and_only_one_is_checked(d
 def test_a_burst_on_check_code_is_refused_except_for_one(db, db_url, member):
     code = wrong_code(member.secret, T0)
 
-    def attempt(_: int) -> twofactor.CodeCheck:
+    def attempt(_: int) -> mfa.CodeCheck:
         with Session(engine_for(db_url), expire_on_commit=False) as own:
-            return twofactor.check_code(own, member.id, code, now=T0)
+            return mfa.check_code(own, member.id, code, now=T0)
 
     results = run_together(10, attempt)
 
@@ -558,11 +549,11 @@ def test_a_burst_on_check_code_is_refused_except_for_one(db, db_url, member):
 def test_disable_needs_a_valid_code(db, db_url, member):
     backup_codes.replace_batch(db, member.id, now=T0)
 
-    result = twofactor.disable(db, member.id, wrong_code(member.secret, T0), now=T0)
+    result = mfa.disable(db, member.id, wrong_code(member.secret, T0), now=T0)
 
     assert not result.ok
     stored = fresh(db_url, member.id)
-    assert twofactor.is_enabled(stored)
+    assert totp_flows.is_enabled(stored)
     assert secretbox.decrypt(stored.totp_secret) == member.secret
     assert backup_codes.remaining(db, member.id) == 5
     assert "twofa_disabled" not in audit_events(db, member.id)
@@ -573,11 +564,11 @@ def test_disable_removes_the_secret_and_every_backup_code(db, db_url, member):
     backup_codes.use(db, member.id, codes[0], now=T0)
     db.commit()
 
-    result = twofactor.disable(db, member.id, code_for(member.secret, T0), now=T0)
+    result = mfa.disable(db, member.id, code_for(member.secret, T0), now=T0)
 
     assert result.ok
     stored = fresh(db_url, member.id)
-    assert not twofactor.is_enabled(stored)
+    assert not totp_flows.is_enabled(stored)
     assert stored.totp_secret is None
     assert stored.totp_pending_secret is None
     assert stored.totp_enabled_at is None
@@ -585,15 +576,15 @@ def test_disable_removes_the_secret_and_every_backup_code(db, db_url, member):
     assert db.exec(select(BackupCode).where(BackupCode.user_id == member.id)).all() == []
     assert "twofa_disabled" in audit_events(db, member.id)
     later = T0 + STEP
-    assert not twofactor.check_code(db, member.id, code_for(member.secret, later), now=later).ok
-    assert not twofactor.check_code(db, member.id, codes[1], now=later).ok
+    assert not mfa.check_code(db, member.id, code_for(member.secret, later), now=later).ok
+    assert not mfa.check_code(db, member.id, codes[1], now=later).ok
 
 
 def test_disable_with_a_backup_code(db, db_url, member):
     codes = backup_codes.replace_batch(db, member.id, now=T0)
 
-    assert twofactor.disable(db, member.id, codes[4], now=T0).ok
-    assert not twofactor.is_enabled(fresh(db_url, member.id))
+    assert mfa.disable(db, member.id, codes[4], now=T0).ok
+    assert not totp_flows.is_enabled(fresh(db_url, member.id))
     assert backup_codes.remaining(db, member.id) == 0
 
 
@@ -607,11 +598,11 @@ def test_audit_rows_record_the_events_but_never_a_code_or_secret(db, member):
     token = sign_in(db, member.id, now=now)
     attempts = [wrong_code(member.secret, now), "ZZZZ-ZZZZ-ZZZZ-ZZZZ", codes[0]]
     for attempt in attempts:
-        twofactor.verify_login_code(db, pending_of(db, token, now=now), attempt, now=now)
+        mfa.verify_login_code(db, pending_of(db, token, now=now), attempt, now=now)
         now += SECOND * max(1, throttle.seconds_to_wait(db, member.id, now=now))
     later = now + STEP
     disabling = code_for(member.secret, later)
-    assert twofactor.disable(db, member.id, disabling, now=later).ok
+    assert mfa.disable(db, member.id, disabling, now=later).ok
     shown_codes += [*attempts, disabling]
 
     events = audit_events(db, member.id)
@@ -646,7 +637,7 @@ def test_audit_rows_record_the_events_but_never_a_code_or_secret(db, member):
 def test_enrolment_cannot_start_while_2fa_is_on(db, db_url, member):
     before = fresh(db_url, member.id)
     user = db.get(User, member.id)
-    assert twofactor.begin_enrollment(db, user, now=T0) is None
+    assert totp_flows.begin_enrollment(db, user, now=T0) is None
     after = fresh(db_url, member.id)
     assert after.totp_pending_secret is None
     assert after.totp_secret == before.totp_secret
@@ -675,9 +666,9 @@ def _two_sessions(db: Session, user_id: int) -> tuple[int, int]:
 def test_enabling_2fa_ends_every_other_session_and_refreshes_the_proof_of_this_one(db):
     user = new_user(db)
     kept, other = _two_sessions(db, user.id)
-    enrollment = twofactor.begin_enrollment(db, user, now=T0)
+    enrollment = totp_flows.begin_enrollment(db, user, now=T0)
     later = T0 + timedelta(minutes=20)
-    result = twofactor.confirm_enrollment(
+    result = totp_flows.confirm_enrollment(
         db, user.id, code_for(enrollment.secret, later), now=later, keep_session_id=kept
     )
     assert result.ok
@@ -689,8 +680,8 @@ def test_enabling_2fa_ends_every_other_session_and_refreshes_the_proof_of_this_o
 def test_a_wrong_code_at_enrolment_ends_no_session(db):
     user = new_user(db)
     kept, other = _two_sessions(db, user.id)
-    twofactor.begin_enrollment(db, user, now=T0)
-    result = twofactor.confirm_enrollment(db, user.id, "000000", now=T0, keep_session_id=kept)
+    totp_flows.begin_enrollment(db, user, now=T0)
+    result = totp_flows.confirm_enrollment(db, user.id, "000000", now=T0, keep_session_id=kept)
     assert not result.ok
     assert _live_session_ids(db, user.id) == {kept, other}
 
@@ -698,7 +689,7 @@ def test_a_wrong_code_at_enrolment_ends_no_session(db):
 def test_disabling_2fa_ends_every_other_session(db, member):
     kept, _other = _two_sessions(db, member.id)
     later = T0 + STEP
-    result = twofactor.disable(
+    result = mfa.disable(
         db, member.id, code_for(member.secret, later), now=later, keep_session_id=kept
     )
     assert result.ok
@@ -713,7 +704,7 @@ def _fail_until_capped(db: Session, member: Member) -> datetime:
     now = T0
     for _ in range(throttle.CAP):
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
-        result = twofactor.check_code(db, member.id, wrong_code(member.secret, now), now=now)
+        result = mfa.check_code(db, member.id, wrong_code(member.secret, now), now=now)
         assert result.counted
     return now + SECOND * throttle.seconds_to_wait(db, member.id, now=now)
 
@@ -721,7 +712,7 @@ def _fail_until_capped(db: Session, member: Member) -> datetime:
 def test_after_the_cap_a_right_app_code_is_refused_and_the_owner_is_told(db, db_url, member):
     now = _fail_until_capped(db, member)
     assert failures_of(db_url, member.id) == throttle.CAP
-    result = twofactor.check_code(db, member.id, code_for(member.secret, now), now=now)
+    result = mfa.check_code(db, member.id, code_for(member.secret, now), now=now)
     assert not result.ok and result.capped
     assert "backup codes" in result.message and "admin" in result.message
     assert "second_factor_cap_reached" in audit_events(db, member.id)
@@ -730,11 +721,11 @@ def test_after_the_cap_a_right_app_code_is_refused_and_the_owner_is_told(db, db_
 def test_after_the_cap_a_backup_code_still_works_and_clears_it(db, db_url, member):
     codes = backup_codes.replace_batch(db, member.id, now=T0)
     now = _fail_until_capped(db, member)
-    assert twofactor.check_code(db, member.id, codes[0], now=now).ok
+    assert mfa.check_code(db, member.id, codes[0], now=now).ok
     db.commit()
     assert failures_of(db_url, member.id) == 0
     later = now + STEP
-    assert twofactor.check_code(db, member.id, code_for(member.secret, later), now=later).ok
+    assert mfa.check_code(db, member.id, code_for(member.secret, later), now=later).ok
 
 
 def test_after_the_cap_an_admin_reset_lets_the_owner_start_again(db, db_url, member):
@@ -747,16 +738,16 @@ def test_below_the_cap_a_right_app_code_still_works(db, member):
     now = T0
     for _ in range(throttle.CAP - 1):
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
-        twofactor.check_code(db, member.id, wrong_code(member.secret, now), now=now)
+        mfa.check_code(db, member.id, wrong_code(member.secret, now), now=now)
     now += SECOND * throttle.seconds_to_wait(db, member.id, now=now) + STEP
-    assert twofactor.check_code(db, member.id, code_for(member.secret, now), now=now).ok
+    assert mfa.check_code(db, member.id, code_for(member.secret, now), now=now).ok
 
 
 @pytest.mark.parametrize(("offset", "says"), [(4, "2 minutes fast"), (-20, "10 minutes slow")])
 def test_clock_drift_message_says_how_far_and_which_way(offset, says):
     secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
-    message = twofactor.clock_drift_message(secret, code_for(secret, T0, offset), now=T0)
+    message = totp_flows.clock_drift_message(secret, code_for(secret, T0, offset), now=T0)
 
     assert message is not None and says in message and "automatic time" in message
-    assert twofactor.clock_drift_message(secret, code_for(secret, T0), now=T0) is None
+    assert totp_flows.clock_drift_message(secret, code_for(secret, T0), now=T0) is None

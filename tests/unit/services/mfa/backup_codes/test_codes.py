@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from rxapp.models import BackupCode, User
-from rxapp.services import backup_codes
 from rxapp.services.database import engine_for
+from rxapp.services.mfa.backup_codes import codes as backup_codes
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rxapp.services import totp
+from rxapp.services.mfa.totp import algorithm as totp
 
 # RFC 6238, appendix B: the SHA-1 seed is the ASCII string "12345678901234567890".
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()

@@ -1,0 +1,1 @@
+"""Backup codes: single-use look-up secrets (`codes`)."""

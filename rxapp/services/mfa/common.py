@@ -1,0 +1,51 @@
+"""What every two-factor method shares: the outcome of a check, whether 2FA is on, and
+what follows adding a method (other sessions end)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from rxapp.models import User
+from rxapp.services import sessions
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The outcome of checking a second-factor code."""
+
+    ok: bool
+    message: str = ""
+    used_backup_code: bool = False
+    backup_codes_left: int | None = None
+    wait_seconds: int = 0
+    login_voided: bool = False
+    counted: bool = False
+    """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
+    capped: bool = False
+    """Whether app codes are refused for good (the cap): only a backup code works now."""
+    turned_on: bool = False
+    """Whether this turned two-factor authentication on (the account's first method)."""
+
+
+def has_second_factor(user: User) -> bool:
+    """Whether 2FA is on: TOTP, or at least one passkey (`twofa_active` summarises both)."""
+    return bool(user.twofa_active)
+
+
+def plural(count: int, word: str, plural: str = "") -> str:
+    """`1 minute`, `2 minutes`."""
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def secure_sessions(
+    db: Session, user_id: int, *, now: datetime, keep_session_id: int | None
+) -> None:
+    """After a second factor was added: end every other session of the account (those
+    opened with the password alone must not outlive the change); `keep_session_id` counts
+    as freshly proven with a second factor (the caller commits)."""
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    if keep_session_id is not None:
+        sessions.mark_fresh_proof(db, keep_session_id, now=now, commit=False, second_factor=True)

@@ -1,0 +1,241 @@
+"""The flow every method shares: checking a code under the account's one throttle, the
+passcode step (whatever the factor), turning TOTP or all of 2FA off.
+
+Everything that must happen once (a TOTP step, a backup code, ending a pending login) is one
+conditional UPDATE whose row count decides. Failures of every kind of factor share the
+account's throttle (`rxapp.services.throttle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from rxapp.models import PendingLogin, User, UTCDateTime
+from rxapp.services import audit, sessions, throttle
+from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.common import CodeCheck, has_second_factor, plural, secure_sessions
+from rxapp.services.mfa.passkeys import store as passkey_store
+from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, remove_totp
+
+__all__ = ["CodeCheck", "has_second_factor", "secure_sessions"]
+
+PENDING_LOGIN_MAX_FAILURES = 5
+
+LOGIN_CODE_HINT = "Check the code in your app and enter the one it shows now."
+ALREADY_USED = (
+    "That code was already used. Wait for the next code in your app (a new one every 30 seconds)."
+)
+BACKUP_CODE_HINT = "Check the backup code for typos; each code works only once."
+ALREADY_FINISHED = "This sign-in has already finished. Log in again."
+FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
+CAP_MESSAGE = (
+    "Too many wrong codes were tried on this account, so codes from the app no longer work. "
+    "Use one of your backup codes, or ask an admin to reset two-factor authentication."
+)
+
+
+_wait_message = throttle.wait_message
+
+
+def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+    """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
+
+    A well-formed code first claims the account's attempt slot (see `throttle`); a code that
+    finds it taken is refused unchecked and counted as a failure. Failures are committed at
+    once; a success is not (the caller completes its action in the same transaction).
+    """
+    user = db.get(User, user_id)
+    if user is None or not has_second_factor(user):
+        return CodeCheck(ok=False, message="Two-factor authentication is not active.")
+    totp_code = totp.normalize_code(raw_code)
+    backup_code = None if totp_code else backup_codes.normalize(raw_code)
+    if totp_code is None and backup_code is None:
+        if wait := throttle.seconds_to_wait(db, user_id, now=now):
+            return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
+        return CodeCheck(ok=False, message=FORMAT_MESSAGE)
+    kind = "totp" if totp_code else "backup"
+    if totp_code is not None and throttle.is_capped(db, user_id):
+        return CodeCheck(ok=False, message=CAP_MESSAGE, capped=True)
+
+    if early := claim_or_refuse(db, user_id, kind=kind, now=now):
+        return early
+
+    if totp_code is not None and accept(db, user, totp_code, now=now):
+        throttle.reset(db, user_id)
+        return CodeCheck(ok=True)
+    if backup_code is not None and backup_codes.use(db, user_id, backup_code, now=now):
+        throttle.reset(db, user_id)
+        audit.record(db, audit.Event.BACKUP_CODE_USED, now=now, user_id=user_id)
+        return CodeCheck(
+            ok=True, used_backup_code=True, backup_codes_left=backup_codes.remaining(db, user_id)
+        )
+
+    failure = count_failure(db, user_id, now=now, detail=f"kind={kind}")
+    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    if failure.failures >= throttle.CAP:
+        return CodeCheck(
+            ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
+        )
+    if failure.locked:
+        message = f"{WRONG_CODE} {_wait_message(wait)}"
+    elif totp_code is not None and already_used(user, totp_code, now=now):
+        message = ALREADY_USED
+    else:
+        message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
+    return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
+
+
+def claim_or_refuse(db: Session, user_id: int, *, kind: str, now: datetime) -> CodeCheck | None:
+    """Claim the account's attempt slot (see `throttle`): None when claimed, else the
+    refusal of an attempt that came too early (unchecked)."""
+    if throttle.claim_attempt(db, user_id, now=now):
+        return None
+    # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
+    # one by one would; but a locked account's lockout is not stretched by early tries.
+    counted = not throttle.is_locked(db, user_id)
+    if counted:
+        count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
+    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted)
+
+
+def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
+    """Count one failed attempt on the throttle and in the audit trail; commit."""
+    failure = throttle.record_failure(db, user_id, now=now)
+    audit.record(
+        db,
+        audit.Event.SECOND_FACTOR_FAILED,
+        now=now,
+        user_id=user_id,
+        detail=f"{detail} consecutive={failure.failures}",
+    )
+    if failure.failures == throttle.LOCKOUT_AFTER:
+        audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
+    if failure.failures == throttle.CAP:
+        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id)
+    db.commit()
+    return failure
+
+
+def verify_login_code(
+    db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
+) -> CodeCheck:
+    """The passcode step with a code (see `finish_second_step`)."""
+    return finish_second_step(
+        db, pending, lambda: check_code(db, pending.user_id, raw_code, now=now), now=now
+    )
+
+
+def finish_second_step(
+    db: Session, pending: PendingLogin, check: Callable[[], CodeCheck], *, now: datetime
+) -> CodeCheck:
+    """The passcode step, whatever the factor: `check` decides (under the account's
+    throttle). On success the pending login is ended (once) and the caller starts the full
+    session; after five counted failures the pending login is voided."""
+    finished = CodeCheck(ok=False, message=ALREADY_FINISHED, login_voided=True)
+    live = db.exec(
+        select(PendingLogin.id).where(
+            col(PendingLogin.id) == pending.id,
+            col(PendingLogin.ended_at).is_(None),
+            col(PendingLogin.expires_at) > sa.bindparam("now", now, type_=UTCDateTime()),
+        )
+    ).first()
+    if live is None:
+        return finished  # nothing checked, nothing spent
+    result = check()
+    if result.ok:
+        if not sessions.end_pending_login(db, pending.id, now=now):
+            # Another request finished this sign-in meanwhile: keep the code unspent.
+            db.rollback()
+            throttle.reset(db, pending.user_id)
+            db.commit()
+            return finished
+        db.commit()
+        return result
+    if not result.counted:
+        return result  # a wait or a typo: nothing to count against this pending login
+    failures = db.exec(
+        update(PendingLogin)
+        .where(col(PendingLogin.id) == pending.id)
+        .values(failures=PendingLogin.failures + 1)
+        .returning(PendingLogin.failures)
+    ).scalar_one()
+    if failures >= PENDING_LOGIN_MAX_FAILURES:
+        sessions.end_pending_login(db, pending.id, now=now)
+        audit.record(db, audit.Event.PENDING_LOGIN_VOIDED, now=now, user_id=pending.user_id)
+        db.commit()
+        return CodeCheck(
+            ok=False,
+            message=(
+                "Too many wrong codes, so this sign-in has ended. For your security, sign in "
+                "again with your password."
+            ),
+            login_voided=True,
+            wait_seconds=result.wait_seconds,
+            counted=True,
+        )
+    db.commit()
+    left = PENDING_LOGIN_MAX_FAILURES - failures
+    return CodeCheck(
+        ok=False,
+        message=_with_tries_left(result, left),
+        wait_seconds=result.wait_seconds,
+        counted=True,
+    )
+
+
+def _with_tries_left(result: CodeCheck, left: int) -> str:
+    """The message, then how many codes this sign-in still takes (after any wait)."""
+    waited = result.wait_seconds
+    told_to_wait = bool(waited) and _wait_message(waited) in result.message
+    after = "After that, " if told_to_wait else ""
+    tries = plural(left, "try", "tries")
+    return f"{result.message} {after}{tries} left before you must sign in again."
+
+
+def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:
+    """A new batch of backup codes replacing every older one, audited in the same
+    transaction; commit. Returns the codes in clear, shown once."""
+    audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=user_id)
+    return backup_codes.replace_batch(db, user_id, now=now)
+
+
+def disable(
+    db: Session,
+    user_id: int,
+    raw_code: object,
+    *,
+    now: datetime,
+    keep_session_id: int | None = None,
+) -> CodeCheck:
+    """Turn TOTP off after a current code: delete the secret, and end every other session
+    of the account, in one transaction; commit. Without passkeys left that turns 2FA off,
+    and every backup code is deleted too."""
+    result = check_code(db, user_id, raw_code, now=now)
+    if not result.ok:
+        return result
+    if passkey_store.count(db, user_id):
+        remove_totp(db, user_id)
+        audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
+    else:
+        remove(db, user_id)
+        audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    db.commit()
+    return result
+
+
+def remove(db: Session, user_id: int) -> None:
+    """Turn 2FA off: delete the TOTP secret and its state, every passkey and every backup
+    code (the caller commits)."""
+    remove_totp(db, user_id)
+    db.exec(update(User).where(col(User.id) == user_id).values(twofa_active=False))
+    throttle.reset(db, user_id)
+    backup_codes.delete_all(db, user_id)
+    passkey_store.delete_all(db, user_id)

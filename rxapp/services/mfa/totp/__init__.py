@@ -1,0 +1,1 @@
+"""TOTP (RFC 6238): the algorithm (`algorithm`, pure) and its flows (`flows`)."""
