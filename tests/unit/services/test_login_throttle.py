@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import LoginThrottle
-from rxapp.services import accounts, throttle
+from rxapp.services import accounts, passwords, throttle
 from rxapp.services.database import engine_for
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -87,9 +88,20 @@ def test_the_throttle_table_holds_no_email_address(db, alice):
 
 
 @pytest.mark.both_databases
-def test_a_burst_of_attempts_checks_one_password(db, db_url, alice):
+def test_a_burst_of_attempts_checks_one_password(db, db_url, alice, monkeypatch):
     threads = 8
     start = threading.Barrier(threads)
+    checking, release = [], threading.Event()
+    real_check = passwords.check_password
+
+    def slow_check(password: str, stored: str | None) -> passwords.PasswordCheck:
+        # A hash that takes as long as the burst does, whatever the machine's load: the
+        # attempt that claimed the account holds its claim until every other one answered.
+        checking.append(password)
+        release.wait(timeout=30)
+        return real_check(password, stored)
+
+    monkeypatch.setattr(passwords, "check_password", slow_check)
 
     def attempt() -> str:
         with Session(engine_for(db_url), expire_on_commit=False) as own:
@@ -97,8 +109,14 @@ def test_a_burst_of_attempts_checks_one_password(db, db_url, alice):
             return accounts.check_password_step(own, alice.email, "guess-password", now=T0).message
 
     with ThreadPoolExecutor(threads) as pool:
-        messages = list(pool.map(lambda _: attempt(), range(threads)))
+        futures = [pool.submit(attempt) for _ in range(threads)]
+        deadline = time.monotonic() + 30
+        while sum(f.done() for f in futures) < threads - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        messages = [f.result() for f in futures]
 
+    assert len(checking) == 1
     assert messages.count(accounts.GENERIC_SIGN_IN_ERROR) == 1
     assert all("Try again" in m for m in messages if m != accounts.GENERIC_SIGN_IN_ERROR)
 
