@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.fields import error_message, labelled_input, submit_button
 from rxapp.components.layout import card, page
+from rxapp.components.prefetch import prefetch_pages
 from rxapp.state.login import LoginState
 
 
@@ -44,6 +46,7 @@ def login_page() -> rx.Component:
                 width="100%",
             ),
         ),
+        prefetch_pages(routes.PASSCODE),
         title="Log in",
         signed_in=False,
     )

@@ -13,12 +13,13 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import approvals, audit, backup_codes, sessions, twofactor
+from rxapp.services import approvals, audit, backup_codes, sessions, totp, twofactor
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import masked_email
 from rxapp.state import browser_tokens, secret_cache
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
+from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
 _APPROVAL_ENDED = {
     "denied": "The sign-in was denied on your other device. Ask again, or use a code.",
@@ -43,6 +44,22 @@ class _Outcome:
     user: User | None = None
     session_token: str = ""
     failed_codes: audit.FailedCodes | None = None
+    account: AccountView | None = None
+
+
+@dataclass(frozen=True)
+class PendingView:
+    """What the code page shows about a pending login."""
+
+    hint: str  # the account's email, masked
+    approval_available: bool
+
+
+def pending_view(db: Session, pending: PendingLogin) -> PendingView:
+    """The code page's data for a live pending login (in a worker thread)."""
+    user = db.get(User, pending.user_id)
+    hint = masked_email(user.email) if user else ""
+    return PendingView(hint, approvals.can_ask(db, pending, now=utcnow()))
 
 
 class PasscodeState(AuthState):
@@ -79,23 +96,23 @@ class PasscodeState(AuthState):
             rx.redirect(routes.LOGIN, replace=True),
         ]
 
+    def show_pending(self, view: PendingView) -> None:
+        """Show the form for the pending login this connection proved."""
+        self.error = ""
+        self.voided = False
+        self.account_hint, self.approval_available = view.hint, view.approval_available
+        self.session_checked = True
+
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
-        self.error = ""
-        self.voided = False
-
-        def look(db: Session, pending: PendingLogin) -> tuple[str, bool]:
-            user = db.get(User, pending.user_id)
-            hint = masked_email(user.email) if user else ""
-            return hint, approvals.can_ask(db, pending, now=utcnow())
-
-        found = await self._as_pending(look)
+        found = await self._as_pending(pending_view)
         if isinstance(found, SignedOut):
+            self.error = ""
+            self.voided = False
             self.account_hint = ""
             return self._back_to_login()
-        self.account_hint, self.approval_available = found
-        self.session_checked = True
+        self.show_pending(found)
         if self.approval_waiting and self._approval_ref:
             return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting
         return None
@@ -186,7 +203,8 @@ class PasscodeState(AuthState):
         device_events = self._new_device_if_needed()
         device = self._device_digest
         outcome = await self._as_pending(
-            lambda db, pending: self._check(db, pending, code, device), heavy=True
+            lambda db, pending: self._check(db, pending, code, device),
+            heavy=totp.normalize_code(code) is None,  # only a backup code verifies argon2
         )
         if isinstance(outcome, SignedOut):
             self.error = ""
@@ -201,6 +219,8 @@ class PasscodeState(AuthState):
             return [rx.set_value("passcode-input", "")]
         self.error = ""
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
+        if outcome.account is not None:
+            await show_account_now(self, outcome.account)
         notices = []
         if outcome.failed_codes is not None:
             notices.append(_failed_codes_notice(outcome.failed_codes))
@@ -220,7 +240,13 @@ class PasscodeState(AuthState):
         )
         token = begin_session(db, pending.user_id, device, second_factor=True)
         user = db.get(User, pending.user_id)
-        return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
+        return _Outcome(
+            check=result,
+            user=user,
+            session_token=token,
+            failed_codes=failed,
+            account=account_for_token(db, token),
+        )
 
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:

@@ -14,7 +14,8 @@ from typing import TypedDict
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import audit, backup_codes, twofactor, user_agents
+from rxapp.services import audit, backup_codes, sessions, twofactor, user_agents
+from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
@@ -62,6 +63,19 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         session_id=signed_in.session.id,
         activity=tuple(audit.recent_activity(db, user.id)),
     )
+
+
+def account_for_token(db: Session, token: str) -> AccountView | None:
+    """The profile's data for the session `token` just started (in a worker thread)."""
+    signed_in = sessions.current_session(db, token, now=utcnow(), touch=False)
+    return read_account(db, signed_in) if signed_in is not None else None
+
+
+async def show_account_now(state: rx.State, view: AccountView) -> None:
+    """Fill the profile for the session this connection just started, so that the page
+    shows it on arrival (its on_load reads it again)."""
+    profile = await state.get_state(ProfileState)
+    profile._apply(view)
 
 
 def _activity_row(item: audit.Activity) -> ActivityRow:
