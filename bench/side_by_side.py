@@ -139,6 +139,8 @@ def run(app_root: Path | None = None, runs: int = 12, sign_ins: int = 200) -> li
         rx = [getattr(t, key) for t in timed["rxapp"]]
         theirs = [getattr(t, key) for t in timed["allauth"]]
         lines.append(_line(label_text, rx, theirs))
+    js = statistics.median(t.login_js_kb for t in timed["rxapp"])
+    lines.append(f"{'JavaScript transferred by /login (cold cache)':46} rxapp {js:7.1f} KB")
     ours, theirs = sum(cpu_rx) / 2, sum(cpu_peer) / 2
     lines.append(
         f"{'server CPU per complete sign-in':46} rxapp {ours:7.1f} ms   allauth {theirs:7.1f} ms"

@@ -48,6 +48,9 @@ _PAINTED = """() => {
   const paint = performance.getEntriesByName('first-contentful-paint')[0];
   return paint && [performance.timeOrigin, performance.timeOrigin + paint.startTime];
 }"""
+_JS_KB = """() => performance.getEntriesByType('resource')
+  .filter((r) => new URL(r.name).pathname.endsWith('.js'))
+  .reduce((sum, r) => sum + r.transferSize, 0) / 1024"""
 # A person takes at least this long to type an email and password, or a code.
 TYPING_SECONDS = 2.0
 CODE_SECONDS = 1.0
@@ -80,6 +83,8 @@ class StepTimes:
     first_load: float
     password: float
     second_factor: float
+    # KB of JavaScript the login page transferred by the time the person submits.
+    login_js_kb: float = 0.0
 
 
 def _watch(side: Side, email: str) -> list[list[str | None]]:
@@ -113,6 +118,7 @@ def time_one_user(page: Page, side: Side, user: dict[str, str]) -> StepTimes:
     time.sleep(max(0.0, TYPING_SECONDS - (time.time() * 1000 - started) / 1000))
     if email.input_value() != "a":
         raise RuntimeError(f"{side.name}: what was typed before the page settled was lost")
+    login_js_kb = float(page.evaluate(_JS_KB))
     email.fill(user["email"])
     page.locator(side.password).fill(user["password"])
     page.locator(side.submit).click()
@@ -124,4 +130,4 @@ def time_one_user(page: Page, side: Side, user: dict[str, str]) -> StepTimes:
     page.locator(side.code_submit).click()
     page.wait_for_url(side.base_url + side.landing_url, wait_until="load")
     landed = _seen(page, side.landed)
-    return StepTimes(first_load, password_step, landed - _clicked_at(page))
+    return StepTimes(first_load, password_step, landed - _clicked_at(page), login_js_kb)

@@ -74,6 +74,7 @@ class LoginState(AuthState):
             self._bind(pending_token=outcome.pending_token)
             if outcome.pending is not None:
                 (await self.get_state(PasscodeState)).show_pending(outcome.pending)
+                self._hand_over(routes.PASSCODE, outcome.pending)
             return [
                 *device_events,
                 browser_tokens.keep_pending(outcome.pending_token),

@@ -106,7 +106,7 @@ class PasscodeState(AuthState):
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
-        found = await self._as_pending(pending_view)
+        found = self._take_arrival(routes.PASSCODE) or await self._as_pending(pending_view)
         if isinstance(found, SignedOut):
             self.error = ""
             self.voided = False

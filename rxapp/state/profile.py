@@ -14,6 +14,7 @@ from typing import TypedDict
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp import routes
 from rxapp.services import audit, backup_codes, sessions, twofactor, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
@@ -76,6 +77,7 @@ async def show_account_now(state: rx.State, view: AccountView) -> None:
     shows it on arrival (its on_load reads it again)."""
     profile = await state.get_state(ProfileState)
     profile._apply(view)
+    profile._hand_over(routes.PROFILE, view)
 
 
 def _activity_row(item: audit.Activity) -> ActivityRow:
@@ -131,7 +133,7 @@ class ProfileState(AuthState):
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
         from rxapp.state.profile_dialogs import open_setup, restore_dialogs
 
-        view = await self._as_user(read_account)
+        view = self._take_arrival(routes.PROFILE) or await self._as_user(read_account)
         if isinstance(view, SignedOut):
             self._clear_account()
             return self._to_login()
