@@ -1,4 +1,4 @@
-"""`python -m bench [codes|users|browser|cluster|light]`: run benchmarks, print their figures."""
+"""`python -m bench [codes|users|browser|cluster|light|peer]`: run benchmarks, print figures."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ def main() -> int:
         "which",
         nargs="*",
         default=["codes", "users"],
-        choices=["codes", "users", "browser", "cluster", "light"],
+        choices=["codes", "users", "browser", "cluster", "light", "peer"],
     )
-    parser.add_argument("--app-root", type=Path, help="for `light`: serve this checkout")
+    parser.add_argument("--app-root", type=Path, help="for `light`, `peer`: serve this checkout")
+    parser.add_argument("--runs", type=int, default=12, help="for `peer`: timed users per side")
+    parser.add_argument("--sign-ins", type=int, default=200, help="for `peer`: CPU sign-ins")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
@@ -40,6 +42,14 @@ def main() -> int:
             from bench import browser_users
 
             lines = browser_users.run(sizes)
+        elif which == "peer":
+            from bench import peer_server, side_by_side
+
+            try:
+                lines = side_by_side.run(args.app_root, args.runs, args.sign_ins)
+            except peer_server.PeerError as error:
+                print(f"bench: error: {error}", file=sys.stderr)
+                return 1
         elif which == "light":
             from bench import light_event
 

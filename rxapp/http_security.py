@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rxapp.paint_first import paint_first
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -113,6 +115,11 @@ def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
 def inline_script_hashes(html: bytes) -> tuple[str, ...]:
     """CSP hashes (sha256) of every inline <script> of a page."""
     return tuple(_script_hash(body) for body in _INLINE_SCRIPT.findall(html))
+
+
+@lru_cache(maxsize=64)
+def _gzipped(page: bytes) -> bytes:
+    return gzip.compress(page, mtime=0)
 
 
 def static_site_headers(root: Path) -> list[tuple[str, str]]:
@@ -228,23 +235,28 @@ class _Headers:
             await self.send(message)
             return
         if message["type"] == "http.response.pathsend":  # a file the server sends itself
-            await self._send_start(await asyncio.to_thread(Path(message["path"]).read_bytes))
-            await self.send(message)
+            await self._send_page(await asyncio.to_thread(Path(message["path"]).read_bytes))
             return
         self.body.append(message.get("body", b""))
         if message.get("more_body"):
             return
-        page = b"".join(self.body)
-        await self._send_start(page)
-        await self.send({"type": "http.response.body", "body": page})
+        await self._send_page(b"".join(self.body))
 
-    async def _send_start(self, page: bytes) -> None:
+    async def _send_page(self, page: bytes) -> None:
+        """The page, its scripts started after the first paint (`paint_first`), with a CSP
+        that allows exactly its inline scripts."""
         assert self.start is not None
         headers = list(self.start.get("headers", []))
         gzipped = any(k.lower() == b"content-encoding" and v == b"gzip" for k, v in headers)
         html = gzip.decompress(page) if gzipped and page else page
-        csp = content_security_policy(inline_script_hashes(html))
+        shown = paint_first(html)
+        if shown is not html:
+            page = _gzipped(shown) if gzipped else shown
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(page)).encode()))
+        csp = content_security_policy(inline_script_hashes(shown))
         await self.send(self._with_headers(self.start, headers, b"text/html", csp=csp))
+        await self.send({"type": "http.response.body", "body": page})
 
     def _with_headers(
         self, message: Message, headers: list[tuple[bytes, bytes]], content_type: bytes, **kw: Any

@@ -7,6 +7,7 @@ import reflex as rx
 from rxapp import event_guard, http_security, routes
 from rxapp.api import api
 from rxapp.canonical_urls import canonical_paths
+from rxapp.components.early_submit import HOLD_EARLY_SUBMITS
 from rxapp.components.widgets import OPENER_TRACKER
 from rxapp.pages.index import index_page
 from rxapp.pages.login import login_page
@@ -40,11 +41,13 @@ app = rx.App(
         # The passkeys module (assets/passkeys.js): a same-origin script, allowed by the
         # CSP's script-src 'self'.
         rx.script(src=PASSKEYS_SCRIPT),
+        rx.el.script(HOLD_EARLY_SUBMITS),  # in the prerendered HTML itself
     ],
     backend_exception_handler=on_backend_exception,
 )
 event_guard.install(app)
 http_security.allow_inline_script(OPENER_TRACKER)
+http_security.allow_inline_script(HOLD_EARLY_SUBMITS)
 # The websocket's origin is checked by http_security before the upgrade (same origin or
 # RXAPP_ALLOWED_ORIGINS); Socket.IO's own list (Reflex's CORS list) would refuse the app's
 # own pages, which never appear in it.

@@ -298,6 +298,11 @@ class RxappServer:
         """The address a browser opens."""
         return f"http://localhost:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's first process (its workers are its descendants), once started."""
+        return self._process.pid if self._process is not None else None
+
     def env(self) -> dict[str, str]:
         """The environment of the server: closed network, this database, a test secret key."""
         env = apply_closed_network_settings(dict(os.environ))

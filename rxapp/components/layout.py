@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.early_submit import live_marker
 from rxapp.state.auth import AuthState
 
 MAIN_ID = "main"
@@ -160,6 +161,7 @@ def page(
         on_mount=_on_page_shown(focus_heading=focus_heading),
     )
     return rx.box(
+        live_marker(),
         skip_link(),
         header(signed_in=signed_in),
         rx.el.main(

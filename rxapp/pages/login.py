@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.fields import (
     error_message,
     labelled_input,
@@ -11,6 +12,7 @@ from rxapp.components.fields import (
     submit_button,
 )
 from rxapp.components.layout import card, page
+from rxapp.components.prefetch import prefetch_pages
 from rxapp.state.login import LoginState
 
 
@@ -63,6 +65,7 @@ def login_page() -> rx.Component:
                 waiting=LoginState.passkey_waiting,
             ),
         ),
+        prefetch_pages(routes.PASSCODE),
         title="Log in",
         signed_in=False,
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp import routes
 from rxapp.components.approvals import approval_panel
 from rxapp.components.fields import error_message, passkey_button, submit_button
 from rxapp.components.layout import card, page, testid, when_ready
+from rxapp.components.prefetch import prefetch_pages
 from rxapp.components.widgets import NB_HYPHEN, code_input
 from rxapp.state.passcode import PasscodeState
 
@@ -135,6 +137,7 @@ def passcode_page() -> rx.Component:
                 rx.cond(PasscodeState.voided, _voided(), _form()),
             ),
         ),
+        prefetch_pages(routes.PROFILE),
         title="Two-factor authentication",
         signed_in=False,
     )

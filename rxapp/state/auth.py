@@ -31,6 +31,8 @@ from rxapp.state import browser_tokens
 from rxapp.state.offloop import run_db
 
 T = TypeVar("T")
+# How long a page's handed-over data (see `AuthState._hand_over`) stays usable.
+ARRIVAL_SECONDS = 10.0
 
 # The browser-storage vars whose values are credentials: never kept, never echoed back.
 _TOKEN_VARS = {
@@ -89,6 +91,10 @@ class AuthState(rx.State):
     notice: str = ""
     # Open the 2FA setup when the profile loads (the policy's grace period is over).
     _setup_on_arrival: bool = False
+    # What the next page shows, handed over by the step that sends this connection there
+    # (page, connection key, deadline, view): that page's on_load takes it instead of
+    # reading the database again; once, for this connection and these tokens only.
+    _arrival: tuple[str, str, float, Any] | None = None
 
     @_overrides_reflex
     def __setattr__(self, name: str, value: Any) -> None:
@@ -169,6 +175,23 @@ class AuthState(rx.State):
         self._claim_connection()
         self._session_digest = token_hash(session_token) or ""
         self._pending_digest = token_hash(pending_token) or ""
+
+    def _connection_key(self) -> str:
+        """This connection and the tokens it proved."""
+        proof = self._proof()
+        return f"{self._sid()}|{proof.session_digest}|{proof.pending_digest}" if proof else ""
+
+    def _hand_over(self, page: str, view: Any) -> None:
+        """Give the on_load of `page` its data, read by the step that sends the tab there."""
+        deadline = utcnow().timestamp() + ARRIVAL_SECONDS
+        self._arrival = (page, self._connection_key(), deadline, view)
+
+    def _take_arrival(self, page: str) -> Any:
+        """The data handed over for `page` on this connection (once), or None."""
+        arrival, self._arrival = self._arrival, None
+        if arrival is None or arrival[:2] != (page, self._connection_key()):
+            return None
+        return arrival[3] if arrival[2] > utcnow().timestamp() else None
 
     def _proven_device(self) -> str:
         """This connection's device digest ("" when none was presented)."""

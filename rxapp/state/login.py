@@ -20,6 +20,8 @@ from rxapp.state import browser_tokens
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
+from rxapp.state.passcode import PasscodeState, PendingView, pending_view
+from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class _Outcome:
     session_token: str = ""
     pending_token: str = ""
     requirement: policy.Requirement | None = None
+    # What the next page shows, read here so that it shows it on arrival.
+    pending: PendingView | None = None
+    account: AccountView | None = None
 
 
 class LoginState(AuthState):
@@ -122,12 +127,17 @@ class LoginState(AuthState):
         self.error = ""
         if outcome.pending_token:
             self._bind(pending_token=outcome.pending_token)
+            if outcome.pending is not None:
+                (await self.get_state(PasscodeState))._show_pending(outcome.pending)
+                self._hand_over(routes.PASSCODE, outcome.pending)
             return [
                 *device_events,
                 browser_tokens.keep_pending(outcome.pending_token),
                 rx.redirect(routes.PASSCODE, replace=True),
             ]
         events = [*device_events, *self._enter(outcome.session_token, outcome.user)]
+        if outcome.account is not None:
+            await show_account_now(self, outcome.account)
         if outcome.requirement is not None and outcome.requirement.required:
             self._ask_for_2fa(outcome.user, outcome.requirement)
         return events
@@ -160,6 +170,13 @@ class LoginState(AuthState):
             token = sessions.start_pending_login(db, user, now=now)
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()
-            return _Outcome(user=user, pending_token=token)
+            pending = sessions.current_pending_login(db, token, now=now)
+            view = pending_view(db, pending) if pending is not None else None
+            return _Outcome(user=user, pending_token=token, pending=view)
         token = begin_session(db, user.id, device)
-        return _Outcome(user=user, session_token=token, requirement=policy.requirement(user))
+        return _Outcome(
+            user=user,
+            session_token=token,
+            requirement=policy.requirement(user),
+            account=account_for_token(db, token),
+        )

@@ -19,6 +19,7 @@ from functools import cache, partial
 from typing import TypeVar
 
 import reflex as rx
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from rxapp.services import audit
@@ -27,13 +28,13 @@ T = TypeVar("T")
 HEAVY_NICENESS = 10
 
 
-def _in_session(work: Callable[[Session], T], where: audit.Origin) -> T:
+def _in_session(work: Callable[[Session], T], where: audit.Origin, engine: Engine) -> T:
     # A fresh context per call: nothing set here outlives it in a reused worker thread.
-    return contextvars.Context().run(_run, work, where)
+    return contextvars.Context().run(_run, work, where, engine)
 
 
-def _run(work: Callable[[Session], T], where: audit.Origin) -> T:
-    with audit.origin(where), rx.session() as db:
+def _run(work: Callable[[Session], T], where: audit.Origin, engine: Engine) -> T:
+    with audit.origin(where), Session(engine) as db:
         db.expire_on_commit = False
         return work(db)
 
@@ -58,6 +59,8 @@ async def run_db(
 ) -> T:
     """Run `work(db)` in a worker thread with a database session of its own (`heavy`: in
     the hashing pool); audit rows it writes carry `where`."""
-    call = partial(_in_session, work, where or audit.Origin())
+    # The engine is found here, where Reflex's config is loaded: a worker thread's fresh
+    # context would load rxconfig.py again for every call.
+    call = partial(_in_session, work, where or audit.Origin(), rx.model.get_engine())
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_heavy_pool() if heavy else None, call)

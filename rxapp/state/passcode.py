@@ -22,10 +22,12 @@ from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
+from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.state import browser_tokens, secret_cache
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
+from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
 _APPROVAL_ENDED = {
     "denied": "The sign-in was denied on your other device. Ask again, or use a code.",
@@ -50,6 +52,27 @@ class _Outcome:
     user: User | None = None
     session_token: str = ""
     failed_codes: audit.FailedCodes | None = None
+    account: AccountView | None = None
+
+
+@dataclass(frozen=True)
+class PendingView:
+    """What the code page shows about a pending login."""
+
+    hint: str  # the account's email, masked
+    approval_available: bool
+    passkey_available: bool
+
+
+def pending_view(db: Session, pending: PendingLogin) -> PendingView:
+    """The code page's data for a live pending login (in a worker thread)."""
+    user = db.get(User, pending.user_id)
+    hint = masked_email(user.email) if user else ""
+    return PendingView(
+        hint,
+        approvals.can_ask(db, pending, now=utcnow()),
+        passkey_store.count(db, pending.user_id) > 0,
+    )
 
 
 class PasscodeState(AuthState):
@@ -89,25 +112,28 @@ class PasscodeState(AuthState):
             rx.redirect(routes.LOGIN, replace=True),
         ]
 
+    def _show_pending(self, view: PendingView) -> None:
+        """Show the form for the pending login this connection proved."""
+        self.error = ""
+        self.voided = False
+        self.account_hint = view.hint
+        self.approval_available, self.passkey_available = (
+            view.approval_available,
+            view.passkey_available,
+        )
+        self.passkey_waiting = False
+        self.session_checked = True
+
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
-        self.error = ""
-        self.voided = False
-
-        def look(db: Session, pending: PendingLogin) -> tuple[str, bool, bool]:
-            user = db.get(User, pending.user_id)
-            hint = masked_email(user.email) if user else ""
-            has_passkeys = passkey_store.count(db, pending.user_id) > 0
-            return hint, approvals.can_ask(db, pending, now=utcnow()), has_passkeys
-
-        found = await self._as_pending(look)
+        found = self._take_arrival(routes.PASSCODE) or await self._as_pending(pending_view)
         if isinstance(found, SignedOut):
+            self.error = ""
+            self.voided = False
             self.account_hint = ""
             return self._back_to_login()
-        self.account_hint, self.approval_available, self.passkey_available = found
-        self.passkey_waiting = False
-        self.session_checked = True
+        self._show_pending(found)
         if self.approval_waiting and self._approval_ref:
             return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting
         return None
@@ -198,6 +224,7 @@ class PasscodeState(AuthState):
         return await self._second_step(
             lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),
             error_input="passcode-input",
+            heavy=totp.normalize_code(code) is None,  # only a backup code verifies argon2
         )
 
     @rx.event
@@ -247,12 +274,13 @@ class PasscodeState(AuthState):
         check: Callable[[Session, PendingLogin], mfa.CodeCheck],
         *,
         error_input: str,
+        heavy: bool = False,
     ) -> list[rx.event.EventSpec]:
         """Run the second step's `check`; start the full session, or say what went wrong."""
         device_events = self._new_device_if_needed()
         device = self._device_digest
         outcome = await self._as_pending(
-            lambda db, pending: self._check(db, pending, check, device), heavy=True
+            lambda db, pending: self._check(db, pending, check, device), heavy=heavy
         )
         if isinstance(outcome, SignedOut):
             self.error = ""
@@ -267,6 +295,8 @@ class PasscodeState(AuthState):
             return [rx.set_value(error_input, "")] if error_input else []
         self.error = ""
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
+        if outcome.account is not None:
+            await show_account_now(self, outcome.account)
         notices = []
         if outcome.failed_codes is not None:
             notices.append(_failed_codes_notice(outcome.failed_codes))
@@ -292,7 +322,13 @@ class PasscodeState(AuthState):
         )
         token = begin_session(db, pending.user_id, device, second_factor=True)
         user = db.get(User, pending.user_id)
-        return _Outcome(check=result, user=user, session_token=token, failed_codes=failed)
+        return _Outcome(
+            check=result,
+            user=user,
+            session_token=token,
+            failed_codes=failed,
+            account=account_for_token(db, token),
+        )
 
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:

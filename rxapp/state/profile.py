@@ -14,7 +14,9 @@ from typing import TypedDict
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import audit, user_agents
+from rxapp import routes
+from rxapp.services import audit, sessions, user_agents
+from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import store as passkey_store
@@ -90,6 +92,20 @@ def _passkey_row(item: passkey_store.PasskeyInfo) -> PasskeyRow:
     )
 
 
+def account_for_token(db: Session, token: str) -> AccountView | None:
+    """The profile's data for the session `token` just started (in a worker thread)."""
+    signed_in = sessions.current_session(db, token, now=utcnow(), touch=False)
+    return read_account(db, signed_in) if signed_in is not None else None
+
+
+async def show_account_now(state: rx.State, view: AccountView) -> None:
+    """Fill the profile for the session this connection just started, so that the page
+    shows it on arrival (its on_load reads it again)."""
+    profile = await state.get_state(ProfileState)
+    profile._apply(view)
+    profile._hand_over(routes.PROFILE, view)
+
+
 def _activity_row(item: audit.Activity) -> ActivityRow:
     browser = user_agents.describe(item.user_agent) if item.user_agent else ""
     where = " · ".join(part for part in (item.ip, browser) if part) or "—"
@@ -150,7 +166,7 @@ class ProfileState(AuthState):
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
         from rxapp.state.profile_dialogs import open_setup, restore_dialogs
 
-        view = await self._as_user(read_account)
+        view = self._take_arrival(routes.PROFILE) or await self._as_user(read_account)
         if isinstance(view, SignedOut):
             self._clear_account()
             return self._to_login()

@@ -85,7 +85,9 @@ def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
     page.goto("/login")
     page.get_by_test_id("login-email").fill("not an email")
     page.get_by_test_id("login-password").fill("some-password")
-    # Bypass the browser's own type=email check to reach the server's.
+    # Bypass the browser's own type=email check to reach the server's, once the page is live
+    # (it shows and takes input before its scripts run, and React sets `type` again then).
+    page.wait_for_function("() => window.__rxLive === true")
     page.get_by_test_id("login-email").evaluate("el => el.type = 'text'")
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_contain_text("valid email")

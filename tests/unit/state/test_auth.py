@@ -120,3 +120,27 @@ def test_a_sync_from_another_tab_on_the_same_connection_keeps_the_session(connec
     auth.session_token = TOKEN
     auth.device_token = "d" * 43  # e.g. another tab of the browser wrote its device token
     assert auth._proven_session() == token_hash(TOKEN)
+
+
+def test_a_handed_over_view_is_taken_once_by_its_page_on_the_same_connection(connect, root):
+    auth = connect("sid-1")
+    auth.pending_token = TOKEN
+    profile = substate(root, ProfileState)
+    auth._hand_over("/passcode", "view")
+    assert profile._take_arrival("/profile") is None  # another page's: dropped
+    auth._hand_over("/passcode", "view")
+    assert profile._take_arrival("/passcode") == "view"
+    assert profile._take_arrival("/passcode") is None  # once
+
+
+def test_a_handed_over_view_is_not_given_to_another_connection_or_late(connect, monkeypatch):
+    auth = connect("sid-1")
+    auth.session_token = TOKEN
+    auth._hand_over("/profile", "view")
+    auth = connect("sid-2")
+    auth.session_token = TOKEN
+    assert auth._take_arrival("/profile") is None
+    auth._hand_over("/profile", "view")
+    monkeypatch.setattr("rxapp.state.auth.ARRIVAL_SECONDS", -1.0)
+    auth._hand_over("/profile", "view")
+    assert auth._take_arrival("/profile") is None

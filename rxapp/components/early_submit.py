@@ -1,0 +1,40 @@
+"""Forms usable from the prerendered HTML, before the page's scripts have taken over.
+
+The app's forms submit over the websocket, never natively: a native submit would send the
+password in the URL of a GET. `HOLD_EARLY_SUBMITS` (in every page's head, hashed into the
+CSP) stops every native submit of a form without an `action`. Until React has committed the
+page (`live_marker` sets `window.__rxLive` from an effect), a submit is also kept from React
+(which may be hydrating) and made once more as soon as the page is live (Reflex then queues
+the event until the websocket is connected): what a person typed and sent early is neither
+lost, nor leaked, nor sent twice.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_base.vars.base import Var, VarData
+
+HOLD_EARLY_SUBMITS = (
+    "document.addEventListener('submit', (e) => { const f = e.target;"
+    " if (!(f instanceof HTMLFormElement) || f.hasAttribute('action')) return;"
+    " e.preventDefault(); if (window.__rxLive) return; e.stopImmediatePropagation();"
+    " if (f.dataset.rxHeld) return; f.dataset.rxHeld = '1';"
+    " const again = (n) => { if (window.__rxLive && f.isConnected) {"
+    " delete f.dataset.rxHeld; f.requestSubmit(); }"
+    " else if (n > 0) setTimeout(again, 25, n - 1); else delete f.dataset.rxHeld; };"
+    " again(2400); }, true);"
+)
+
+
+class LiveMarker(rx.Fragment):
+    """Marks the page live once React has committed it (renders nothing)."""
+
+    def add_hooks(self) -> list[str | Var]:
+        """The effect that sets the mark."""
+        code = "useEffect(() => { window.__rxLive = true; }, []);"
+        return [Var(_js_expr=code, _var_data=VarData(imports={"react": ["useEffect"]}))]
+
+
+def live_marker() -> rx.Component:
+    """Put on every page (see `layout.page`)."""
+    return LiveMarker.create()
