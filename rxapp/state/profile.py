@@ -166,14 +166,18 @@ class ProfileState(AuthState):
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
         from rxapp.state.profile_dialogs import open_setup, restore_dialogs
 
-        view = self._take_arrival(routes.PROFILE) or await self._as_user(read_account)
+        arrived = self._take_arrival(routes.PROFILE)
+        view = arrived or await self._as_user(read_account)
         if isinstance(view, SignedOut):
             self._clear_account()
             return self._to_login()
         self._apply(view)
         reconnected = self._loaded_sid not in ("", self._sid())
         self._loaded_sid = self._sid()
-        events = [*(await restore_dialogs(self, view, keep_open=reconnected) or [])]
+        # A tab that arrives with its data handed over shows the page before this runs: a
+        # dialog open already was opened here, by the person, and stays.
+        keep_open = reconnected or arrived is not None
+        events = [*(await restore_dialogs(self, view, keep_open=keep_open) or [])]
         events.append(ApprovalState.watch)
         if self._setup_on_arrival:
             self._setup_on_arrival = False
