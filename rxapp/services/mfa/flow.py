@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from rxapp.models import PendingLogin, User, UTCDateTime
+from rxapp.models import Passkey, PendingLogin, User, UTCDateTime
 from rxapp.services import audit, sessions, throttle
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.common import CodeCheck, has_second_factor, plural, secure_sessions
@@ -220,15 +220,37 @@ def disable(
     result = check_code(db, user_id, raw_code, now=now)
     if not result.ok:
         return result
-    if passkey_store.count(db, user_id):
-        remove_totp(db, user_id)
-        audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
-    else:
-        remove(db, user_id)
+    remove_totp(db, user_id)
+    if off_without_a_method(db, user_id):
         audit.record(db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id)
+    else:
+        audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return result
+
+
+def off_without_a_method(db: Session, user_id: int) -> bool:
+    """Turn 2FA off if neither TOTP nor a passkey is left, deciding in the database in one
+    conditional statement (two tabs removing the last two methods at once cannot both see
+    the other's method); then delete the backup codes. True when it turned off here. The
+    caller commits."""
+    no_passkey = ~sa.exists().where(col(Passkey.user_id) == user_id)
+    turned_off = db.exec(
+        update(User)
+        .where(
+            col(User.id) == user_id,
+            col(User.twofa_active).is_(True),
+            col(User.totp_enabled_at).is_(None),
+            no_passkey,
+        )
+        .values(twofa_active=False)
+    )
+    if not turned_off.rowcount:
+        return False
+    throttle.reset(db, user_id)
+    backup_codes.delete_all(db, user_id)
+    return True
 
 
 def remove(db: Session, user_id: int) -> None:

@@ -23,7 +23,6 @@ from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.common import CodeCheck
 from rxapp.services.mfa.passkeys import ceremony, store
 from rxapp.services.mfa.passkeys.challenges import Issued, Purpose, issue, spend
-from rxapp.services.mfa.totp import flows as totp_flows
 
 MAX_PASSKEYS = 20
 EXPIRED = "The passkey request has expired. Try again."
@@ -421,14 +420,14 @@ def remove(
 ) -> bool:
     """Remove one of the account's passkeys; the account's last method going turns 2FA off
     (backup codes deleted, other sessions ended). Commits; False when it was not there."""
-    user = db.exec(select(User).where(col(User.id) == user_id).with_for_update()).one()
+    # The account's row first, as turning TOTP off locks it: the two never decide at once.
+    db.exec(select(User.id).where(col(User.id) == user_id).with_for_update()).one()
     name = store.delete_one(db, user_id, passkey_id)
     if name is None:
         db.rollback()
         return False
     audit.record(db, audit.Event.PASSKEY_REMOVED, now=now, user_id=user_id, detail=name)
-    if not totp_flows.is_enabled(user) and store.count(db, user_id) == 0:
-        mfa.remove(db, user_id)
+    if mfa.off_without_a_method(db, user_id):
         audit.record(
             db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id, detail="last passkey"
         )
