@@ -20,11 +20,11 @@ from webauthn.helpers import (
     parse_authentication_credential_json,
     parse_registration_credential_json,
 )
-from webauthn.helpers.exceptions import (
-    InvalidAuthenticationResponse,
-    InvalidJSONStructure,
-    InvalidRegistrationResponse,
+from webauthn.helpers.decode_credential_public_key import decode_credential_public_key
+from webauthn.helpers.decoded_public_key_to_cryptography import (
+    decoded_public_key_to_cryptography,
 )
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -33,6 +33,10 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
+
+# What a malformed answer or key can raise from py_webauthn and its CBOR parsing: every
+# one of them is a refusal, never a traceback.
+_BAD_ANSWER = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 TIMEOUT_MS = 120_000
 MAX_CREDENTIAL_JSON = 16_000  # a credential is a few kilobytes at most
@@ -152,7 +156,11 @@ def verify_registration(
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
         )
-    except (InvalidRegistrationResponse, InvalidJSONStructure, ValueError, TypeError, KeyError):
+        # A key that verifies no signature later (an unknown curve, say) is refused now.
+        decoded_public_key_to_cryptography(
+            decode_credential_public_key(verified.credential_public_key)
+        )
+    except _BAD_ANSWER:
         return None
     transports = ",".join(t.value for t in credential.response.transports or [])
     return NewCredential(
@@ -169,7 +177,7 @@ def read_assertion(credential_json: object) -> Assertion | None:
         return None
     try:
         credential = parse_authentication_credential_json(credential_json)
-    except (InvalidJSONStructure, ValueError, TypeError, KeyError):
+    except _BAD_ANSWER:
         return None
     return Assertion(
         credential_id=bytes_to_base64url(credential.raw_id),
@@ -198,7 +206,7 @@ def verify_assertion(
             credential_current_sign_count=0,
             require_user_verification=require_user_verification,
         )
-    except (InvalidAuthenticationResponse, InvalidJSONStructure, ValueError, TypeError, KeyError):
+    except _BAD_ANSWER:
         return None
     return verified.new_sign_count
 

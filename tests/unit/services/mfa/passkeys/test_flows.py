@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import cbor2
 import pyotp
 import pytest
 from sqlmodel import Session, select
@@ -334,3 +335,20 @@ def test_turning_the_app_off_keeps_two_factor_on_while_passkeys_remain(db, alice
     assert backup_codes.remaining(db, alice.id) == len(kept)
     assert len(db.exec(select(Passkey)).all()) == 1
     assert events(db, alice.id)[-1] == "totp_removed"
+
+
+class _KeyOnAnUnknownCurve(SoftAuthenticator):
+    def _cose_key(self) -> bytes:
+        return cbor2.dumps({1: 2, 3: -7, -1: 99, -2: b"\x01" * 32, -3: b"\x02" * 32})
+
+
+class _KeyAsAList(SoftAuthenticator):
+    def _cose_key(self) -> bytes:
+        return cbor2.dumps([1])
+
+
+@pytest.mark.parametrize("broken", [_KeyOnAnUnknownCurve, _KeyAsAList])
+def test_a_public_key_that_could_never_verify_is_refused_at_registration(db, alice, broken):
+    outcome = register(db, alice, broken())
+    assert not outcome.ok
+    assert db.exec(select(Passkey)).all() == []

@@ -78,7 +78,9 @@ def test_two_tabs_at_once(db, db_url) -> None:
         with Session(engine_for(db_url), expire_on_commit=False) as tab:
             loaded = tab.get(User, user.id)
             start.wait()
-            return bool(loaded) and flows.remove(tab, user.id, passkey_id, now=LATER, keep_session_id=None)
+            return bool(loaded) and flows.remove(
+                tab, user.id, passkey_id, now=LATER, keep_session_id=None
+            )
 
     with ThreadPoolExecutor(2) as pool:
         outcomes = [pool.submit(turn_off_the_app), pool.submit(remove_the_passkey)]
