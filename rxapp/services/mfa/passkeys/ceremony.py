@@ -38,6 +38,22 @@ from webauthn.helpers.structs import (
 # one of them is a refusal, never a traceback.
 _BAD_ANSWER = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
+# What navigator.credentials can reject with (DOMException names), and the module's own.
+BROWSER_ERRORS = frozenset(
+    {
+        "NotAllowedError",
+        "AbortError",
+        "InvalidStateError",
+        "SecurityError",
+        "NotSupportedError",
+        "ConstraintError",
+        "UnknownError",
+        "TypeError",
+        "unsupported",
+        "Error",
+    }
+)
+
 TIMEOUT_MS = 120_000
 MAX_CREDENTIAL_JSON = 16_000  # a credential is a few kilobytes at most
 
@@ -226,4 +242,5 @@ def error_name(result: object) -> str | None:
     except ValueError:
         return None
     name = data.get("error") if isinstance(data, dict) else None
-    return name[:64] if isinstance(name, str) else "Error"
+    # The browser chose this text: only names the platform defines are kept (audit rows).
+    return name if name in BROWSER_ERRORS else "other"

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from rxapp.models import PasskeyChallenge, UTCDateTime
@@ -60,19 +62,22 @@ def issue(
     challenge = secrets.token_bytes(CHALLENGE_BYTES)
     cutoff = sa.bindparam("cutoff", now, type_=UTCDateTime())
     db.exec(delete(PasskeyChallenge).where(col(PasskeyChallenge.expires_at) <= cutoff))
+    values = {
+        "binding": bound_to,
+        "purpose": purpose,
+        "user_id": user_id,
+        "challenge": challenge.hex(),
+        "label": label,
+        "expires_at": now + LIFETIME,
+    }
+    # One statement: two tabs of the same binding asking at once both get an answer (the
+    # later one's challenge is kept).
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.exec(
-        delete(PasskeyChallenge).where(
-            col(PasskeyChallenge.binding) == bound_to, col(PasskeyChallenge.purpose) == purpose
-        )
-    )
-    db.add(
-        PasskeyChallenge(
-            binding=bound_to,
-            purpose=purpose,
-            user_id=user_id,
-            challenge=challenge.hex(),
-            label=label,
-            expires_at=now + LIFETIME,
+        insert(PasskeyChallenge)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[PasskeyChallenge.binding, PasskeyChallenge.purpose], set_=values
         )
     )
     db.commit()

@@ -352,3 +352,8 @@ def test_a_public_key_that_could_never_verify_is_refused_at_registration(db, ali
     outcome = register(db, alice, broken())
     assert not outcome.ok
     assert db.exec(select(Passkey)).all() == []
+
+
+def test_only_error_names_the_platform_defines_reach_the_audit_trail():
+    assert ceremony.error_name('{"error": "NotAllowedError"}') == "NotAllowedError"
+    assert ceremony.error_name('{"error": "x refused=counter-regressed"}') == "other"

@@ -86,3 +86,19 @@ def test_two_tabs_at_once(db, db_url) -> None:
         outcomes = [pool.submit(turn_off_the_app), pool.submit(remove_the_passkey)]
         assert [outcome.result(timeout=30) for outcome in outcomes] == [True, True]
     assert _account(db_url, user.id) == NOTHING_LEFT
+
+
+def test_two_tabs_asking_for_a_challenge_at_once_both_get_an_answer(db, db_url) -> None:
+    from rxapp.services.mfa.passkeys import challenges
+
+    start = threading.Barrier(4)
+
+    def ask() -> bytes:
+        with Session(engine_for(db_url)) as tab:
+            start.wait()
+            return challenges.issue(tab, "session:same", "register", now=T0)
+
+    with ThreadPoolExecutor(4) as pool:
+        issued = [f.result(timeout=30) for f in [pool.submit(ask) for _ in range(4)]]
+    kept = challenges.spend(db, "session:same", "register", now=T0)
+    assert kept is not None and kept.challenge in issued
