@@ -185,9 +185,15 @@ def _refused(db: Session, user_id: int | None, *, now: datetime, detail: str) ->
     db.commit()
 
 
-def _audit_verdict(db: Session, verdict: _Verdict, *, now: datetime, step: str) -> None:
-    """Audit a refused answer (the caller commits): a counter regression loudly."""
-    user_id = verdict.passkey.user_id if verdict.passkey else None
+def _audit_verdict(
+    db: Session, verdict: _Verdict, *, now: datetime, step: str, account: int | None = None
+) -> None:
+    """Audit a refused answer (the caller commits): a counter regression loudly. It goes to
+    `account` (the one being signed into) when known, never to the owner of another
+    account's passkey, whose activity it is not."""
+    user_id = (
+        account if account is not None else (verdict.passkey.user_id if verdict.passkey else None)
+    )
     detail = f"step={step} refused={verdict.outcome}"
     if verdict.passkey is not None:
         detail += f" passkey={verdict.passkey.id}"
@@ -296,7 +302,7 @@ def _check_own(
         return CodeCheck(ok=True)
     db.rollback()
     if verdict.outcome == "counter-regressed" or verdict.passkey is not None:
-        _audit_verdict(db, verdict, now=now, step=step)
+        _audit_verdict(db, verdict, now=now, step=step, account=user_id)
     failure = mfa.count_failure(
         db, user_id, now=now, detail=f"kind=passkey refused={verdict.outcome}"
     )

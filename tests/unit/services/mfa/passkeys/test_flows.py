@@ -229,6 +229,9 @@ def test_another_accounts_passkey_is_refused_in_the_second_step(db, alice, key):
     assert not result.ok and result.message.startswith(flows.NOT_THIS_ACCOUNT)
     db.refresh(bob)
     assert bob.second_factor_failures == 1  # throttled like a wrong code
+    # The refusal is bob's sign-in's, not alice's activity.
+    assert "passkey_refused" in events(db, bob.id)
+    assert "passkey_refused" not in events(db, alice.id)
 
 
 def test_an_expired_second_step_is_refused(db, alice, key):
