@@ -380,12 +380,15 @@ def finish_sign_in(
     issued = spend(db, bound_to, Purpose.SIGN_IN, now=now)
     if browser_error := ceremony.error_name(credential_json):
         return SignIn(None, _browser_message(browser_error))
-    if issued is None:
-        _refused(db, None, now=now, detail="step=sign-in refused=expired")
-        return SignIn(None, EXPIRED)
+    # The client's claim comes before any audit row, so that nobody can fill the audit
+    # trail from the login page faster than the per-client limit allows.
     key = throttle.client_key(client_ip)
     if wait := throttle.claim_key(db, key, now=now, policy=throttle.per_client()):
         return SignIn(None, throttle.wait_message(wait))
+    if issued is None:
+        _refused(db, None, now=now, detail="step=sign-in refused=expired")
+        throttle.record_key_failure(db, key, now=now, policy=throttle.per_client())
+        return SignIn(None, EXPIRED)
     verdict = _verify(
         db, rp, issued, credential_json, now=now, owner=None, require_user_verification=True
     )

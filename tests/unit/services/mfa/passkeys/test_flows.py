@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, Passkey, PendingLogin, User
-from rxapp.services import accounts, admin, sessions
+from rxapp.services import accounts, admin, sessions, throttle
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import ceremony, challenges, flows
@@ -360,3 +360,18 @@ def test_a_public_key_that_could_never_verify_is_refused_at_registration(db, ali
 def test_only_error_names_the_platform_defines_reach_the_audit_trail():
     assert ceremony.error_name('{"error": "NotAllowedError"}') == "NotAllowedError"
     assert ceremony.error_name('{"error": "x refused=counter-regressed"}') == "other"
+
+
+def test_answers_without_a_challenge_cannot_flood_the_audit_trail(db):
+    before = len(events(db))
+    for n in range(60):
+        flows.finish_sign_in(
+            db,
+            RP,
+            challenges.binding("connection", f"sid-{n}"),
+            '{"id": "x"}',
+            now=T0,
+            client_ip=CLIENT,
+        )
+    written = len(events(db)) - before
+    assert 0 < written <= throttle.per_client().free_failures
