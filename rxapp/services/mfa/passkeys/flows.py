@@ -160,6 +160,9 @@ def _verify(
     passkey = store.by_credential_id(db, assertion.credential_id)
     if passkey is None:
         return _Verdict("unknown")
+    if owner is None and not assertion.user_handle:
+        # Sign-in without a password is with a discoverable credential: it names its user.
+        return _Verdict("invalid", passkey)
     foreign_handle = assertion.user_handle not in (None, b"", user_handle(passkey.user_id))
     if (owner is not None and passkey.user_id != owner) or foreign_handle:
         return _Verdict("other-account", passkey)

@@ -87,8 +87,13 @@ class SoftAuthenticator:
         user_verified: bool = True,
         origin: str | None = None,
         user_handle: bytes | None = None,
+        omit_user_handle: bool = False,
     ) -> str:
-        """The answer to `navigator.credentials.get`; the counter goes up unless `count`."""
+        """The answer to `navigator.credentials.get`; the counter goes up unless `count`. It
+        names the user it was registered for, as a discoverable credential does, unless
+        `omit_user_handle` (or `user_handle` names another)."""
+        if user_handle is None and not omit_user_handle:
+            user_handle = self.user_handle
         if count is None:
             self.count += 1
             count = self.count

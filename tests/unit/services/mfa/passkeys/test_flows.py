@@ -192,6 +192,12 @@ def test_sign_in_without_a_password_requires_user_verification(db, alice, key):
     assert result.user_id is None and result.message == flows.SIGN_IN_REFUSED
 
 
+def test_sign_in_without_a_password_needs_the_credential_to_name_its_user(db, alice, key):
+    register(db, alice, key)
+    result = sign_in(db, lambda o: key.assert_(o, omit_user_handle=True))
+    assert result.user_id is None and result.message == flows.SIGN_IN_REFUSED
+
+
 def test_an_unknown_credential_cannot_sign_in(db, alice):
     result = sign_in(db, SoftAuthenticator().assert_)
     assert result.user_id is None
