@@ -95,7 +95,7 @@ def _form() -> rx.Component:
                 width="100%",
             ),
             on_submit=PasscodeState.submit,
-            reset_on_submit=False,
+            reset_on_submit=True,
             width="100%",
         ),
         rx.cond(

@@ -283,7 +283,7 @@ def _reset_dialog() -> rx.Component:
                     padding_top="1rem",
                 ),
                 on_submit=UsersState.confirm_reset,
-                reset_on_submit=False,
+                reset_on_submit=True,
             ),
             max_width="28rem",
             **dialog_focus(),

@@ -106,8 +106,9 @@ class ApprovalState(AuthState):
         try:
             while True:
                 async with self:
-                    # Only a state the store lost and made anew has no lease while watched.
-                    state_lost = not self._watch_lease
+                    # Only a state the store lost and made anew has neither a lease while
+                    # watched nor a checked session (a sign-out here checks it: signed out).
+                    state_lost = not self._watch_lease and not self.session_checked
                     digest = self._proven_session()
                     shown = self._ref
                     self._watch_lease = utcnow().timestamp() + WATCH_EVERY_SECONDS * 3

@@ -223,7 +223,6 @@ class PasscodeState(AuthState):
         code = form.get("code")
         return await self._second_step(
             lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),
-            error_input="passcode-input",
             heavy=totp.normalize_code(code) is None,  # only a backup code verifies argon2
         )
 
@@ -266,14 +265,12 @@ class PasscodeState(AuthState):
             lambda db, pending: passkey_flows.finish_second_step(
                 db, pending, rp, bound, result, now=utcnow()
             ),
-            error_input="",
         )
 
     async def _second_step(
         self,
         check: Callable[[Session, PendingLogin], mfa.CodeCheck],
         *,
-        error_input: str,
         heavy: bool = False,
     ) -> list[rx.event.EventSpec]:
         """Run the second step's `check`; start the full session, or say what went wrong."""
@@ -292,7 +289,7 @@ class PasscodeState(AuthState):
                 self._pending_digest = ""
                 self.voided = True
                 return [browser_tokens.forget(session=False)]
-            return [rx.set_value(error_input, "")] if error_input else []
+            return []
         self.error = ""
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         if outcome.account is not None:

@@ -144,7 +144,7 @@ class ReauthState(ProfileState):
             return None
         if problem:
             self.error = problem
-            return rx.set_value("reauth-input", "")
+            return None
         self._close()
         return await self._carry_on(purpose)
 
@@ -256,7 +256,7 @@ class EnrollState(ProfileState):
         result, view = confirmed
         if not result.ok:
             self.error = self._drift_message(code) or result.message
-            return [rx.set_value("enroll-code", ""), SHOW_ENROLL_ERROR]
+            return SHOW_ENROLL_ERROR
         self._apply(view)
         self._close()
         if not result.turned_on:
@@ -334,7 +334,7 @@ class DisableState(ProfileState):
         self._apply(view)
         if problem:
             self.error = problem
-            return rx.set_value("disable-code", "")
+            return None
         self.open = False
         self.error = ""
         self.notice = ""

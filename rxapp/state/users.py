@@ -317,7 +317,7 @@ class UsersState(AuthState):
             self.reset_needs_proof = True
             self.reset_proof_is_code = proof_is_code
             self.reset_error = problem
-            return [rx.set_value("reauth-input", "")]
+            return None
         self.reset_open = False
         self._reset_user_id = None
         self.reset_message = done
