@@ -103,7 +103,13 @@ def finish_registration(
         _refused(db, user_id, now=now, detail="step=register refused=invalid")
         return Registered(ok=False, message=f"{NOT_ACCEPTED} Try again.")
     # Lock the account's row: the first method and its flag change together.
-    user = db.exec(select(User).where(col(User.id) == user_id).with_for_update()).one()
+    # populate_existing: the row as locked now, not a copy this session read before.
+    user = db.exec(
+        select(User)
+        .where(col(User.id) == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     turned_on = not mfa.has_second_factor(user)
     db.add(
         Passkey(
@@ -120,6 +126,7 @@ def finish_registration(
         db.flush()
     except IntegrityError:
         db.rollback()
+        _refused(db, user_id, now=now, detail="step=register refused=already-registered")
         return Registered(ok=False, message="That passkey is already registered.")
     db.exec(update(User).where(col(User.id) == user_id).values(twofa_active=True))
     audit.record(db, audit.Event.PASSKEY_ADDED, now=now, user_id=user_id, detail=issued.label)

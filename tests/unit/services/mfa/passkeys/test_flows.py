@@ -381,3 +381,10 @@ def test_answers_without_a_challenge_cannot_flood_the_audit_trail(db):
         )
     written = len(events(db)) - before
     assert 0 < written <= throttle.per_client().free_failures
+
+
+def test_the_same_passkey_twice_is_refused_and_audited(db, alice, key):
+    assert register(db, alice, key).ok
+    again = register(db, alice, key, name="Again")
+    assert not again.ok and "already registered" in again.message
+    assert events(db, alice.id)[-1] == "passkey_refused"
