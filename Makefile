@@ -80,7 +80,9 @@ nginx:
 # Tests run in parallel (pytest-xdist, one worker per core; PYTEST_WORKERS=0 runs them in one
 # process). Each worker has its own databases and app server; the production frontend is
 # built once per run and shared. The scale-out tests start a cluster of their own and run
-# alone afterwards. In CI (CI=true) `make test` runs everything, as `make test-all` does.
+# alone afterwards. In CI (CI=true) `make test` runs everything, as `make test-all` does;
+# otherwise it leaves out the few tests marked slow (they wait out real time: the 30-second
+# reveal, throttles), which `make test-all` and `make test-e2e` run.
 PYTEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 ifeq ($(CI),true)
@@ -93,7 +95,7 @@ ifdef TEST_EVERYTHING
 	RXAPP_TEST_ALL_DATABASES=1 $(PYTEST) tests/unit tests/e2e $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/scaleout $(PYTEST_ARGS)
 else
-	$(PYTEST) tests/unit tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) tests/unit tests/e2e -m "not slow" $(PYTEST_ARGS)
 endif
 
 test-all:

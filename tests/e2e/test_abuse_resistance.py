@@ -114,6 +114,7 @@ def test_http_and_the_websocket_refuse_another_origin(page: Page, base_url: str)
     assert handshake("https://evil.example") == 403
 
 
+@pytest.mark.slow
 def test_a_strangers_wrong_passwords_never_delay_the_owners_own_browser(
     browser: Browser, page: Page, base_url: str, rxapp_user: Account
 ) -> None:

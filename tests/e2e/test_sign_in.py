@@ -162,6 +162,7 @@ def test_no_websocket_frame_carries_a_hash(
     assert "argon2" not in everything
 
 
+@pytest.mark.slow
 def test_repeated_wrong_passwords_slow_down_that_email(page: Page, rxapp_user: Account) -> None:
     sign_in(page, rxapp_user, password="wrong-password-0")
     expect(page.get_by_test_id("login-error")).to_have_text(WRONG)

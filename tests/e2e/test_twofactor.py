@@ -169,6 +169,7 @@ def test_a_code_in_a_bad_format_is_refused_without_counting(
     expect(page.get_by_test_id("passcode-error")).not_to_contain_text("tries left")
 
 
+@pytest.mark.slow
 def test_five_wrong_codes_void_the_sign_in(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
     twofa = enable_2fa(page)

@@ -242,6 +242,7 @@ def test_more_time_extends_the_reveal_on_the_server(page: Page, rxapp_user: Acco
     expect(countdown).to_have_text(re.compile(r"^(4[0-9]|5[0-9]|60)$"))
 
 
+@pytest.mark.slow
 def test_after_the_reveal_the_dialog_says_the_codes_are_gone_and_what_to_do(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
