@@ -95,6 +95,8 @@ def _name_dialog(
     *,
     label: str,
     test_id: str,
+    save_test_id: str,
+    error_test_id: str,
     error: rx.Var[str],
     on_submit: rx.EventType,
     open_: rx.Var[bool],
@@ -102,8 +104,7 @@ def _name_dialog(
     extra: rx.Component | None = None,
     **input_props: object,
 ) -> rx.Component:
-    """A dialog that asks for a passkey's name (`<test_id>`, `<test_id>`-less save/error)."""
-    prefix = test_id.removesuffix("-name")
+    """A dialog that asks for a passkey's name: its input, error and save button."""
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
@@ -120,8 +121,8 @@ def _name_dialog(
                         **input_props,
                     ),
                     extra if extra is not None else rx.fragment(),
-                    error_message(error, test_id=f"{prefix}-error"),
-                    dialog_actions("Cancel", "Save", test_id=f"{prefix}-save"),
+                    error_message(error, test_id=error_test_id),
+                    dialog_actions("Cancel", "Save", test_id=save_test_id),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",
@@ -144,6 +145,8 @@ def add_passkey_dialog() -> rx.Component:
         "Name it after the device or key that holds it, then follow your browser's prompt.",
         label="Passkey name",
         test_id="passkey-name",
+        save_test_id="passkey-save",
+        error_test_id="passkey-error",
         error=PasskeysState.add_error,
         on_submit=PasskeysState.save,
         open_=PasskeysState.add_open,
@@ -163,6 +166,8 @@ def rename_passkey_dialog() -> rx.Component:
         "The name helps you tell your passkeys apart.",
         label="New name",
         test_id="passkey-rename-name",
+        save_test_id="passkey-rename-save",
+        error_test_id="passkey-rename-error",
         error=PasskeysState.rename_error,
         on_submit=PasskeysState.save_rename,
         open_=PasskeysState.rename_open,

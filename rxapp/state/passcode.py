@@ -117,10 +117,8 @@ class PasscodeState(AuthState):
         self.error = ""
         self.voided = False
         self.account_hint = view.hint
-        self.approval_available, self.passkey_available = (
-            view.approval_available,
-            view.passkey_available,
-        )
+        self.approval_available = view.approval_available
+        self.passkey_available = view.passkey_available
         self.passkey_waiting = False
         self.session_checked = True
 
