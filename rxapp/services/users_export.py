@@ -19,6 +19,7 @@ HEADER = [
     "last_sign_in_at",
     "unused_backup_codes",
     "admin",
+    "passkeys",
 ]
 
 
@@ -59,5 +60,6 @@ def csv_lines(
                 row.last_sign_in_at,
                 row.backup_codes_left,
                 "yes" if row.is_admin else "no",
+                row.passkeys,
             ]
         )

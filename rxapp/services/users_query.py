@@ -54,6 +54,7 @@ class UserRow:
     email: str
     activated: bool
     enabled_at: datetime | None
+    """Since when the account has had its oldest second factor still in place."""
     created_at: datetime
     last_sign_in_at: datetime | None
     backup_codes_left: int
@@ -200,7 +201,7 @@ def _row(values: sa.Row) -> UserRow:
         id=values[0],
         email=values[1],
         activated=bool(values[7]),
-        enabled_at=values[2],
+        enabled_at=min((t for t in (values[2], values[9]) if t is not None), default=None),
         created_at=values[3],
         last_sign_in_at=values[4],
         is_admin=values[5],
@@ -237,6 +238,11 @@ def _rows_query(
         .where(col(Passkey.user_id) == User.id)
         .scalar_subquery()
     )
+    first_passkey = (
+        select(func.min(Passkey.created_at))
+        .where(col(Passkey.user_id) == User.id)
+        .scalar_subquery()
+    )
     query = select(
         User.id,
         User.email,
@@ -247,6 +253,7 @@ def _rows_query(
         unused_codes,
         User.twofa_active,
         passkeys,
+        first_passkey,
     )
     for clause in (_search_clause(db, search), _status_clause(status)):
         if clause is not None:

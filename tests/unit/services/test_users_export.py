@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from rxapp.models import BackupCode, User
+from rxapp.models import BackupCode, Passkey, User
 from rxapp.services import users_export
 from rxapp.services.users_query import SortKey, StatusFilter, fetch_page
 
@@ -25,6 +25,7 @@ HEADER = [
     "last_sign_in_at",
     "unused_backup_codes",
     "admin",
+    "passkeys",
 ]
 FORMULA_EMAILS = [
     "=hyperlink(1)@example.com",
@@ -107,6 +108,7 @@ def expected_record(user: User, unused_codes: int) -> list[str]:
         iso(user.last_sign_in_at),
         str(unused_codes),
         "yes" if user.is_admin else "no",
+        "0",
     ]
 
 
@@ -200,3 +202,23 @@ def test_the_export_holds_no_secret_or_hash(db, users):
     assert TOTP_SECRET not in text
     assert PASSWORD_HASH not in text
     assert "h1-0" not in text  # backup code hashes
+
+
+def test_passkeys_are_counted_and_date_a_passkey_only_account(db, users):
+    plain = next(u for u in users if not u.totp_enabled_at and u.email[0].isalpha())
+    plain.twofa_active = True
+    db.add(plain)
+    for n in range(2):
+        db.add(
+            Passkey(
+                user_id=plain.id,
+                credential_id=f"cred-{n}",
+                public_key="AA",
+                name=f"Key {n}",
+                created_at=NOW + timedelta(minutes=n),
+            )
+        )
+    db.commit()
+    record = next(r for r in parse(export(db))[1:] if r[0] == plain.email)
+    assert record[1:3] == ["Activated", iso(NOW)]
+    assert record[HEADER.index("passkeys")] == "2"

@@ -637,6 +637,49 @@ def test_an_account_with_passkeys_alone_is_activated_and_filtered_by_has_a_passk
     assert fetch_page(db, status=StatusFilter.ACTIVATED).total == 2
 
 
+def add_passkey(db: Session, email: str, created_at: datetime) -> None:
+    user_id = db.exec(select(User.id).where(User.email == email)).one()
+    db.add(
+        Passkey(
+            user_id=user_id,
+            credential_id=f"cred-{email}-{created_at.isoformat()}",
+            public_key="AA",
+            name="Key",
+            created_at=created_at,
+        )
+    )
+    db.commit()
+
+
+@pytest.mark.both_databases
+def test_2fa_since_is_the_oldest_second_factor_still_in_place(db):
+    insert_users(
+        db,
+        [
+            user_values("app@example.com", activated=True),
+            user_values("keys@example.com") | {"twofa_active": True},
+            user_values("key-first@example.com", activated=True),
+            user_values("none@example.com"),
+        ],
+    )
+    app_since = db.exec(select(User.totp_enabled_at).where(User.email == "app@example.com")).one()
+    add_passkey(db, "app@example.com", app_since + timedelta(days=3))
+    add_passkey(db, "keys@example.com", NOW + timedelta(days=2))
+    add_passkey(db, "keys@example.com", NOW + timedelta(days=1))
+    key_first = db.exec(
+        select(User.totp_enabled_at).where(User.email == "key-first@example.com")
+    ).one()
+    add_passkey(db, "key-first@example.com", key_first - timedelta(hours=5))
+
+    since = {r.email: r.enabled_at for r in fetch_page(db).rows}
+    assert since == {
+        "app@example.com": app_since,
+        "keys@example.com": NOW + timedelta(days=1),
+        "key-first@example.com": key_first - timedelta(hours=5),
+        "none@example.com": None,
+    }
+
+
 @pytest.fixture
 def postgres_db(postgres_database):
     """A session on the empty PostgreSQL test database (SQLite compares by code point
