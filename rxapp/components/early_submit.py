@@ -7,6 +7,10 @@ page (`live_marker` sets `window.__rxLive` from an effect), a submit is also kep
 (which may be hydrating) and made once more as soon as the page is live (Reflex then queues
 the event until the websocket is connected): what a person typed and sent early is neither
 lost, nor leaked, nor sent twice.
+
+A submit button that carries `ANSWERED` (a counter the form's handler increments) is marked
+`aria-busy` from the submit until the server's answer changes the counter, or for 20 s at
+most: the button shows progress without an event of its own (`assets/styles.css`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,22 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.vars.base import Var, VarData
 
+# The attribute of a submit button that changes when the server has answered its form.
+ANSWERED = "data-answered"
+
 HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
     " if (!(f instanceof HTMLFormElement) || f.hasAttribute('action')) return;"
-    " e.preventDefault(); if (window.__rxLive) return; e.stopImmediatePropagation();"
+    " e.preventDefault();"
+    f" const b = e.submitter || f.querySelector('[{ANSWERED}]');"
+    f" if (b && b.hasAttribute('{ANSWERED}') && b.getAttribute('aria-busy') !== 'true') {{"
+    " b.setAttribute('aria-busy', 'true');"
+    f" const seen = b.getAttribute('{ANSWERED}'); const done = () => {{ o.disconnect();"
+    " clearTimeout(t); b.removeAttribute('aria-busy'); };"
+    f" const o = new MutationObserver(() => {{ if (b.getAttribute('{ANSWERED}') !== seen)"
+    f" done(); }}); o.observe(b, {{attributes: true, attributeFilter: ['{ANSWERED}']}});"
+    " const t = setTimeout(done, 20000); }"
+    " if (window.__rxLive) return; e.stopImmediatePropagation();"
     " if (f.dataset.rxHeld) return; f.dataset.rxHeld = '1';"
     " const again = (n) => { if (window.__rxLive && f.isConnected) {"
     " delete f.dataset.rxHeld; f.requestSubmit(); }"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.components.early_submit import ANSWERED
 from rxapp.components.layout import testid
 
 
@@ -84,9 +85,16 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
     )
 
 
-def submit_button(label: str, *, test_id: str) -> rx.Component:
-    """A form's full-width submit button."""
-    return rx.button(label, type="submit", size="3", width="100%", custom_attrs=testid(test_id))
+def submit_button(label: str, *, test_id: str, answers: rx.Var[int]) -> rx.Component:
+    """A form's full-width submit button, busy from the submit until `answers` changes (see
+    `components/early_submit.py`)."""
+    return rx.button(
+        label,
+        type="submit",
+        size="3",
+        width="100%",
+        custom_attrs={**testid(test_id), ANSWERED: answers},
+    )
 
 
 def passkey_button(

@@ -42,7 +42,7 @@ def login_page() -> rx.Component:
                         max_length=1024,
                     ),
                     error_message(LoginState.error, test_id="login-error"),
-                    submit_button("Log in", test_id="login-submit"),
+                    submit_button("Log in", test_id="login-submit", answers=LoginState.answers),
                     spacing="4",
                     width="100%",
                 ),

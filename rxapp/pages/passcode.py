@@ -90,7 +90,7 @@ def _form() -> rx.Component:
                     numeric_only=False,
                 ),
                 error_message(PasscodeState.error, test_id="passcode-error"),
-                submit_button("Log in", test_id="passcode-submit"),
+                submit_button("Log in", test_id="passcode-submit", answers=PasscodeState.answers),
                 spacing="4",
                 width="100%",
             ),

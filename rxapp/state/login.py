@@ -42,6 +42,9 @@ class LoginState(AuthState):
     """The login form: one generic message for every wrong email/password pair."""
 
     error: str = ""
+    # Submissions of the form answered: the submit button is busy until this changes
+    # (components/early_submit.py), with no round trip of its own.
+    answers: int = 0
     # The browser is asking for a passkey.
     passkey_waiting: bool = False
 
@@ -106,6 +109,7 @@ class LoginState(AuthState):
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec] | None:
         """Check email and password; start a session or, for 2FA users, a pending login."""
+        self.answers += 1
         email = normalize_email(form.get("email"))
         password = form.get("password")
         if problem := email_problem(email):

@@ -79,6 +79,9 @@ class PasscodeState(AuthState):
     """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
+    # Submissions of the form answered: the submit button is busy until this changes
+    # (components/early_submit.py), with no round trip of its own.
+    answers: int = 0
     # Which account is being verified, masked (`a…@example.com`); "" until the server
     # has confirmed the pending sign-in.
     account_hint: str = ""
@@ -218,6 +221,7 @@ class PasscodeState(AuthState):
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
+        self.answers += 1
         code = form.get("code")
         return await self._second_step(
             lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),

@@ -341,3 +341,38 @@ def test_a_direct_page_load_needs_no_redirect(rxapp_server: RxappServer, path: s
     with urllib.request.urlopen(f"{rxapp_server.url}{path}") as response:
         assert response.status == 200
         assert response.geturl() == f"{rxapp_server.url}{path}"
+
+
+# Notes every value the submit button's aria-busy takes, from the click on.
+_BUSY_RECORDER = """(testid) => {
+  const button = document.querySelector(`[data-testid="${testid}"]`);
+  const seen = (window.__busy = []);
+  window.__busyRecorder?.disconnect();
+  window.__busyRecorder = new MutationObserver(() => seen.push(button.getAttribute('aria-busy')));
+  window.__busyRecorder.observe(button, {attributes: true, attributeFilter: ['aria-busy']});
+}"""
+
+
+def _busy_then_answered(page: Page, testid: str, error_testid: str, message: str) -> None:
+    """The button is busy from the click until the error arrives, then busy no more."""
+    page.evaluate(_BUSY_RECORDER, testid)
+    page.get_by_test_id(testid).click()
+    expect(page.get_by_test_id(error_testid)).to_contain_text(message)
+    expect(page.get_by_test_id(testid)).not_to_have_attribute("aria-busy", "true")
+    assert page.evaluate("window.__busy") == ["true", None]
+
+
+def test_the_sign_in_buttons_are_busy_until_the_server_answers(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    _busy_then_answered(page, "passcode-submit", "passcode-error", "That code is not right.")
+
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill("not-the-password")
+    _busy_then_answered(page, "login-submit", "login-error", "Incorrect email or password.")
+    # The same answer twice changes no text: the button still comes back.
+    page.get_by_test_id("login-password").fill("not-the-password")
+    _busy_then_answered(page, "login-submit", "login-error", "Incorrect email or password.")
