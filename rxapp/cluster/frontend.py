@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from rxapp import runtime
 from rxapp.cluster.config import ClusterError
+from rxapp.paint_first import paint_first
 
 # What the built frontend depends on, relative to the project.
 INPUTS = ("rxapp", "assets", "rxconfig.py", "reflex.lock", "pyproject.toml")
@@ -79,8 +81,27 @@ def build_unless_current(
     return True
 
 
+def paint_first_pages(root: Path) -> int:
+    """Rewrite every prerendered page under `root` as `make run` serves it (`paint_first`),
+    and its `.gz` twin that nginx's gzip_static sends; returns how many changed. A page
+    already rewritten is left as it is."""
+    changed = 0
+    for page in sorted(root.rglob("*.html")):
+        html = page.read_bytes()
+        shown = paint_first(html)
+        if shown == html:
+            continue
+        page.write_bytes(shown)
+        twin = page.with_name(page.name + ".gz")
+        if twin.is_file():
+            twin.write_bytes(gzip.compress(shown, mtime=0))
+        changed += 1
+    return changed
+
+
 def build(project: Path, env: dict[str, str]) -> bool:
-    """Export the frontend for nginx unless unchanged; True if built."""
+    """Export the frontend for nginx unless unchanged, its pages painted before their
+    scripts start (also for a build made before this step existed); True if built."""
 
     def export() -> None:
         result = runtime.reflex(
@@ -90,4 +111,6 @@ def build(project: Path, env: dict[str, str]) -> bool:
             output = (result.stdout + result.stderr)[-3000:]
             raise ClusterError(f"the frontend build failed:\n{output}")
 
-    return build_unless_current(project, env["REFLEX_API_URL"], "export", export)
+    built = build_unless_current(project, env["REFLEX_API_URL"], "export", export)
+    paint_first_pages(static_root(project))
+    return built

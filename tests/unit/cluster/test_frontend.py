@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 from rxapp.cluster import frontend
+from rxapp.paint_first import paint_first
+from tests.unit.test_paint_first import PAGE
 
 
 def _project(root: Path) -> Path:
@@ -49,3 +52,20 @@ def test_a_build_counts_as_current_only_with_its_stamp(tmp_path):
     assert frontend.is_current(project, "http://localhost:3000")
     (project / "assets/styles.css").write_text("body { color: red }")
     assert not frontend.is_current(project, "http://localhost:3000")
+
+
+def test_nginx_serves_the_pages_painted_first_plain_and_gzipped(tmp_path):
+    root = tmp_path / "client"
+    (root / "login").mkdir(parents=True)
+    login = root / "login" / "index.html"
+    login.write_bytes(PAGE)
+    (root / "login" / "index.html.gz").write_bytes(gzip.compress(PAGE))
+    plain = b"<html><body><p>Not found</p></body></html>"
+    (root / "404.html").write_bytes(plain)
+
+    assert frontend.paint_first_pages(root) == 1
+    assert login.read_bytes() == paint_first(PAGE) != PAGE
+    assert gzip.decompress((root / "login" / "index.html.gz").read_bytes()) == paint_first(PAGE)
+    assert (root / "404.html").read_bytes() == plain
+    assert frontend.paint_first_pages(root) == 0  # a second start changes nothing
+    assert login.read_bytes() == paint_first(PAGE)
