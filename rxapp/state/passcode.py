@@ -348,9 +348,10 @@ class PasscodeState(AuthState):
 def _failed_codes_notice(failed: audit.FailedCodes) -> str:
     where = f" from {failed.latest_ip}" if failed.latest_ip else ""
     when = failed.latest_at.strftime("%d %b %Y, %H:%M UTC")
-    tries = "wrong code was" if failed.count == 1 else "wrong codes were"
+    # "failed", not "wrong": a code sent during a wait is refused unchecked, right or not.
+    attempts = "code attempt" if failed.count == 1 else "code attempts"
     return (
-        f"{failed.count} {tries} entered for your account since you last signed in, the "
+        f"{failed.count} failed {attempts} on your account since you last signed in, the "
         f"latest on {when}{where}. If that was not you, someone knows your password."
     )
 

@@ -24,6 +24,10 @@ class CodeCheck:
     login_voided: bool = False
     counted: bool = False
     """Whether this was a wrong code counted on the throttle (not a wait or a typo)."""
+    unchecked: bool = False
+    """Refused before it was looked at (it came during a wait): counted on the account's
+    throttle, so a burst costs what the same guesses one by one would, but it spends no try
+    of the sign-in (it may well have been the right code, sent too soon)."""
     capped: bool = False
     """Whether app codes are refused for good (the cap): only a backup code works now."""
     turned_on: bool = False

@@ -9,6 +9,7 @@ account's throttle (`rxapp.services.throttle`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,6 +27,8 @@ from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, remo
 __all__ = ["CodeCheck", "has_second_factor", "secure_sessions"]
 
 PENDING_LOGIN_MAX_FAILURES = 5
+# From this wait on, a wrong code's answer says how long to wait before the next one.
+NOTICEABLE_WAIT_SECONDS = 3
 
 LOGIN_CODE_HINT = "Check the code in your app and enter the one it shows now."
 ALREADY_USED = (
@@ -82,7 +85,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
         return CodeCheck(
             ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
         )
-    if failure.locked:
+    if failure.locked or wait >= NOTICEABLE_WAIT_SECONDS:
         message = f"{WRONG_CODE} {_wait_message(wait)}"
     elif totp_code is not None and already_used(user, totp_code, now=now):
         message = ALREADY_USED
@@ -102,7 +105,9 @@ def claim_or_refuse(db: Session, user_id: int, *, kind: str, now: datetime) -> C
     if counted:
         count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
     wait = throttle.seconds_to_wait(db, user_id, now=now)
-    return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted)
+    return CodeCheck(
+        ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted, unchecked=True
+    )
 
 
 def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
@@ -160,6 +165,10 @@ def finish_second_step(
         return result
     if not result.counted:
         return result  # a wait or a typo: nothing to count against this pending login
+    if result.unchecked:  # too soon: counted on the account, but no try of this sign-in
+        spent = db.exec(select(PendingLogin.failures).where(col(PendingLogin.id) == pending.id))
+        left = PENDING_LOGIN_MAX_FAILURES - spent.one()
+        return replace(result, message=_with_tries_left(result, left))
     failures = db.exec(
         update(PendingLogin)
         .where(col(PendingLogin.id) == pending.id)

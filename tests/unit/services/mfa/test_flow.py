@@ -23,6 +23,7 @@ from rxapp.services import accounts, admin, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
+from rxapp.services.mfa.flow import PENDING_LOGIN_MAX_FAILURES as PENDING_TRIES
 from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.services.mfa.totp import flows as totp_flows
 
@@ -330,7 +331,9 @@ def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
     assert result.wait_seconds == 1
 
 
-def test_an_attempt_within_the_backoff_is_refused_unchecked_and_counted(db, db_url, member):
+def test_an_attempt_within_the_backoff_is_refused_unchecked_counted_but_spends_no_try(
+    db, db_url, member
+):
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
     mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
@@ -340,18 +343,37 @@ def test_an_attempt_within_the_backoff_is_refused_unchecked_and_counted(db, db_u
     result = mfa.verify_login_code(db, pending, code_for(member.secret, soon), now=soon)
 
     assert not result.ok
-    assert result.counted
+    assert result.counted and result.unchecked
     assert result.message == (
         "Too many failed attempts. Try again in 2 seconds. "
-        "After that, 3 tries left before you must sign in again."
+        "After that, 4 tries left before you must sign in again."
     )
     assert result.wait_seconds == 2
-    assert failures_of(db_url, member.id) == 2
-    assert pending_of(db, token, now=soon).failures == 2
+    assert failures_of(db_url, member.id) == 2  # the account's throttle counts it
+    assert pending_of(db, token, now=soon).failures == 1  # the sign-in's tries do not
     # Once the wait is over, the right code works (its step was never spent).
     after = soon + 2 * SECOND
     assert mfa.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
     assert failures_of(db_url, member.id) == 0
+
+
+def test_codes_sent_during_a_wait_never_end_the_sign_in(db, db_url, member):
+    token = sign_in(db, member.id, now=T0)
+    pending = pending_of(db, token, now=T0)
+    first = mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
+    assert first.message.endswith("4 tries left before you must sign in again.")
+
+    now = T0
+    for _ in range(PENDING_TRIES + 2):  # more than the sign-in's tries, each one too soon
+        now += timedelta(milliseconds=100)
+        early = mfa.verify_login_code(db, pending, code_for(member.secret, now), now=now)
+        assert not early.ok and not early.login_voided and early.unchecked
+        assert early.message.endswith("After that, 4 tries left before you must sign in again.")
+
+    assert failures_of(db_url, member.id) == 1 + PENDING_TRIES + 2  # the account counted each
+    assert pending_of(db, token, now=now).failures == 1
+    after = now + SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+    assert mfa.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
 
 
 def test_five_failures_void_the_pending_login(db, member):
@@ -367,9 +389,10 @@ def test_five_failures_void_the_pending_login(db, member):
     assert [r.message.rsplit(". ", 1)[-1] for r in results[:4]] == [
         "4 tries left before you must sign in again.",
         "3 tries left before you must sign in again.",
-        "2 tries left before you must sign in again.",
-        "1 try left before you must sign in again.",
+        "After that, 2 tries left before you must sign in again.",
+        "After that, 1 try left before you must sign in again.",
     ]
+    assert "Try again in 4 seconds." in results[2].message
     assert "sign in again" in results[4].message
     assert sessions.current_pending_login(db, token, now=now) is None
     assert "pending_login_voided" in audit_events(db, member.id)
@@ -393,7 +416,11 @@ def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, me
     assert not any(r.ok for r in results)
     assert "15 minutes" in results[-1].message
     assert results[-1].wait_seconds == 15 * 60
-    assert "minutes" not in " ".join(r.message for r in results[:-1])
+    # Each wait long enough to notice is said, in the answer to the code that started it.
+    for result in results[:-1]:
+        said = throttle.wait_message(result.wait_seconds) in result.message
+        assert said == (result.wait_seconds >= mfa.NOTICEABLE_WAIT_SECONDS), result.message
+    assert [r.wait_seconds for r in results[:4]] == [1, 2, 4, 8]
     assert failures_of(db_url, member.id) == 10
     assert "second_factor_lockout" in audit_events(db, member.id)
 
