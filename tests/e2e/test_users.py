@@ -132,6 +132,18 @@ def test_the_filter_is_restored_from_the_url(
     assert set(page.get_by_test_id("user-2fa-status").all_inner_texts()) == {"Not activated"}
 
 
+def test_users_opened_in_a_new_tab_has_the_whole_header(page: Page, rxapp_admin: Account) -> None:
+    sign_in_admin(page, rxapp_admin)
+    tab = page.context.new_page()
+    tab.goto("/users?twofa=activated")
+    expect(tab.get_by_test_id("users-count")).to_be_visible()
+    header = tab.get_by_role("banner")
+    expect(header.get_by_role("link", name="All users")).to_be_visible()
+    expect(header.get_by_role("link", name="Profile")).to_be_visible()
+    expect(header).to_contain_text(rxapp_admin.email)
+    expect(tab.get_by_test_id("logout")).to_be_visible()
+
+
 def test_an_unknown_filter_in_the_url_is_explained_and_shows_all(
     page: Page, rxapp_admin: Account
 ) -> None:
