@@ -43,8 +43,13 @@ def labelled_input(
     )
 
 
-def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
-    """An error shown only when `message` is set; role=alert makes screen readers say it."""
+def error_message(
+    message: rx.Var[str], *, test_id: str, answers: rx.Var[int] | None = None
+) -> rx.Component:
+    """An error shown only when `message` is set; role=alert makes screen readers say it.
+    With `answers` (the form's answer counter), each answer inserts the alert anew, so the
+    same message twice is said twice."""
+    keyed = {} if answers is None else {"key": answers}
     return rx.cond(
         message != "",
         rx.callout(
@@ -56,6 +61,7 @@ def error_message(message: rx.Var[str], *, test_id: str) -> rx.Component:
             width="100%",
             id=test_id,
             custom_attrs=testid(test_id),
+            **keyed,
         ),
     )
 

@@ -41,7 +41,9 @@ def login_page() -> rx.Component:
                         required=True,
                         max_length=1024,
                     ),
-                    error_message(LoginState.error, test_id="login-error"),
+                    error_message(
+                        LoginState.error, test_id="login-error", answers=LoginState.answers
+                    ),
                     submit_button("Log in", test_id="login-submit", answers=LoginState.answers),
                     spacing="4",
                     width="100%",

@@ -89,7 +89,9 @@ def _form() -> rx.Component:
                     test_id="passcode-input",
                     numeric_only=False,
                 ),
-                error_message(PasscodeState.error, test_id="passcode-error"),
+                error_message(
+                    PasscodeState.error, test_id="passcode-error", answers=PasscodeState.answers
+                ),
                 submit_button("Log in", test_id="passcode-submit", answers=PasscodeState.answers),
                 spacing="4",
                 width="100%",

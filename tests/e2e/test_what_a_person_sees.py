@@ -373,6 +373,10 @@ def test_the_sign_in_buttons_are_busy_until_the_server_answers(
     page.get_by_test_id("login-email").fill(rxapp_user.email)
     page.get_by_test_id("login-password").fill("not-the-password")
     _busy_then_answered(page, "login-submit", "login-error", "Incorrect email or password.")
-    # The same answer twice changes no text: the button still comes back.
+    # The same answer twice changes no text: the button still comes back, and the alert is
+    # inserted anew, so that screen readers say it again.
+    page.evaluate("window.__firstAlert = document.querySelector('[data-testid=login-error]')")
     page.get_by_test_id("login-password").fill("not-the-password")
     _busy_then_answered(page, "login-submit", "login-error", "Incorrect email or password.")
+    assert page.evaluate("window.__firstAlert.isConnected") is False
+    expect(page.get_by_test_id("login-error")).to_have_attribute("role", "alert")
