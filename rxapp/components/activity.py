@@ -11,9 +11,9 @@ from rxapp.state.profile import ActivityRow, ProfileState
 
 def _line(item: ActivityRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(local_time(item["when"])),
-        rx.table.cell(item["what"]),
-        rx.table.cell(item["where"]),
+        rx.table.cell(local_time(item["when"]), class_name="wraps", min_width="5.5rem"),
+        rx.table.cell(item["what"], class_name="wraps", min_width="6.5rem"),
+        rx.table.cell(item["where"], class_name="wraps", min_width="6rem"),
         custom_attrs=testid("activity-row"),
     )
 
@@ -40,6 +40,7 @@ def activity_card() -> rx.Component:
                 rx.table.body(rx.foreach(ProfileState.activity, _line)),
                 size="1",
                 width="100%",
+                class_name="fits",
                 custom_attrs=testid("activity-table"),
             ),
             label="Recent security activity",

@@ -27,12 +27,16 @@ FILTERS = (
 
 
 # Fixed column widths: the table does not shift when a filter changes its rows.
-COLUMNS = ("14rem", "8rem", "9rem", "8rem", "12rem", "6rem", "6rem", "6rem")  # 69rem in all
+COLUMNS = ("14rem", "8rem", "8rem", "8rem", "12rem", "7rem", "6rem", "6rem")  # 69rem in all
 
 
-def _header(label: str, width: str) -> rx.Component:
+def _header(label: str, width: str, *, numbers: bool = False) -> rx.Component:
+    """A column's header; over a column of `numbers`, aligned with them on the right."""
     return rx.table.column_header_cell(
-        rx.text(label, size="1", weight="bold"), min_width=width, width=width
+        rx.text(label, size="1", weight="bold"),
+        min_width=width,
+        width=width,
+        text_align="right" if numbers else "left",
     )
 
 
@@ -316,8 +320,8 @@ def _table() -> rx.Component:
                         _header("2FA since", COLUMNS[2]),
                         _sortable("Created", "created", COLUMNS[3]),
                         _sortable("Last sign-in", "last_sign_in", COLUMNS[4]),
-                        _header("Backup codes", COLUMNS[5]),
-                        _header("Passkeys", COLUMNS[6]),
+                        _header("Backup codes", COLUMNS[5], numbers=True),
+                        _header("Passkeys", COLUMNS[6], numbers=True),
                         rx.table.column_header_cell(
                             rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
                         ),

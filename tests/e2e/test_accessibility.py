@@ -123,6 +123,11 @@ def test_phone_layouts(page: Page, scheme: str, rxapp_admin: Account) -> None:
     assert_accessible(page, f"enable dialog on a phone ({scheme})")
     page.keyboard.press("Escape")
     enable_2fa(page)  # All users is open to admins with 2FA only
+    # The activity table wraps its cells to fit the card: where each event came from shows
+    # without scrolling sideways.
+    expect(page.get_by_test_id("activity-row")).not_to_have_count(0)
+    fits = "(t) => t.parentElement.scrollWidth <= t.parentElement.clientWidth"
+    assert page.get_by_test_id("activity-table").evaluate(fits)
     page.goto("/users")
     expect(page.get_by_test_id("user-row").first).to_be_visible()
     assert_accessible(page, f"all users on a phone ({scheme})")
