@@ -181,7 +181,10 @@ def _summary() -> rx.Component:
         ),
         rx.text("·", color_scheme="gray"),
         rx.text(
-            "Activated ",
+            # The status counts never follow the filter: say so when one is chosen.
+            rx.cond(
+                UsersState.status_filter != "all", "Across all statuses: Activated ", "Activated "
+            ),
             rx.el.span(
                 UsersState.activated_text,
                 custom_attrs={

@@ -108,6 +108,8 @@ def test_the_activated_filter_shows_only_activated_users_and_true_counts(
 
     _search(page, mix)
     expect(page.get_by_test_id("users-count")).to_have_text(str(SEEDED))
+    counts = page.get_by_role("status").filter(has=page.get_by_test_id("users-count"))
+    expect(counts).not_to_contain_text("Across all statuses")
     page.get_by_test_id("users-filter").select_option("activated")
     expected = _db_count(rxapp_server, mix, activated=True)
     expect(page.get_by_test_id("users-count")).to_have_text(str(expected))
@@ -118,6 +120,8 @@ def test_the_activated_filter_shows_only_activated_users_and_true_counts(
     assert _count(page, "users-count-not-activated") == _db_count(
         rxapp_server, mix, activated=False
     )
+    # Those two counts are of every status: the line says so while a filter is chosen.
+    expect(counts).to_contain_text("Across all statuses: Activated")
     expect(page).to_have_url(re.compile(r"/users\?twofa=activated$"))
 
 
