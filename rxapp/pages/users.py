@@ -15,6 +15,7 @@ from rxapp.components.widgets import (
     scroll_region,
     status_badge,
 )
+from rxapp.services.users_query import StatusFilter
 from rxapp.state.users import Row, UsersState
 
 FILTERS = (
@@ -183,7 +184,9 @@ def _summary() -> rx.Component:
         rx.text(
             # The status counts never follow the filter: say so when one is chosen.
             rx.cond(
-                UsersState.status_filter != "all", "Across all statuses: Activated ", "Activated "
+                UsersState.status_filter != StatusFilter.ALL.value,
+                "Across all statuses: Activated ",
+                "Activated ",
             ),
             rx.el.span(
                 UsersState.activated_text,

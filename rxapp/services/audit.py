@@ -114,8 +114,9 @@ class FailedCodes:
 def failed_codes_since(
     db: Session, user_id: int, since: datetime | None, *, except_session: str = ""
 ) -> FailedCodes | None:
-    """Wrong second-factor codes entered for the account after `since` (e.g. its last
-    sign-in), other than from `except_session` (the sign-in being finished), or None."""
+    """Failed second-factor attempts on the account after `since` (e.g. its last sign-in):
+    wrong codes and codes refused unchecked during a wait, other than from `except_session`
+    (the sign-in being finished), or None."""
     query = select(func.count(), func.max(AuditEvent.id)).where(
         col(AuditEvent.user_id) == user_id,
         col(AuditEvent.event) == Event.SECOND_FACTOR_FAILED.value,
@@ -138,7 +139,7 @@ ACTIVITY_LABELS = {
     Event.SIGN_IN_THROTTLED: "Sign-in refused: too many attempts",
     Event.SIGN_IN_LOCKOUT: "Password attempts paused for 15 minutes",
     Event.SIGN_OUT: "Signed out",
-    Event.SECOND_FACTOR_FAILED: "Wrong verification code",
+    Event.SECOND_FACTOR_FAILED: "Verification code refused",
     Event.SECOND_FACTOR_LOCKOUT: "Code attempts paused for 15 minutes",
     Event.SECOND_FACTOR_CAP: "Codes from the app blocked: too many wrong codes",
     Event.PENDING_LOGIN_VOIDED: "Sign-in cancelled after wrong codes",

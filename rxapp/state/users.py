@@ -178,18 +178,12 @@ class UsersState(AuthState):
         """Fetch the current view (admins only); None when shown, else where to go."""
         view = self._view()
         loaded = await self._as_admin(
-            lambda db, admin_: (
-                _fetch(db, view),
-                _latest_audit_id(db),
-                admin_.user.id,
-                admin_.user.email,
-            )
+            lambda db, admin_: (_fetch(db, view), _latest_audit_id(db), admin_.user)
         )
         if isinstance(loaded, Refusal):
             return loaded.events
-        self._admin_id = loaded[2]
-        # The header's links and email, also when /users is the tab's first page.
-        self.user_email, self.user_is_admin = loaded[3], True
+        self._admin_id = loaded[2].id
+        self._show_user(loaded[2])  # the header, also when /users is the tab's first page
         self._show(loaded[0])
         self._last_audit_id = loaded[1]
         self.session_checked = True

@@ -343,12 +343,14 @@ def test_a_direct_page_load_needs_no_redirect(rxapp_server: RxappServer, path: s
         assert response.geturl() == f"{rxapp_server.url}{path}"
 
 
-# Notes every value the submit button's aria-busy takes, from the click on.
+# Notes every value the submit button's aria-busy takes, from the click on, with the answer
+# counter at that moment.
 _BUSY_RECORDER = """(testid) => {
   const button = document.querySelector(`[data-testid="${testid}"]`);
   const seen = (window.__busy = []);
   window.__busyRecorder?.disconnect();
-  window.__busyRecorder = new MutationObserver(() => seen.push(button.getAttribute('aria-busy')));
+  window.__busyRecorder = new MutationObserver(() =>
+    seen.push([button.getAttribute('aria-busy'), button.getAttribute('data-answered')]));
   window.__busyRecorder.observe(button, {attributes: true, attributeFilter: ['aria-busy']});
 }"""
 
@@ -359,7 +361,9 @@ def _busy_then_answered(page: Page, testid: str, error_testid: str, message: str
     page.get_by_test_id(testid).click()
     expect(page.get_by_test_id(error_testid)).to_contain_text(message)
     expect(page.get_by_test_id(testid)).not_to_have_attribute("aria-busy", "true")
-    assert page.evaluate("window.__busy") == ["true", None]
+    (busy, asked), (done, answered) = page.evaluate("window.__busy")
+    assert (busy, done) == ("true", None)
+    assert answered != asked  # busy until the server's answer arrived, not a moment less
 
 
 def test_the_sign_in_buttons_are_busy_until_the_server_answers(

@@ -85,7 +85,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
         return CodeCheck(
             ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
         )
-    if failure.locked or wait >= NOTICEABLE_WAIT_SECONDS:
+    if says_the_wait(failure, wait):
         message = f"{WRONG_CODE} {_wait_message(wait)}"
     elif totp_code is not None and already_used(user, totp_code, now=now):
         message = ALREADY_USED
@@ -108,6 +108,12 @@ def claim_or_refuse(db: Session, user_id: int, *, kind: str, now: datetime) -> C
     return CodeCheck(
         ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted, unchecked=True
     )
+
+
+def says_the_wait(failure: throttle.Failure, wait: int) -> bool:
+    """Whether a failure's answer says how long to wait: at a lockout, or once the wait is
+    long enough to notice (every factor's failures follow this one rule)."""
+    return failure.locked or wait >= NOTICEABLE_WAIT_SECONDS
 
 
 def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
@@ -166,8 +172,12 @@ def finish_second_step(
     if not result.counted:
         return result  # a wait or a typo: nothing to count against this pending login
     if result.unchecked:  # too soon: counted on the account, but no try of this sign-in
-        spent = db.exec(select(PendingLogin.failures).where(col(PendingLogin.id) == pending.id))
-        left = PENDING_LOGIN_MAX_FAILURES - spent.one()
+        spent = db.exec(
+            select(PendingLogin.failures).where(col(PendingLogin.id) == pending.id)
+        ).first()
+        if spent is None or spent >= PENDING_LOGIN_MAX_FAILURES:
+            return finished  # ended meanwhile (another tab, or the account was deleted)
+        left = PENDING_LOGIN_MAX_FAILURES - spent
         return replace(result, message=_with_tries_left(result, left))
     failures = db.exec(
         update(PendingLogin)

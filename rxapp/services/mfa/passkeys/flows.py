@@ -318,7 +318,7 @@ def _check_own(
     )
     wait = throttle.seconds_to_wait(db, user_id, now=now)
     message = NOT_THIS_ACCOUNT if verdict.outcome in ("other-account", "unknown") else NOT_ACCEPTED
-    if failure.locked:
+    if mfa.says_the_wait(failure, wait):
         message = f"{message} {throttle.wait_message(wait)}"
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
 
