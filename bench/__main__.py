@@ -23,6 +23,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=12, help="for `peer`: timed users per side")
     parser.add_argument("--sign-ins", type=int, default=200, help="for `peer`: CPU sign-ins")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
+    parser.add_argument(
+        "--postgres", default="", help="for `users`: a PostgreSQL server's URL (else SQLite)"
+    )
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
     print(
@@ -37,7 +40,7 @@ def main() -> int:
         elif which == "users":
             from bench import users_query
 
-            lines = users_query.run(sizes)
+            lines = users_query.run(sizes, postgres=args.postgres)
         elif which == "browser":
             from bench import browser_users
 

@@ -31,6 +31,31 @@ def migrated_sqlite(path: Path) -> str:
     return url
 
 
+def migrated_postgres(admin_url: str, name: str) -> str:
+    """A new PostgreSQL database `name` (dropped first if left over) on the server of
+    `admin_url`, with every migration applied; returns its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    runtime.migrate(url, cwd=PROJECT_ROOT)
+    return url
+
+
+def drop_postgres(admin_url: str, name: str) -> None:
+    """Drop the database `name` made by `migrated_postgres`."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def measure(
     fn: Callable[[], object], *, runs: int, setup: Callable[[], None] | None = None
 ) -> list[float]:

@@ -1,14 +1,25 @@
-"""The admin dashboard's server-side query at 10k, 100k and 1M users, on SQLite."""
+"""The admin dashboard's server-side query at 10k, 100k and 1M users, on SQLite (or on
+PostgreSQL with `--postgres URL`: a database of its own per size on that server, dropped
+afterwards)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from bench.common import measure, migrated_sqlite, summary, use_throwaway_key
+import sqlalchemy as sa
+
+from bench.common import (
+    drop_postgres,
+    measure,
+    migrated_postgres,
+    migrated_sqlite,
+    summary,
+    use_throwaway_key,
+)
 from rxapp.services import demo, users_query
 from rxapp.services.clock import utcnow
-from rxapp.services.database import session_for
+from rxapp.services.database import engine_for, session_for
 from rxapp.services.users_query import SortKey, StatusFilter
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -27,23 +38,36 @@ VIEWS = {
 }
 
 
-def seeded(size: int, folder: Path) -> str:
-    """A migrated SQLite file with `size` synthetic users (37% with 2FA)."""
-    url = migrated_sqlite(folder / f"users-{size}.db")
+def seeded(url: str, size: int) -> str:
+    """`url`, a migrated database, with `size` synthetic users (37% with 2FA), its planner
+    statistics up to date."""
     with session_for(url) as db:
         demo.seed(db, extra_users=size, now=utcnow())
+    if url.startswith("postgresql"):
+        with engine_for(url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(sa.text("VACUUM ANALYZE"))
     return url
 
 
-def run(sizes: tuple[int, ...] = SIZES, runs: int = 30) -> list[str]:
+def run(sizes: tuple[int, ...] = SIZES, runs: int = 30, postgres: str = "") -> list[str]:
     """Median time of fetch_page (rows and counts) for each view and size."""
     use_throwaway_key()
     folder = Path(tempfile.mkdtemp(prefix="rxapp-bench-"))
     lines = []
     for size in sizes:
-        url = seeded(size, folder)
-        with session_for(url) as db:
-            for label, view in VIEWS.items():
-                samples = measure(lambda v=view: users_query.fetch_page(db, **v), runs=runs)
-                lines.append(f"{size:>9,} users  {label:36s} {summary(samples)}")
+        name = f"rxapp_bench_users_{size}"
+        if postgres:
+            url = seeded(migrated_postgres(postgres, name), size)
+        else:
+            url = seeded(migrated_sqlite(folder / f"users-{size}.db"), size)
+        where = "PostgreSQL" if postgres else "SQLite"
+        try:
+            with session_for(url) as db:
+                for label, view in VIEWS.items():
+                    samples = measure(lambda v=view: users_query.fetch_page(db, **v), runs=runs)
+                    lines.append(f"{size:>9,} users  {where:10s} {label:36s} {summary(samples)}")
+        finally:
+            if postgres:
+                engine_for(url).dispose()
+                drop_postgres(postgres, name)
     return lines

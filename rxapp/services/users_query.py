@@ -221,8 +221,12 @@ def _rows_query(
         SortKey.CREATED: col(User.created_at),
         SortKey.LAST_SIGN_IN: col(User.last_sign_in_at),
     }[sort]
-    # "Never signed in" sorts as the oldest on every database (their NULL defaults differ).
-    order = [sort_column.desc().nulls_last() if descending else sort_column.asc().nulls_first()]
+    if sort is SortKey.LAST_SIGN_IN:
+        # "Never signed in" sorts as the oldest on every database (their NULL defaults differ).
+        order = [sort_column.desc().nulls_last() if descending else sort_column.asc().nulls_first()]
+    else:
+        # Never NULL: no NULLS FIRST/LAST, which would keep PostgreSQL from walking the index.
+        order = [sort_column.desc() if descending else sort_column.asc()]
     if sort is not SortKey.EMAIL:
         order.append(col(User.id).desc() if descending else col(User.id).asc())
 
