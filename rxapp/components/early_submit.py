@@ -3,10 +3,10 @@
 The app's forms submit over the websocket, never natively: a native submit would send the
 password in the URL of a GET. `HOLD_EARLY_SUBMITS` (in every page's head, hashed into the
 CSP) stops every native submit of a form without an `action`. Until React has committed the
-page (`live_marker` sets `window.__rxLive` from an effect), a submit is also kept from React
-(which may be hydrating) and made once more as soon as the page is live (Reflex then queues
-the event until the websocket is connected): what a person typed and sent early is neither
-lost, nor leaked, nor sent twice.
+page and its on_load handlers have run (`live_marker` sets `window.__rxLive`), a submit is
+also kept from React (which may be hydrating) and from the server (an on_load that runs after
+it could wipe its answer), and made once more as soon as the page is live: what a person
+typed and sent early is neither lost, nor leaked, nor sent twice.
 
 A submit button that carries `ANSWERED` (a counter the form's handler increments) is marked
 `aria-busy` from the submit until the server's answer changes the counter, or for 20 s at
@@ -43,12 +43,19 @@ HOLD_EARLY_SUBMITS = (
 
 
 class LiveMarker(rx.Fragment):
-    """Marks the page live once React has committed it (renders nothing)."""
+    """Marks the page live once React has committed it and the page's on_load handlers have
+    run (renders nothing). Reflex sends a route's on_load events back in answer to its
+    hydration: a submit sent before then would reach the server before them, and an on_load
+    that clears the form's message would wipe the answer."""
 
     def add_hooks(self) -> list[str | Var]:
-        """The effect that sets the mark."""
-        code = "useEffect(() => { window.__rxLive = true; }, []);"
-        return [Var(_js_expr=code, _var_data=VarData(imports={"react": ["useEffect"]}))]
+        """The effect that follows Reflex's `is_hydrated` (set once on_load has run)."""
+        hydrated = rx.State.is_hydrated
+        code = f"useEffect(() => {{ window.__rxLive = {hydrated}; }}, [{hydrated}]);"
+        data = VarData.merge(
+            hydrated._get_all_var_data(), VarData(imports={"react": ["useEffect"]})
+        )
+        return [Var(_js_expr=code, _var_data=data)]
 
 
 def live_marker() -> rx.Component:

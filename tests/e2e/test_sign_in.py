@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import select
 
@@ -79,6 +80,70 @@ def test_wrong_password_and_unknown_email_show_the_same_message(
     assert _answer_to(page, "whatever-password") == wrong_password_message
     assert "incorrect" in wrong_password_message.lower()
     expect(page).to_have_url(LOGIN_URL)
+
+
+class _HeldUpdates:
+    """Relays the page's websocket, holding the server's state updates (not the handshake)
+    until `release`, and noting every submit the page sends."""
+
+    def __init__(self, page: Page) -> None:
+        self.held: list[str | bytes] = []
+        self.holding = True
+        self.submits = 0
+        self._route: WebSocketRoute | None = None
+        page.route_web_socket(re.compile(r"/_event"), self._relay)
+
+    def _relay(self, route: WebSocketRoute) -> None:
+        self._route = route
+        server = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            self.submits += "login_state.submit" in str(message)
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if self.holding and str(message).startswith("42"):
+                self.held.append(message)
+            else:
+                route.send(message)
+
+        route.on_message(to_server)
+        server.on_message(to_page)
+
+    def release(self) -> None:
+        assert self._route is not None
+        self.holding = False
+        for message in self.held:
+            self._route.send(message)
+        self.held.clear()
+
+
+def test_a_submit_before_the_page_has_loaded_waits_and_keeps_its_answer(
+    page: Page, rxapp_user: Account
+) -> None:
+    """Reflex answers a page's hydration with its on_load events; the login page's on_load
+    clears the form's message. A submit sent before them would be answered, then wiped."""
+    relay = _HeldUpdates(page)
+    page.goto("/login")
+    submit = page.get_by_test_id("login-submit")
+    # React has taken the page over (its props are on the button); the hydration is unanswered.
+    page.wait_for_function(
+        "(el) => Object.keys(el).some((k) => k.startsWith('__reactProps'))",
+        arg=submit.element_handle(),
+    )
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill("not-the-password")
+    submit.click()
+    expect(page.locator("form[data-rx-held='1']")).to_have_count(1)
+    assert relay.submits == 0  # held in the page until its on_load has run
+
+    relay.release()
+    page.wait_for_function("() => window.__rxLive === true")
+    error = page.get_by_test_id("login-error")
+    expect(error).to_have_text("Incorrect email or password.")
+    expect(submit).not_to_have_attribute("aria-busy", "true")  # answered, and still shown
+    expect(error).to_have_text("Incorrect email or password.")
+    assert relay.submits == 1
 
 
 def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
