@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from rxapp import runtime
@@ -31,16 +32,20 @@ def migrated_sqlite(path: Path) -> str:
     return url
 
 
+def _on_postgres_server(admin_url: str, *statements: str) -> None:
+    """Run `statements` outside a transaction on the server of `admin_url`."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
+    admin.dispose()
+
+
 def migrated_postgres(admin_url: str, name: str) -> str:
     """A new PostgreSQL database `name` (dropped first if left over) on the server of
     `admin_url`, with every migration applied; returns its URL."""
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    drop_postgres(admin_url, name)
+    _on_postgres_server(admin_url, f'CREATE DATABASE "{name}"')
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     runtime.migrate(url, cwd=PROJECT_ROOT)
     return url
@@ -48,12 +53,7 @@ def migrated_postgres(admin_url: str, name: str) -> str:
 
 def drop_postgres(admin_url: str, name: str) -> None:
     """Drop the database `name` made by `migrated_postgres`."""
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _on_postgres_server(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def measure(

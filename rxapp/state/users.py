@@ -186,7 +186,6 @@ class UsersState(AuthState):
         self._show_user(loaded[2])  # the header, also when /users is the tab's first page
         self._show(loaded[0])
         self._last_audit_id = loaded[1]
-        self.session_checked = True
         return None
 
     def _sync_url(self) -> rx.event.EventSpec:
