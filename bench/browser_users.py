@@ -14,7 +14,7 @@ from pathlib import Path
 import pyotp
 from playwright.sync_api import sync_playwright
 
-from bench.common import admin_with_2fa, summary, use_throwaway_key
+from bench.common import admin_with_2fa, migrated_sqlite, summary, use_throwaway_key
 from bench.users_query import seeded
 from rxapp.services import users_query
 from rxapp.services.database import session_for
@@ -45,7 +45,7 @@ def run(sizes: tuple[int, ...], changes: int = 30) -> list[str]:
     folder = Path(tempfile.mkdtemp(prefix="rxapp-bench-"))
     lines = []
     for size in sizes:
-        url = seeded(size, folder)
+        url = seeded(migrated_sqlite(folder / f"users-{size}.db"), size)
         password = "bench-admin-password"
         secret = admin_with_2fa(url, "bench-admin@example.com", password)
         with session_for(url) as db:

@@ -1,5 +1,6 @@
 """Load the scripts of the page a person goes to next while they type, so that arriving
-there waits for no download and no script evaluation.
+there waits for no download and no script evaluation (nor for the making of its date
+formatters, whose first one loads the locale's data).
 
 Once the page is live (a React effect: never in the prerendered HTML, where it would
 compete with the first paint), the browser, when idle, imports the route modules of the
@@ -15,9 +16,12 @@ import reflex as rx
 from reflex_base.components.component import field
 from reflex_base.vars.base import Var, VarData
 
+from rxapp.components.widgets import PREPARE_DATE_FORMATS
+
 
 class PreloadPages(rx.Fragment):
-    """Imports the route modules of `paths` when the browser is idle (renders nothing)."""
+    """Imports the route modules of `paths` and makes the date formatters when the browser is
+    idle (renders nothing)."""
 
     paths: tuple[str, ...] = field(default=(), is_javascript_property=False)
 
@@ -29,7 +33,8 @@ class PreloadPages(rx.Fragment):
             "((f) => setTimeout(f, 1)); idle(() => { "
             "const routes = Object.values(window.__reactRouterManifest?.routes || {}); "
             f"for (const path of {wanted}) {{ const route = routes.find((r) => r.path === path); "
-            "if (route) import(route.module).catch(() => {}); } }); }, []);"
+            "if (route) import(route.module).catch(() => {}); } "
+            f"{PREPARE_DATE_FORMATS}; }}); }}, []);"
         )
         return [Var(_js_expr=code, _var_data=VarData(imports={"react": ["useEffect"]}))]
 

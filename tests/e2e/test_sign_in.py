@@ -146,6 +146,45 @@ def test_a_submit_before_the_page_has_loaded_waits_and_keeps_its_answer(
     assert relay.submits == 1
 
 
+# Notes when the button became busy and when its spinner first showed (polled every frame).
+_SPINNER_RECORDER = """(button) => {
+  const seen = (window.__spinner = {});
+  new MutationObserver(() => { seen.busy ??= performance.now(); })
+    .observe(button, {attributes: true, attributeFilter: ['aria-busy']});
+  const frame = () => {
+    if (seen.busy && getComputedStyle(button, '::after').visibility === 'visible') {
+      seen.shown = performance.now();
+    } else requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+
+
+def test_a_slow_answer_shows_a_spinner_and_a_quick_one_none(
+    page: Page, rxapp_user: Account
+) -> None:
+    """The button is busy at once; its spinner shows only once the wait is noticeable."""
+    relay = _HeldUpdates(page)
+    relay.holding = False
+    page.goto("/login")
+    page.wait_for_function("() => window.__rxLive === true")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill("not-the-password")
+    submit = page.get_by_test_id("login-submit")
+    submit.evaluate(_SPINNER_RECORDER)
+    relay.holding = True
+    submit.click()
+    expect(submit).to_have_attribute("aria-busy", "true")
+    page.wait_for_function("() => window.__spinner.shown !== undefined")
+    busy, shown = page.evaluate("[window.__spinner.busy, window.__spinner.shown]")
+    assert shown - busy >= 250  # nothing flashes for an answer quicker than that
+
+    relay.release()
+    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
+    expect(submit).not_to_have_attribute("aria-busy", "true")
+    assert submit.evaluate("(el) => getComputedStyle(el, '::after').content") == "none"
+
+
 def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
     page.goto("/login")
     page.get_by_test_id("login-email").fill("not an email")
