@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import reflex as rx
@@ -84,11 +85,13 @@ DATE_TIME = (
 # One formatter per format for the whole page: `toLocaleString(undefined, options)` builds a
 # new ICU formatter on every call (about 1 ms each in Chromium), so a page of dates (the
 # profile's activity, the dashboard's rows) spent tens of milliseconds of its render on them.
+# A formatter keeps the time zone it was made in: a reload follows a change of zone.
 _FORMATTERS = "(globalThis.__rxappDateFormats ??= {})"
 
 
 def _formatter(options: str) -> str:
-    return f"({_FORMATTERS}[{options!r}] ??= new Intl.DateTimeFormat(undefined, {options}))"
+    key = json.dumps(options)
+    return f"({_FORMATTERS}[{key}] ??= new Intl.DateTimeFormat(undefined, {options}))"
 
 
 # Makes the formatters before a page needs them (the first one loads the locale's data).
@@ -97,7 +100,11 @@ PREPARE_DATE_FORMATS = "; ".join(_formatter(options) for options in (DATE, DATE_
 
 def _local_text(iso: rx.Var[str], options: str) -> rx.Var[str]:
     """`iso` (UTC, ISO 8601) formatted by the browser in the reader's time zone."""
-    js = f"(({iso}) ? {_formatter(options)}.format(new Date({iso})) : '—')"
+    # An unparsable value shows the dash too: `format` throws on an invalid date.
+    js = (
+        f"((date) => isNaN(date) ? '—' : {_formatter(options)}.format(date))"
+        f"(new Date(({iso}) || NaN))"
+    )
     return Var(_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
 
 
