@@ -32,9 +32,9 @@ def migrated_sqlite(path: Path) -> str:
     return url
 
 
-def _on_postgres_server(admin_url: str, *statements: str) -> None:
-    """Run `statements` outside a transaction on the server of `admin_url`."""
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+def run_outside_transaction(url: str, *statements: str) -> None:
+    """Run `statements` outside a transaction on the PostgreSQL database at `url`."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         for statement in statements:
             connection.execute(sa.text(statement))
@@ -45,7 +45,7 @@ def migrated_postgres(admin_url: str, name: str) -> str:
     """A new PostgreSQL database `name` (dropped first if left over) on the server of
     `admin_url`, with every migration applied; returns its URL."""
     drop_postgres(admin_url, name)
-    _on_postgres_server(admin_url, f'CREATE DATABASE "{name}"')
+    run_outside_transaction(admin_url, f'CREATE DATABASE "{name}"')
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     runtime.migrate(url, cwd=PROJECT_ROOT)
     return url
@@ -53,7 +53,7 @@ def migrated_postgres(admin_url: str, name: str) -> str:
 
 def drop_postgres(admin_url: str, name: str) -> None:
     """Drop the database `name` made by `migrated_postgres`."""
-    _on_postgres_server(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_outside_transaction(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def measure(

@@ -7,13 +7,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench.common import (
     drop_postgres,
     measure,
     migrated_postgres,
     migrated_sqlite,
+    run_outside_transaction,
     summary,
     use_throwaway_key,
 )
@@ -44,8 +43,7 @@ def seeded(url: str, size: int) -> str:
     with session_for(url) as db:
         demo.seed(db, extra_users=size, now=utcnow())
     if url.startswith("postgresql"):
-        with engine_for(url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(sa.text("VACUUM ANALYZE"))
+        run_outside_transaction(url, "VACUUM ANALYZE")
     return url
 
 

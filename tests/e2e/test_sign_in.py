@@ -84,11 +84,12 @@ def test_wrong_password_and_unknown_email_show_the_same_message(
 
 class _HeldUpdates:
     """Relays the page's websocket, holding the server's state updates (not the handshake)
-    until `release`, and noting every submit the page sends."""
+    while `holding` (from the start unless told otherwise) until `release`, and noting every
+    submit the page sends."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, *, holding: bool = True) -> None:
         self.held: list[str | bytes] = []
-        self.holding = True
+        self.holding = holding
         self.submits = 0
         self._route: WebSocketRoute | None = None
         page.route_web_socket(re.compile(r"/_event"), self._relay)
@@ -162,8 +163,7 @@ _SPINNER_RECORDER = """(button) => {
 
 def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_user: Account) -> None:
     """The button is busy at once; its spinner shows only once the wait is noticeable."""
-    relay = _HeldUpdates(page)
-    relay.holding = False
+    relay = _HeldUpdates(page, holding=False)
     page.goto("/login")
     page.wait_for_function("() => window.__rxLive === true")
     page.get_by_test_id("login-email").fill(rxapp_user.email)
