@@ -10,7 +10,10 @@ typed and sent early is neither lost, nor leaked, nor sent twice.
 
 A submit button that carries `ANSWERED` (a counter the form's handler increments) is marked
 `aria-busy` from the submit until the server's answer changes the counter, or for 20 s at
-most: the button shows progress without an event of its own (`assets/styles.css`).
+most: the button shows progress without an event of its own (`assets/styles.css`). While it
+is busy, another submit of its form (a second click, Enter pressed twice) is dropped: one
+action sends one request, so a doubled press neither checks a password twice nor counts a
+mistyped one as two failures. The replay of a held submit is not a second submit.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
     " if (!(f instanceof HTMLFormElement) || f.hasAttribute('action')) return;"
     " e.preventDefault();"
+    " const replay = f.dataset.rxReplay === '1'; delete f.dataset.rxReplay;"
     f" const b = e.submitter || f.querySelector('[{ANSWERED}]');"
-    f" if (b && b.hasAttribute('{ANSWERED}') && b.getAttribute('aria-busy') !== 'true') {{"
+    f" if (b && b.hasAttribute('{ANSWERED}') && !replay) {{"
+    " if (b.getAttribute('aria-busy') === 'true') { e.stopImmediatePropagation(); return; }"
     " b.setAttribute('aria-busy', 'true');"
     f" const seen = b.getAttribute('{ANSWERED}'); const done = () => {{ o.disconnect();"
     " clearTimeout(t); b.removeAttribute('aria-busy'); };"
@@ -36,7 +41,7 @@ HOLD_EARLY_SUBMITS = (
     " if (window.__rxLive) return; e.stopImmediatePropagation();"
     " if (f.dataset.rxHeld) return; f.dataset.rxHeld = '1';"
     " const again = (n) => { if (window.__rxLive && f.isConnected) {"
-    " delete f.dataset.rxHeld; f.requestSubmit(); }"
+    " delete f.dataset.rxHeld; f.dataset.rxReplay = '1'; f.requestSubmit(); }"
     " else if (n > 0) setTimeout(again, 25, n - 1); else delete f.dataset.rxHeld; };"
     " again(2400); }, true);"
 )

@@ -188,6 +188,38 @@ def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_use
     assert submit.evaluate("(el) => getComputedStyle(el, '::after').content") == "none"
 
 
+def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
+    page: Page, rxapp_user: Account
+) -> None:
+    """A doubled click or Enter is one attempt: one password check, one failure counted."""
+    relay = _HeldUpdates(page, holding=False)
+    page.goto("/login")
+    page.wait_for_function("() => window.__rxLive === true")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    password = page.get_by_test_id("login-password")
+    password.fill("not-the-password")
+    submit = page.get_by_test_id("login-submit")
+    relay.holding = True
+    submit.click()
+    expect(submit).to_have_attribute("aria-busy", "true")
+    password.press("Enter")
+    submit.click()
+    page.wait_for_timeout(300)  # time for a second event to leave, were it sent
+    assert relay.submits == 1
+
+    relay.release()
+    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
+    expect(submit).not_to_have_attribute("aria-busy", "true")
+    password.fill("not-the-password")
+    password.press("Enter")  # answered: the next attempt goes out
+    for _ in range(50):
+        if relay.submits == 2:
+            break
+        page.wait_for_timeout(100)
+    assert relay.submits == 2
+    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
+
+
 def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
     page.goto("/login")
     page.get_by_test_id("login-email").fill("not an email")
