@@ -8,6 +8,7 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.vars.base import Var
 
+from rxapp.components.early_submit import ANSWERED
 from rxapp.components.layout import HEADING_ID, testid
 
 NB_HYPHEN = "\u2011"  # keeps "6-digit" on one line
@@ -169,16 +170,18 @@ def dialog_actions(
     submit_label: str,
     *,
     test_id: str,
+    answers: rx.Var[int],
     close: Callable[..., rx.Component] = rx.dialog.close,
     danger: bool = False,
 ) -> rx.Component:
-    """A dialog's buttons: one that closes it unchanged, then the one that submits its form."""
+    """A dialog's buttons: one that closes it unchanged, then the one that submits its form,
+    busy from the submit until `answers` changes (see `components/early_submit.py`)."""
     return rx.hstack(
         close(rx.button(cancel_label, variant="soft", color_scheme="gray", type="button")),
         rx.button(
             submit_label,
             type="submit",
-            custom_attrs=testid(test_id),
+            custom_attrs={**testid(test_id), ANSWERED: answers},
             **({"color_scheme": "red", "class_name": "danger"} if danger else {}),
         ),
         justify="end",

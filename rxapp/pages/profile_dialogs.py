@@ -107,7 +107,12 @@ def enroll_dialog() -> rx.Component:
                                 auto_focus=False,
                             ),
                             error_message(EnrollState.error, test_id="enroll-error"),
-                            dialog_actions("Cancel", "Check", test_id="enroll-check"),
+                            dialog_actions(
+                                "Cancel",
+                                "Check",
+                                test_id="enroll-check",
+                                answers=EnrollState.answers,
+                            ),
                             spacing="3",
                             width="100%",
                         ),
@@ -151,7 +156,9 @@ def reauth_dialog() -> rx.Component:
                         error=ReauthState.error,
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
-                    dialog_actions("Cancel", "Continue", test_id="reauth-submit"),
+                    dialog_actions(
+                        "Cancel", "Continue", test_id="reauth-submit", answers=ReauthState.answers
+                    ),
                     rx.cond(
                         ReauthState.passkey_offered,
                         passkey_button(
@@ -204,7 +211,11 @@ def disable_dialog() -> rx.Component:
                     code_input("Code", name="code", test_id="disable-code", numeric_only=False),
                     error_message(DisableState.error, test_id="disable-error"),
                     dialog_actions(
-                        "Keep 2FA on", "Disable 2FA", test_id="disable-confirm", danger=True
+                        "Keep 2FA on",
+                        "Disable 2FA",
+                        test_id="disable-confirm",
+                        answers=DisableState.answers,
+                        danger=True,
                     ),
                     spacing="3",
                     width="100%",

@@ -122,7 +122,9 @@ def _name_dialog(
                     ),
                     extra if extra is not None else rx.fragment(),
                     error_message(error, test_id=error_test_id),
-                    dialog_actions("Cancel", "Save", test_id=save_test_id),
+                    dialog_actions(
+                        "Cancel", "Save", test_id=save_test_id, answers=PasskeysState.answers
+                    ),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",

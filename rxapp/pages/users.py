@@ -287,6 +287,7 @@ def _reset_dialog() -> rx.Component:
                         "Cancel",
                         "Reset 2FA",
                         test_id="reset-confirm",
+                        answers=UsersState.reset_answers,
                         close=rx.alert_dialog.cancel,
                         danger=True,
                     ),

@@ -52,6 +52,8 @@ class ReauthState(ProfileState):
     passkey_offered: bool = False
     passkey_waiting: bool = False
     error: str = ""
+    # Submissions of the dialog's form answered: its submit button is busy until this changes.
+    answers: int = 0
 
     def _ask(self, purpose: str, view: AccountView) -> None:
         self.purpose = purpose
@@ -122,6 +124,7 @@ class ReauthState(ProfileState):
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Check the proof, then carry on with what it was asked for."""
+        self.answers += 1
         value = form.get("proof")
         purpose, kind = self.purpose, self.kind
         device = self._proven_device()
@@ -174,6 +177,8 @@ class EnrollState(ProfileState):
 
     open: bool = False
     error: str = ""
+    # Submissions of the dialog's form answered: its submit button is busy until this changes.
+    answers: int = 0
     _ref: str = ""
 
     @rx.var(cache=False)
@@ -239,6 +244,7 @@ class EnrollState(ProfileState):
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Check the first code from the app; on success 2FA is on and backup codes appear."""
+        self.answers += 1
         code = form.get("code")
         if not self.open:
             return None
@@ -301,6 +307,8 @@ class DisableState(ProfileState):
 
     open: bool = False
     error: str = ""
+    # Submissions of the dialog's form answered: its submit button is busy until this changes.
+    answers: int = 0
 
     @rx.event
     async def start(self) -> Any:
@@ -316,6 +324,7 @@ class DisableState(ProfileState):
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Turn 2FA off with a current TOTP or backup code."""
+        self.answers += 1
         code = form.get("code")
 
         def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:

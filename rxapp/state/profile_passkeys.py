@@ -39,6 +39,8 @@ class PasskeysState(ProfileState):
     rename_name: str = ""
     remove_open: bool = False
     remove_name: str = ""
+    # Submissions of the add and rename forms answered: Save is busy until this changes.
+    answers: int = 0
     _target: int = 0
 
     def _close_all(self) -> None:
@@ -89,6 +91,7 @@ class PasskeysState(ProfileState):
     @rx.event
     async def save(self, form: dict) -> Any:
         """Name given: ask the browser to create the passkey (options from the server)."""
+        self.answers += 1
         name = form.get("name")
         rp = browser.relying_party(self.router.headers.origin)
         if rp is None:
@@ -177,6 +180,7 @@ class PasskeysState(ProfileState):
     @rx.event
     async def save_rename(self, form: dict) -> Any:
         """Rename the passkey."""
+        self.answers += 1
         name, target = form.get("name"), self._target
 
         def rename(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:

@@ -106,6 +106,8 @@ class UsersState(AuthState):
     reset_needs_proof: bool = False
     reset_proof_is_code: bool = False
     reset_error: str = ""
+    # Submissions of the reset form answered: its button is busy until this changes.
+    reset_answers: int = 0
     _reset_user_id: int | None = None
 
     _last_audit_id: int = 0
@@ -289,6 +291,7 @@ class UsersState(AuthState):
     async def confirm_reset(self, form: dict) -> list[rx.event.EventSpec] | None:
         """Reset the chosen user's 2FA (secret and backup codes deleted, sessions ended,
         audited), after a fresh proof when the admin's last one is over 5 minutes old."""
+        self.reset_answers += 1
         proof = form.get("proof")
         target_id = self._reset_user_id
         if target_id is None:

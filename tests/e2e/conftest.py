@@ -11,7 +11,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, WebSocket, WebSocketRoute, expect
+from playwright.sync_api import Locator, Page, WebSocket, WebSocketRoute, expect
 
 from rxapp.testing import Account
 
@@ -202,6 +202,57 @@ def sign_out(page: Page) -> None:
     """Use the logout button and wait for the login page."""
     page.get_by_test_id("logout").click()
     expect(page).to_have_url(LOGIN_URL)
+
+
+class HeldUpdates:
+    """Relays the page's websocket, holding the server's state updates (not the handshake)
+    while `holding` (from the start unless told otherwise) until `release`, and counting
+    the events the page sends whose name contains `counting` (a form's submit handler)."""
+
+    def __init__(
+        self, page: Page, *, holding: bool = True, counting: str = "login_state.submit"
+    ) -> None:
+        self.held: list[str | bytes] = []
+        self.holding = holding
+        self.counting = counting
+        self.submits = 0
+        self._route: WebSocketRoute | None = None
+        page.route_web_socket(re.compile(r"/_event"), self._relay)
+
+    def _relay(self, route: WebSocketRoute) -> None:
+        self._route = route
+        server = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            self.submits += self.counting in str(message)
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if self.holding and str(message).startswith("42"):
+                self.held.append(message)
+            else:
+                route.send(message)
+
+        route.on_message(to_server)
+        server.on_message(to_page)
+
+    def press_twice_unanswered(
+        self, page: Page, submit: Locator, again: Callable[[], None]
+    ) -> None:
+        """Submit with `submit`, then `again` while the answer is held: one event leaves."""
+        self.holding = True
+        submit.click()
+        expect(submit).to_have_attribute("aria-busy", "true")
+        again()
+        page.wait_for_timeout(300)  # time for a second event to leave, were it sent
+        assert self.submits == 1
+
+    def release(self) -> None:
+        assert self._route is not None
+        self.holding = False
+        for message in self.held:
+            self._route.send(message)
+        self.held.clear()
 
 
 class EventForger:

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     PASSCODE_URL,
     PROFILE_URL,
     EventForger,
+    HeldUpdates,
     enable_2fa,
     enrolment_key,
     field_emptied,
@@ -99,6 +100,24 @@ def test_a_wrong_enrolment_code_shows_the_hints_and_keeps_the_dialog(
     expect(error).to_contain_text("QR code")
     expect(page.get_by_test_id("enroll-secret")).to_be_visible()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+
+
+def test_a_dialogs_submit_is_busy_until_answered_and_a_second_press_sends_nothing(
+    page: Page, rxapp_user: Account
+) -> None:
+    relay = HeldUpdates(page, holding=False, counting="enroll_state.submit")
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = enrolment_key(page).replace(" ", "")
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    code, check = page.get_by_test_id("enroll-code"), page.get_by_test_id("enroll-check")
+    code.fill(wrong)
+    relay.press_twice_unanswered(page, check, check.click)
+
+    relay.release()
+    expect(page.get_by_test_id("enroll-error")).to_contain_text("QR code")
+    expect(check).not_to_have_attribute("aria-busy", "true")
+    assert relay.submits == 1
 
 
 def test_enable_sign_out_and_sign_in_with_a_code_and_replay_is_refused(
