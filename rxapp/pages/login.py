@@ -13,6 +13,7 @@ from rxapp.components.fields import (
 )
 from rxapp.components.layout import card, page
 from rxapp.components.prefetch import prefetch_pages
+from rxapp.paint_first import FIRST_PAINT_MARK
 from rxapp.state.login import LoginState
 
 
@@ -51,6 +52,8 @@ def login_page() -> rx.Component:
                 on_submit=LoginState.submit,
                 reset_on_submit=False,
                 width="100%",
+                # The first paint uses rxapp/first_paint.css, made for this page's elements.
+                custom_attrs={FIRST_PAINT_MARK: "login"},
             ),
             rx.hstack(
                 rx.separator(size="4", flex="1"),

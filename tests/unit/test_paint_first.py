@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rxapp.http_security import inline_script_hashes
-from rxapp.paint_first import paint_first
+from rxapp.paint_first import FIRST_PAINT_MARK, first_paint_css, paint_first
 
 PAGE = b"""<!DOCTYPE html><html><head><link rel="modulepreload" href="/assets/manifest-1.js"/>\
 <link rel="modulepreload" href="/assets/entry.client-2.js"/>\
@@ -45,3 +45,30 @@ def test_a_page_of_another_shape_is_left_as_it_is() -> None:
     assert paint_first(plain) == plain
     two = PAGE.replace(b"<script>other()</script>", b'<script type="module" async="">x</script>')
     assert paint_first(two) == two
+
+
+SHEET = b'<link href="/assets/__reflex_global_styles-Ab1.css" rel="stylesheet" type="text/css"/>'
+LOGIN = PAGE.replace(b"</head>", SHEET + b"</head>").replace(
+    b"<form>", f'<form {FIRST_PAINT_MARK}="login">'.encode()
+)
+
+
+def test_the_marked_page_paints_from_its_own_small_stylesheet() -> None:
+    page = paint_first(LOGIN).decode()
+    assert SHEET.decode() not in page  # the full stylesheet no longer blocks the first paint
+    early = f'<style id="first-paint-styles">{first_paint_css().decode()}</style>'
+    assert early in page and page.index(early) < page.index("</head>")
+    assert "/*" not in first_paint_css().decode() and ".rt-TextFieldRoot" in page
+
+
+def test_its_start_up_puts_the_full_stylesheet_back_first() -> None:
+    page = paint_first(LOGIN).decode()
+    start = page.index("requestAnimationFrame(() => setTimeout(")
+    put_back = page.index('sheet.href = "/assets/__reflex_global_styles-Ab1.css"', start)
+    assert put_back < page.index('import("/assets/manifest-1.js")', start)
+    assert "early.before(sheet)" in page and "sheet.onload = () => early.remove()" in page
+
+
+def test_an_unmarked_page_keeps_its_render_blocking_stylesheet() -> None:
+    page = paint_first(PAGE.replace(b"</head>", SHEET + b"</head>"))
+    assert SHEET in page and b"first-paint-styles" not in page
