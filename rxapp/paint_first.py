@@ -10,13 +10,14 @@ modules, then the client entry). The page works meanwhile from its HTML: see
 `components/early_submit.py` for the forms. A page of any other shape is left unchanged.
 
 A page that carries `FIRST_PAINT_MARK` (the login page) is also painted without the app's
-render-blocking stylesheet, all of Radix Themes (700 KB), whose rules and tokens made the
-first paint about 20 ms later on this project's machine (132 against 112 ms median). Its
-first paint uses `first_paint.css` instead: a few rules with the same computed values for
-the elements of that page's HTML (`tests/e2e/test_first_paint_styles.py` compares them and
-the pixels, light and dark, wide and narrow). The start-up then puts the full stylesheet
-back where it was (it was preloaded meanwhile) and drops the small one once the full one
-has loaded; the page looks the same throughout.
+render-blocking stylesheet, all of Radix Themes (700 KB), whose rules and tokens hold the
+first paint back (bench/README.md has the figures). Its first paint uses `first_paint.css`
+instead: a few rules with the same computed values for the elements of that page's HTML
+(`tests/e2e/test_first_paint_styles.py` compares them and the pixels, light and dark, wide
+and narrow). The start-up then puts the full stylesheet back where it was (it was preloaded
+meanwhile) and drops the small one once the full one has loaded; the page looks the same
+throughout. Should the full one never load, the login form stays styled, but what the
+page's HTML did not have (an error, the next pages) is not.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def first_paint_css() -> bytes:
 
 def _put_back(sheet_url: str) -> str:
     """Script: the full stylesheet back in place of the first paint's, which goes once the
-    full one has loaded (and stays, keeping the page styled, if it never does)."""
+    full one has loaded (and stays if it never does)."""
     return (
         f"{{ const early = document.getElementById('{_EARLY_STYLES_ID}'); if (early) {{"
         " const sheet = document.createElement('link'); sheet.rel = 'stylesheet';"

@@ -13,16 +13,22 @@ A submit button that carries `ANSWERED` (a counter the form's handler increments
 most: the button shows progress without an event of its own (`assets/styles.css`). While it
 is busy, another submit of its form (a second click, Enter pressed twice) is dropped: one
 action sends one request, so a doubled press neither checks a password twice nor counts a
-mistyped one as two failures. The replay of a held submit is not a second submit.
+mistyped one as two failures. The replay of a held submit is not a second submit. An event
+that fails on the server sends no answer: `release_busy_buttons` (sent with the error's
+message) ends every busy mark, so the form can be sent again at once.
 """
 
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventSpec
 from reflex_base.vars.base import Var, VarData
 
 # The attribute of a submit button that changes when the server has answered its form.
 ANSWERED = "data-answered"
+# The window event that ends every busy mark: an event failed, no answer will come.
+_UNANSWERED = "rx-unanswered"
+RELEASE_BUSY_BUTTONS = f"window.dispatchEvent(new Event('{_UNANSWERED}'))"
 
 HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
@@ -34,17 +40,24 @@ HOLD_EARLY_SUBMITS = (
     " if (b.getAttribute('aria-busy') === 'true') { e.stopImmediatePropagation(); return; }"
     " b.setAttribute('aria-busy', 'true');"
     f" const seen = b.getAttribute('{ANSWERED}'); const done = () => {{ o.disconnect();"
-    " clearTimeout(t); b.removeAttribute('aria-busy'); };"
+    f" clearTimeout(t); removeEventListener('{_UNANSWERED}', done);"
+    " b.removeAttribute('aria-busy'); };"
     f" const o = new MutationObserver(() => {{ if (b.getAttribute('{ANSWERED}') !== seen)"
     f" done(); }}); o.observe(b, {{attributes: true, attributeFilter: ['{ANSWERED}']}});"
-    " const t = setTimeout(done, 20000); }"
+    f" addEventListener('{_UNANSWERED}', done); const t = setTimeout(done, 20000); }}"
     " if (window.__rxLive) return; e.stopImmediatePropagation();"
     " if (f.dataset.rxHeld) return; f.dataset.rxHeld = '1';"
     " const again = (n) => { if (window.__rxLive && f.isConnected) {"
-    " delete f.dataset.rxHeld; f.dataset.rxReplay = '1'; f.requestSubmit(); }"
+    " delete f.dataset.rxHeld; f.dataset.rxReplay = '1'; f.requestSubmit();"
+    " delete f.dataset.rxReplay; }"
     " else if (n > 0) setTimeout(again, 25, n - 1); else delete f.dataset.rxHeld; };"
     " again(2400); }, true);"
 )
+
+
+def release_busy_buttons() -> EventSpec:
+    """The script that ends every busy mark of the page: its event failed on the server."""
+    return rx.call_script(RELEASE_BUSY_BUTTONS)
 
 
 class LiveMarker(rx.Fragment):

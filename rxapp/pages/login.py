@@ -51,6 +51,8 @@ def login_page() -> rx.Component:
                 ),
                 on_submit=LoginState.submit,
                 reset_on_submit=False,
+                # With scripts off the browser submits natively: in a body, never the URL.
+                method="post",
                 width="100%",
                 # The first paint uses rxapp/first_paint.css, made for this page's elements.
                 custom_attrs={FIRST_PAINT_MARK: "login"},

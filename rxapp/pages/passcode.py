@@ -98,6 +98,7 @@ def _form() -> rx.Component:
             ),
             on_submit=PasscodeState.submit,
             reset_on_submit=True,
+            method="post",  # with scripts off: the code in a body, never the URL
             width="100%",
         ),
         rx.cond(

@@ -99,6 +99,7 @@ def _name_dialog(
     error_test_id: str,
     error: rx.Var[str],
     on_submit: rx.EventType,
+    answers: rx.Var[int],
     open_: rx.Var[bool],
     on_open_change: rx.EventType,
     extra: rx.Component | None = None,
@@ -122,9 +123,7 @@ def _name_dialog(
                     ),
                     extra if extra is not None else rx.fragment(),
                     error_message(error, test_id=error_test_id),
-                    dialog_actions(
-                        "Cancel", "Save", test_id=save_test_id, answers=PasskeysState.answers
-                    ),
+                    dialog_actions("Cancel", "Save", test_id=save_test_id, answers=answers),
                     spacing="3",
                     width="100%",
                     padding_top="1rem",
@@ -151,6 +150,7 @@ def add_passkey_dialog() -> rx.Component:
         error_test_id="passkey-error",
         error=PasskeysState.add_error,
         on_submit=PasskeysState.save,
+        answers=PasskeysState.answers,
         open_=PasskeysState.add_open,
         on_open_change=PasskeysState.close_add,
         extra=rx.cond(
@@ -172,6 +172,7 @@ def rename_passkey_dialog() -> rx.Component:
         error_test_id="passkey-rename-error",
         error=PasskeysState.rename_error,
         on_submit=PasskeysState.save_rename,
+        answers=PasskeysState.answers,
         open_=PasskeysState.rename_open,
         on_open_change=PasskeysState.close_rename,
         default_value=PasskeysState.rename_name,

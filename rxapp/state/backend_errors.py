@@ -8,13 +8,15 @@ from reflex.app import default_backend_exception_handler
 from reflex.event import EventSpec
 from reflex.utils.exceptions import LockExpiredError
 
+from rxapp.components.early_submit import release_busy_buttons
 from rxapp.state import browser_tokens
 
 logger = logging.getLogger(__name__)
 
 
-def on_backend_exception(exception: Exception) -> EventSpec | None:
-    """Recover a tab whose state the store lost; anything else is a bug, logged in full.
+def on_backend_exception(exception: Exception) -> list[EventSpec]:
+    """Recover a tab whose state the store lost; anything else is a bug, logged in full,
+    and the form that sent it may be sent again (its answer will not come).
 
     Reflex's Redis state manager raises LockExpiredError when it may not save an event's
     changes: the store lost the tab's state (Redis restarted or was flushed) or the event
@@ -25,5 +27,5 @@ def on_backend_exception(exception: Exception) -> EventSpec | None:
     """
     if isinstance(exception, LockExpiredError):
         logger.warning("a tab's state was lost from the state store; the tab reloads")
-        return browser_tokens.present_again()
-    return default_backend_exception_handler(exception)
+        return [browser_tokens.present_again()]
+    return [default_backend_exception_handler(exception), release_busy_buttons()]

@@ -5,7 +5,7 @@ a URL) nor lost: it goes through once the page is live."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from rxapp.testing import Account
 from tests.e2e.conftest import PROFILE_URL
@@ -46,3 +46,22 @@ def test_the_form_takes_input_and_a_submit_before_its_scripts_run(
         route.continue_()
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+
+def test_with_scripts_off_a_submit_never_puts_the_password_in_a_url(
+    browser: Browser, base_url: str, rxapp_user: Account
+) -> None:
+    """No script at all: the browser submits the form natively, by POST (nothing is signed
+    in without the app's scripts, but the password is not left in history or logs)."""
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    page = context.new_page()
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    with page.expect_request(lambda request: request.is_navigation_request()) as submitted:
+        page.get_by_test_id("login-password").press("Enter")
+    assert submitted.value.method == "POST"
+    assert not [request.url for request in sent if rxapp_user.password in request.url]
+    context.close()

@@ -9,7 +9,9 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import select
 
-from rxapp.models import AuthSession, User
+from rxapp.components.early_submit import RELEASE_BUSY_BUTTONS
+from rxapp.models import AuditEvent, AuthSession, User
+from rxapp.services import audit
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
@@ -124,13 +126,19 @@ _SPINNER_RECORDER = """(button) => {
 }"""
 
 
-def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_user: Account) -> None:
-    """The button is busy at once; its spinner shows only once the wait is noticeable."""
+def _live_login_filled_wrong(page: Page, account: Account) -> HeldUpdates:
+    """The live login page filled with a wrong password, its websocket relayed (not held)."""
     relay = HeldUpdates(page, holding=False)
     page.goto("/login")
     page.wait_for_function("() => window.__rxLive === true")
-    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-email").fill(account.email)
     page.get_by_test_id("login-password").fill("not-the-password")
+    return relay
+
+
+def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_user: Account) -> None:
+    """The button is busy at once; its spinner shows only once the wait is noticeable."""
+    relay = _live_login_filled_wrong(page, rxapp_user)
     submit = page.get_by_test_id("login-submit")
     submit.evaluate(_SPINNER_RECORDER)
     relay.holding = True
@@ -151,16 +159,29 @@ def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_use
     assert submit.evaluate("(el) => getComputedStyle(el, '::after').content") == "none"
 
 
+def _failed_sign_ins(server: RxappServer, account: Account) -> int:
+    with server.db() as db:
+        user = db.exec(select(User).where(User.email == account.email)).one()
+        failed = select(AuditEvent).where(
+            AuditEvent.user_id == user.id, AuditEvent.event == audit.Event.SIGN_IN_FAILED
+        )
+        return len(db.exec(failed).all())
+
+
+def _wait_for_submits(page: Page, relay: HeldUpdates, count: int) -> None:
+    for _ in range(50):
+        if relay.submits >= count:
+            break
+        page.wait_for_timeout(100)
+    assert relay.submits == count
+
+
 def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
-    page: Page, rxapp_user: Account
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
     """A doubled click or Enter is one attempt: one password check, one failure counted."""
-    relay = HeldUpdates(page, holding=False)
-    page.goto("/login")
-    page.wait_for_function("() => window.__rxLive === true")
-    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    relay = _live_login_filled_wrong(page, rxapp_user)
     password = page.get_by_test_id("login-password")
-    password.fill("not-the-password")
     submit = page.get_by_test_id("login-submit")
 
     def enter_and_click_again() -> None:
@@ -172,14 +193,24 @@ def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
     relay.release()
     expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
     expect(submit).not_to_have_attribute("aria-busy", "true")
+    assert _failed_sign_ins(rxapp_server, rxapp_user) == 1
     password.fill("not-the-password")
     password.press("Enter")  # answered: the next attempt goes out
-    for _ in range(50):
-        if relay.submits == 2:
-            break
-        page.wait_for_timeout(100)
-    assert relay.submits == 2
-    expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
+    _wait_for_submits(page, relay, 2)
+    expect(submit).not_to_have_attribute("aria-busy", "true")
+    assert _failed_sign_ins(rxapp_server, rxapp_user) == 2
+
+
+def test_a_failed_event_frees_the_form_at_once(page: Page, rxapp_user: Account) -> None:
+    """An event that fails on the server sends no answer; its error comes with the script
+    that ends the busy mark (state/backend_errors.py), so the form can be sent again."""
+    relay = _live_login_filled_wrong(page, rxapp_user)
+    submit = page.get_by_test_id("login-submit")
+    relay.press_twice_unanswered(page, submit, submit.click)
+    page.evaluate(RELEASE_BUSY_BUTTONS)  # the script the server sends with the error
+    expect(submit).not_to_have_attribute("aria-busy", "true")
+    submit.click()
+    _wait_for_submits(page, relay, 2)
 
 
 def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:

@@ -7,6 +7,7 @@ import logging
 import pytest
 from reflex.utils.exceptions import LockExpiredError
 
+from rxapp.components.early_submit import RELEASE_BUSY_BUTTONS
 from rxapp.state.backend_errors import on_backend_exception
 
 TAB_TOKEN = "5f0c3a6e-tab-token-d1b2"
@@ -32,4 +33,5 @@ def test_any_other_error_is_logged_in_full_and_shown_without_detail(
         spec = on_backend_exception(ValueError("a bug"))
     assert spec is not None
     assert "reload" not in str(spec)
+    assert RELEASE_BUSY_BUTTONS in str(spec)  # no answer will come: the form may be sent again
     assert "ValueError: a bug" in caplog.text
