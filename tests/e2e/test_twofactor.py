@@ -261,6 +261,23 @@ def test_a_pending_login_does_not_open_the_profile(page: Page, rxapp_user: Accou
     expect(page).to_have_url(LOGIN_URL)
 
 
+def test_the_disable_dialogs_confirm_is_busy_until_answered_too(
+    page: Page, rxapp_user: Account
+) -> None:
+    relay = HeldUpdates(page, holding=False, counting="disable_state.submit")
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    page.get_by_test_id("disable-2fa").click()
+    page.get_by_test_id("disable-code").fill(twofa.enrolment_code)  # its step is spent
+    confirm = page.get_by_test_id("disable-confirm")
+    relay.press_twice_unanswered(page, confirm, confirm.click)
+
+    relay.release()
+    expect(page.get_by_test_id("disable-error")).to_be_visible()
+    expect(confirm).not_to_have_attribute("aria-busy", "true")
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
+
+
 def test_disable_with_a_code_turns_2fa_off_at_once(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
