@@ -170,7 +170,11 @@ def test_an_admin_without_2fa_is_refused_the_dashboard_and_every_handler(
     assert rxapp_user.email not in seen
     assert "api/users.csv" not in seen
 
-    # With 2FA on, the same admin reaches the dashboard.
+    # With 2FA on, the same admin reaches the dashboard. Each refusal above sent the page to
+    # /profile, whose load may still be on its way and would close a dialog opened now: a
+    # fresh load of the page comes after them all.
+    page.goto("/profile")
+    page.wait_for_function("() => window.__rxLive === true")
     enable_2fa(page)
     page.goto("/users")
     expect(page).to_have_url(USERS_URL)
