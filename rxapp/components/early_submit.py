@@ -34,7 +34,7 @@ HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
     " if (!(f instanceof HTMLFormElement) || f.hasAttribute('action')) return;"
     " e.preventDefault();"
-    " const replay = f.dataset.rxReplay === '1'; delete f.dataset.rxReplay;"
+    " const replay = f.dataset.rxReplay === '1';"
     f" const b = e.submitter || f.querySelector('[{ANSWERED}]');"
     f" if (b && b.hasAttribute('{ANSWERED}') && !replay) {{"
     " if (b.getAttribute('aria-busy') === 'true') { e.stopImmediatePropagation(); return; }"
@@ -53,6 +53,11 @@ HOLD_EARLY_SUBMITS = (
     " else if (n > 0) setTimeout(again, 25, n - 1); else delete f.dataset.rxHeld; };"
     " again(2400); }, true);"
 )
+
+
+def busy_until_answered(answers: Var[int]) -> dict[str, Var[int]]:
+    """The attribute that marks a form's submit button busy until `answers` changes."""
+    return {ANSWERED: answers}
 
 
 def release_busy_buttons() -> EventSpec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.early_submit import ANSWERED
+from rxapp.components.early_submit import busy_until_answered
 from rxapp.components.layout import testid
 
 
@@ -99,7 +99,7 @@ def submit_button(label: str, *, test_id: str, answers: rx.Var[int]) -> rx.Compo
         type="submit",
         size="3",
         width="100%",
-        custom_attrs={**testid(test_id), ANSWERED: answers},
+        custom_attrs={**testid(test_id), **busy_until_answered(answers)},
     )
 
 

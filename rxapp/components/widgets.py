@@ -8,7 +8,7 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.vars.base import Var
 
-from rxapp.components.early_submit import ANSWERED
+from rxapp.components.early_submit import busy_until_answered
 from rxapp.components.layout import HEADING_ID, testid
 
 NB_HYPHEN = "\u2011"  # keeps "6-digit" on one line
@@ -181,7 +181,7 @@ def dialog_actions(
         rx.button(
             submit_label,
             type="submit",
-            custom_attrs={**testid(test_id), ANSWERED: answers},
+            custom_attrs={**testid(test_id), **busy_until_answered(answers)},
             **({"color_scheme": "red", "class_name": "danger"} if danger else {}),
         ),
         justify="end",

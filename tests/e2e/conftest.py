@@ -247,6 +247,16 @@ class HeldUpdates:
         page.wait_for_timeout(300)  # time for a second event to leave, were it sent
         assert self.submits == 1
 
+    def wait_for_submits(self, page: Page, count: int, *, timeout: float = 5) -> None:
+        """Wait until `count` submits have left the page (polling, with a deadline)."""
+        _poll(
+            page,
+            lambda: self.submits >= count,
+            lambda: f"{self.submits} submits sent, waited for {count}",
+            timeout,
+        )
+        assert self.submits == count
+
     def release(self) -> None:
         assert self._route is not None
         self.holding = False

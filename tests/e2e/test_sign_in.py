@@ -168,14 +168,6 @@ def _failed_sign_ins(server: RxappServer, account: Account) -> int:
         return len(db.exec(failed).all())
 
 
-def _wait_for_submits(page: Page, relay: HeldUpdates, count: int) -> None:
-    for _ in range(50):
-        if relay.submits >= count:
-            break
-        page.wait_for_timeout(100)
-    assert relay.submits == count
-
-
 def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
@@ -196,7 +188,7 @@ def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
     assert _failed_sign_ins(rxapp_server, rxapp_user) == 1
     password.fill("not-the-password")
     password.press("Enter")  # answered: the next attempt goes out
-    _wait_for_submits(page, relay, 2)
+    relay.wait_for_submits(page, 2)
     expect(submit).not_to_have_attribute("aria-busy", "true")
     assert _failed_sign_ins(rxapp_server, rxapp_user) == 2
 
@@ -210,7 +202,7 @@ def test_a_failed_event_frees_the_form_at_once(page: Page, rxapp_user: Account) 
     page.evaluate(RELEASE_BUSY_BUTTONS)  # the script the server sends with the error
     expect(submit).not_to_have_attribute("aria-busy", "true")
     submit.click()
-    _wait_for_submits(page, relay, 2)
+    relay.wait_for_submits(page, 2)
 
 
 def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
