@@ -65,6 +65,18 @@ class User(SQLModel, table=True):
     second_factor_blocked_until: datetime | None = Field(default=None, sa_column=_ts())
 
 
+class UserTally(SQLModel, table=True):
+    """How many accounts have 2FA on and off: the dashboard's counts without counting a
+    million rows. One row (id 1), kept by database triggers on `app_user` (migration 0014),
+    so every write path, SQL included, keeps it; no row means no users."""
+
+    __tablename__ = "user_tally"
+
+    id: int = Field(default=1, primary_key=True)
+    activated: int = Field(default=0, sa_type=sa.BigInteger)
+    not_activated: int = Field(default=0, sa_type=sa.BigInteger)
+
+
 class AuthSession(SQLModel, table=True):
     """A signed-in session. Only the SHA-256 of the browser's token is stored."""
 

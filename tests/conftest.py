@@ -21,10 +21,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.config import Config
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from alembic import command
 from rxapp import runtime
 from rxapp.services import secretbox
 from rxapp.services.database import engine_for
@@ -65,6 +67,15 @@ def services_unavailable(what: str, error: Exception) -> None:
 def migrate(db_url: str) -> None:
     """Apply the committed migrations with Reflex's own command, as `make run` does."""
     runtime.migrate(db_url, cwd=PROJECT_ROOT)
+
+
+def upgrade_to(db_url: str, revision: str) -> None:
+    """Apply the migrations up to `revision`, in this process. No alembic.ini: its logging
+    section would silence every logger already made (and later tests' log captures)."""
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", db_url)
+    command.upgrade(config, revision)
 
 
 @contextmanager

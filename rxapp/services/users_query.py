@@ -15,7 +15,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from rxapp.models import BackupCode, Passkey, User
+from rxapp.models import BackupCode, Passkey, User, UserTally
 from rxapp.services import policy
 
 PAGE_SIZE = 50
@@ -142,7 +142,10 @@ def _count(db: Session, *clauses: sa.ColumnElement[bool] | None) -> int:
 
 
 def counts(db: Session, search: str) -> tuple[int, int]:
-    """(activated, not activated) among users matching `search`."""
+    """(activated, not activated) among users matching `search` (everyone: the tally)."""
+    if not search:
+        tally = db.exec(select(UserTally.activated, UserTally.not_activated)).first()
+        return (tally[0], tally[1]) if tally else (0, 0)
     where = _search_clause(db, search)
     total = _count(db, where)
     activated = _count(db, where, _status_clause(StatusFilter.ACTIVATED))

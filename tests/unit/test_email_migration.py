@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic.config import Config
 
-from alembic import command
-from rxapp.settings import PROJECT_ROOT
+from tests.conftest import upgrade_to
 
 BEFORE = "7c0d5e2f4a91"  # the revision before 0007
 NFD = "jose\u0301@example.com"
 NFC = "jos\u00e9@example.com"
 
 
-def _upgrade(url: str, revision: str) -> None:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, revision)
-
-
 def test_emails_are_normalised_and_collisions_reported_and_left_alone(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    _upgrade(url, BEFORE)
+    upgrade_to(url, BEFORE)
     engine = sa.create_engine(url)
     insert = sa.text(
         "INSERT INTO app_user (email, password_hash, is_admin, created_at, twofa_active,"
@@ -32,7 +23,7 @@ def test_emails_are_normalised_and_collisions_reported_and_left_alone(tmp_path, 
         for email in [NFD, NFC, "Ann@B\u00dcCHER.de"]:
             connection.execute(insert, {"email": email})
 
-    _upgrade(url, "head")
+    upgrade_to(url, "head")
 
     with engine.connect() as connection:
         stored = sorted(connection.execute(sa.text("SELECT email FROM app_user")).scalars())
