@@ -1,4 +1,5 @@
-"""`python -m bench [codes|users|browser|cluster|light|peer]`: run benchmarks, print figures."""
+"""`python -m bench [codes|users|browser|cluster|light|peer|idle]`: run benchmarks and print
+the figures."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ def main() -> int:
         "which",
         nargs="*",
         default=["codes", "users"],
-        choices=["codes", "users", "browser", "cluster", "light", "peer"],
+        choices=["codes", "users", "browser", "cluster", "light", "peer", "idle"],
     )
-    parser.add_argument("--app-root", type=Path, help="for `light`, `peer`: serve this checkout")
+    parser.add_argument(
+        "--app-root", type=Path, help="for `light`, `peer`, `idle`: serve this checkout"
+    )
     parser.add_argument("--runs", type=int, default=12, help="for `peer`: timed users per side")
     parser.add_argument("--sign-ins", type=int, default=200, help="for `peer`: CPU sign-ins")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="user counts")
+    parser.add_argument("--tabs", type=int, default=100, help="for `idle`: signed-in tabs")
     parser.add_argument(
         "--postgres", default="", help="for `users`: a PostgreSQL server's URL (else SQLite)"
     )
@@ -53,6 +57,10 @@ def main() -> int:
             except peer_server.PeerError as error:
                 print(f"bench: error: {error}", file=sys.stderr)
                 return 1
+        elif which == "idle":
+            from bench import idle_tabs
+
+            lines = idle_tabs.run(args.app_root, args.tabs)
         elif which == "light":
             from bench import light_event
 

@@ -118,6 +118,13 @@ def _message(updates: list[Any]) -> str:
 async def one_flow(base_url: str, user: dict[str, str]) -> float:
     """Sign one user in with password and TOTP; return the seconds it took."""
     start = time.perf_counter()
+    socket = await signed_in_tab(base_url, user)
+    await socket.close()
+    return time.perf_counter() - start
+
+
+async def signed_in_tab(base_url: str, user: dict[str, str]) -> ReflexSocket:
+    """A tab's connection that signed `user` in with password and TOTP and shows /profile."""
     socket = await ReflexSocket.open(base_url)
     try:
         await socket.call(
@@ -146,9 +153,10 @@ async def one_flow(base_url: str, user: dict[str, str]) -> float:
         if _redirect_to(updates[-1]) != "/profile":
             raise FlowError(f"passcode step: {_message(updates)}")
         await socket.load("/profile")
-    finally:
+    except BaseException:
         await socket.close()
-    return time.perf_counter() - start
+        raise
+    return socket
 
 
 async def drive(base_url: str, users: list[dict[str, str]], concurrency: int) -> dict[str, Any]:

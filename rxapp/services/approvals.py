@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -156,13 +157,22 @@ def consume(db: Session, ref: str, pending_id: int, *, now: datetime) -> bool:
 
 def prompts_for(db: Session, signed_in: SignedIn, *, now: datetime) -> list[Prompt]:
     """Open requests this session may decide (it passed a second factor itself)."""
-    if signed_in.session.second_factor_at is None:
-        return []
+    return open_prompts(db, [signed_in], now=now).get(signed_in.session.id, [])
+
+
+def open_prompts(
+    db: Session, signed_ins: Iterable[SignedIn], *, now: datetime
+) -> dict[int | None, list[Prompt]]:
+    """`prompts_for` each of `signed_ins` in one query, by session id (newest first)."""
+    deciding = [s for s in signed_ins if s.session.second_factor_at is not None]
+    accounts = {s.user.id for s in deciding}
+    if not accounts:
+        return {}
     rows = db.exec(
         select(SignInApproval)
         .join(PendingLogin, col(PendingLogin.id) == SignInApproval.pending_login_id)
         .where(
-            col(SignInApproval.user_id) == signed_in.user.id,
+            col(SignInApproval.user_id).in_(sorted(accounts)),  # type: ignore[type-var]
             col(SignInApproval.status) == "open",
             col(SignInApproval.expires_at) > now,
             # A sign-in abandoned, voided or ended by a reset asks nothing any more.
@@ -171,17 +181,19 @@ def prompts_for(db: Session, signed_in: SignedIn, *, now: datetime) -> list[Prom
         )
         .order_by(col(SignInApproval.id).desc())
     ).all()
-    return [
-        Prompt(
-            ref=row.ref,
-            choices=list(_challenge(row)["choices"]),  # type: ignore[arg-type]
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            ip=row.requester_ip,
-            user_agent=row.requester_user_agent,
+    by_account: dict[int, list[Prompt]] = {}
+    for row in rows:
+        by_account.setdefault(row.user_id, []).append(
+            Prompt(
+                ref=row.ref,
+                choices=list(_challenge(row)["choices"]),  # type: ignore[arg-type]
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                ip=row.requester_ip,
+                user_agent=row.requester_user_agent,
+            )
         )
-        for row in rows
-    ]
+    return {s.session.id: list(by_account.get(s.user.id, [])) for s in deciding}
 
 
 def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, now: datetime) -> str:

@@ -6,10 +6,11 @@ untrusted input: anything that is not a live row of the right kind means "no ses
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
 
 from rxapp.models import AuthSession, PendingLogin, User
 from rxapp.services.tokens import new_token, token_hash
@@ -64,21 +65,33 @@ def session_by_digest(
     """The live session whose token hashes to `digest` (see `current_session`)."""
     if not digest:
         return None
-    row = db.exec(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == digest)
-    ).first()
-    if row is None:
+    found = live_sessions(db, [digest], now=now).get(digest)
+    if found is None:
         return None
-    auth, user = row
-    if not _is_live(auth, now=now):
-        return None
+    auth, user = found.session, found.user
     if touch and now - auth.last_seen_at >= _TOUCH_EVERY:
         db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))
         db.commit()
         auth.last_seen_at = now
     return SignedIn(user=user, session=auth)
+
+
+def live_sessions(db: Session, digests: Iterable[str], *, now: datetime) -> dict[str, SignedIn]:
+    """The live sessions among those whose tokens hash to `digests`, by digest, in one
+    query and without counting as activity (a digest not in the result has none)."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return {}
+    rows = db.exec(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(col(AuthSession.token_hash).in_(wanted))
+    ).all()
+    return {
+        auth.token_hash: SignedIn(user=user, session=auth)
+        for auth, user in rows
+        if _is_live(auth, now=now)
+    }
 
 
 def live_session_user(db: Session, session_id: object, *, now: datetime) -> User | None:

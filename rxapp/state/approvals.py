@@ -1,28 +1,30 @@
 """The approving side of number matching: on every signed-in page, a live dialog for each
 sign-in of this account waiting for approval (see services/approvals.py).
 
-A background watcher per tab asks the database once a second (any instance may have taken
-the request, so the database is the meeting point). The numbers offered live in this
+A background watcher per tab waits in `approval_hub`, which asks the database once a second
+for every waiting tab of the process at once (any instance may have taken the request, so
+the database is the meeting point). The numbers offered live in this
 process's memory (`secret_cache`), never in the tab's state; the state holds a random ref.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import approvals, sessions, user_agents
+from rxapp.services import approvals, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.state import browser_tokens, secret_cache
+from rxapp.state import approval_hub, browser_tokens, secret_cache
 from rxapp.state.auth import AuthState, SignedOut
-from rxapp.state.offloop import run_db
 
-WATCH_EVERY_SECONDS = 1.0
+# The watcher renews its lease (and sees a lost state) this often while nothing changes;
+# a lease outlives a renewal by far, so only a watcher that is gone lets another start.
+RENEW_LEASE_SECONDS = 5.0
+LEASE_SECONDS = RENEW_LEASE_SECONDS * 3
 
 
 class ApprovalState(AuthState):
@@ -102,8 +104,9 @@ class ApprovalState(AuthState):
             now = utcnow().timestamp()
             if self._watch_lease > now:
                 return None
-            self._watch_lease = now + WATCH_EVERY_SECONDS * 3
+            self._watch_lease = now + LEASE_SECONDS
         try:
+            shown_refs: tuple[str, ...] = ()
             while True:
                 async with self:
                     # Only a state the store lost and made anew has neither a lease while
@@ -111,28 +114,24 @@ class ApprovalState(AuthState):
                     state_lost = not self._watch_lease and not self.session_checked
                     digest = self._proven_session()
                     shown = self._ref
-                    self._watch_lease = utcnow().timestamp() + WATCH_EVERY_SECONDS * 3
+                    self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
                 if state_lost:
                     return browser_tokens.present_again()
                 if not digest:
                     return None
-                found = await run_db(lambda db, d=digest: _prompts(db, d))
+                found = await approval_hub.next_change(
+                    digest, shown_refs, timeout=RENEW_LEASE_SECONDS
+                )
                 if found is None:
                     return None
+                if found == approval_hub.QUIET:
+                    continue
                 async with self:
                     if shown and all(p.ref != shown for p in found):
                         self._close()
                     if not self._ref and found:
                         self._show(found[0])
-                await asyncio.sleep(WATCH_EVERY_SECONDS)
+                shown_refs = tuple(p.ref for p in found)
         finally:
             async with self:
                 self._watch_lease = 0.0
-
-
-def _prompts(db: Session, digest: str) -> list[approvals.Prompt] | None:
-    """Open requests for the session behind `digest`, or None when it is gone."""
-    signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=False)
-    if signed_in is None:
-        return None
-    return approvals.prompts_for(db, signed_in, now=utcnow())
