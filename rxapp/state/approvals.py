@@ -113,7 +113,6 @@ class ApprovalState(AuthState):
                     # watched nor a checked session (a sign-out here checks it: signed out).
                     state_lost = not self._watch_lease and not self.session_checked
                     digest = self._proven_session()
-                    shown = self._ref
                     self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
                 if state_lost:
                     return browser_tokens.present_again()
@@ -127,7 +126,7 @@ class ApprovalState(AuthState):
                 if found == approval_hub.QUIET:
                     continue
                 async with self:
-                    if shown and all(p.ref != shown for p in found):
+                    if self._ref and all(p.ref != self._ref for p in found):
                         self._close()
                     if not self._ref and found:
                         self._show(found[0])
