@@ -238,8 +238,8 @@ def test_when_redis_loses_the_state_the_browser_lands_on_a_working_page(
     sign_in_to_profile(page, user)
     store = redis.Redis.from_url(cluster.redis_url)
     # Redis is lost while an event of this tab holds its lock (the tab's approval watcher
-    # takes it every second), the worst moment for a restart: a script checks and flushes
-    # in one step.
+    # takes it every 5 seconds), the worst moment for a restart: a script checks and
+    # flushes in one step.
     flush_while_locked = store.register_script(
         "if #redis.call('keys', '*_lock') > 0 then redis.call('flushdb') return 1 end return 0"
     )
