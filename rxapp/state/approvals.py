@@ -76,6 +76,7 @@ class ApprovalState(AuthState):
             return approvals.decide(db, ref, signed_in, number, now=utcnow())
 
         decision = await self._as_user(decide)
+        approval_hub.nudge()  # the account's other tabs here close it at once
         self._close()
         if isinstance(decision, SignedOut):
             return self._to_login()

@@ -23,7 +23,7 @@ from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.state import browser_tokens, secret_cache
+from rxapp.state import approval_hub, browser_tokens, secret_cache
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
@@ -166,6 +166,7 @@ class PasscodeState(AuthState):
         self.approval_seconds = max(0, int(self._approval_deadline - utcnow().timestamp()))
         self.approval_message = ""
         self.approval_waiting = True
+        approval_hub.nudge()
         return PasscodeState.wait_for_approval
 
     @rx.event(background=True)

@@ -160,3 +160,42 @@ def test_a_password_only_session_is_never_asked(engine):
     password_only, second_factor = run_async(both())
     assert password_only == approval_hub.QUIET
     assert [p.ref for p in second_factor] == [ref]
+
+
+def test_a_tab_that_begins_to_wait_during_a_poll_is_not_taken_for_signed_out(engine, monkeypatch):
+    ann, bob = people(engine, 2)
+    first, second = signed_in_digest(engine, ann), signed_in_digest(engine, bob)
+    look_up = approval_hub._look_up
+
+    def slow_look_up(db: Session, *, digests: set[str]) -> dict:
+        time.sleep(POLL)  # the database answers slowly: the second tab arrives meanwhile
+        return look_up(db, digests=digests)
+
+    monkeypatch.setattr(approval_hub, "_look_up", slow_look_up)
+
+    async def scenario() -> list[object]:
+        early = asyncio.ensure_future(approval_hub.next_change(first, (), timeout=6 * POLL))
+        await asyncio.sleep(POLL / 2)
+        late = await approval_hub.next_change(second, (), timeout=6 * POLL)
+        return [await early, late]
+
+    assert run_async(scenario()) == [approval_hub.QUIET, approval_hub.QUIET]
+
+
+def test_a_request_made_in_this_process_is_seen_at_once(engine, monkeypatch):
+    monkeypatch.setattr(approval_hub, "POLL_SECONDS", 30.0)  # only a nudge can wake it soon
+    [ann] = people(engine, 1)
+    phone = signed_in_digest(engine, ann)
+
+    async def scenario() -> tuple[str, object, float]:
+        waiting = asyncio.ensure_future(approval_hub.next_change(phone, (), timeout=10))
+        await asyncio.sleep(0.3)  # the first poll has found nothing
+        ref = await asyncio.to_thread(ask, engine, ann)
+        asked = time.monotonic()
+        approval_hub.nudge()
+        prompts = await waiting
+        return ref, prompts, time.monotonic() - asked
+
+    ref, prompts, waited = run_async(scenario())
+    assert [p.ref for p in prompts] == [ref]
+    assert waited < 2
