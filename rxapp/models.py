@@ -68,9 +68,10 @@ class User(SQLModel, table=True):
 class UserTally(SQLModel, table=True):
     """How many accounts have 2FA on and off: the dashboard's counts without counting a
     million rows. One row (id 1), kept by database triggers on `app_user` (migration 0014),
-    so every write path, SQL included, keeps it; no row means no users."""
+    so every write path keeps it, SQL included (but SQLite's REPLACE); no row: no users."""
 
     __tablename__ = "user_tally"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_user_tally_one_row"),)
 
     id: int = Field(default=1, primary_key=True)
     activated: int = Field(default=0, sa_type=sa.BigInteger)

@@ -69,13 +69,23 @@ def migrate(db_url: str) -> None:
     runtime.migrate(db_url, cwd=PROJECT_ROOT)
 
 
-def upgrade_to(db_url: str, revision: str) -> None:
-    """Apply the migrations up to `revision`, in this process. No alembic.ini: its logging
-    section would silence every logger already made (and later tests' log captures)."""
+def _alembic(db_url: str) -> Config:
+    # No alembic.ini: its logging section would silence every logger already made (and
+    # later tests' log captures).
     config = Config()
     config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     config.set_main_option("sqlalchemy.url", db_url)
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade_to(db_url: str, revision: str) -> None:
+    """Apply the migrations up to `revision`, in this process."""
+    command.upgrade(_alembic(db_url), revision)
+
+
+def downgrade_to(db_url: str, revision: str) -> None:
+    """Undo the migrations after `revision`, in this process."""
+    command.downgrade(_alembic(db_url), revision)
 
 
 @contextmanager
