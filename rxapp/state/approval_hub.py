@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import enum
 import logging
+import weakref
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final
 
 from sqlmodel import Session
 
@@ -24,81 +26,117 @@ from rxapp.state.offloop import run_db
 
 POLL_SECONDS = 1.0
 MIN_GAP_SECONDS = 0.1
-QUIET: Final = "quiet"
-"""What `next_change` gives when nothing changed within its timeout."""
+CHUNK = 500  # digests per query (SQLite takes at most 32,766 parameters in a statement)
 
 _log = logging.getLogger(__name__)
 
 
+class Quiet(enum.Enum):
+    """What `next_change` gives when nothing changed within its timeout."""
+
+    QUIET = "quiet"
+
+
+QUIET = Quiet.QUIET
+
+
 @dataclass(eq=False)
 class _Waiter:
+    """One tab waiting: its session's digest, the refs it shows (None: answer at once)."""
+
     digest: str
-    shown: tuple[str, ...]
+    shown: tuple[str, ...] | None
     answer: asyncio.Future[list[approvals.Prompt] | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
-_waiters: set[_Waiter] = set()
-_poller: asyncio.Task[None] | None = None
-_nudged: asyncio.Event | None = None
+class _Hub:
+    """The waiting tabs of one event loop and the task that polls for them."""
+
+    def __init__(self) -> None:
+        self.waiters: set[_Waiter] = set()
+        self.nudged = asyncio.Event()
+        self.poller: asyncio.Task[None] | None = None
+        self.failing = False
+
+    def start(self) -> None:
+        """Poll while anyone waits (a task of its own context: no tab's event's)."""
+        if self.poller is None or self.poller.done():
+            loop = asyncio.get_running_loop()
+            self.poller = loop.create_task(self._poll(), context=contextvars.Context())
+
+    async def _poll(self) -> None:
+        while self.waiters:
+            self.nudged.clear()
+            digests = {waiter.digest for waiter in self.waiters}
+            try:
+                found = await run_db(partial(_look_up, digests=digests))
+            except Exception:  # the database is away: the tabs wait on; tried again
+                if not self.failing:
+                    _log.exception("could not read the sign-in approvals; trying on")
+                self.failing = True
+            else:
+                if self.failing:
+                    _log.warning("reading the sign-in approvals again")
+                self.failing = False
+                self._wake(digests, found)
+            await asyncio.sleep(MIN_GAP_SECONDS)  # however often nudged
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.nudged.wait(), POLL_SECONDS - MIN_GAP_SECONDS)
+
+    def _wake(self, digests: set[str], found: dict[str, list[approvals.Prompt]]) -> None:
+        for waiter in list(self.waiters):
+            if waiter.digest not in digests or waiter.answer.done():
+                continue  # began to wait during this poll, or already answered
+            prompts = found.get(waiter.digest)
+            refs = None if prompts is None else tuple(p.ref for p in prompts)
+            if prompts is None or waiter.shown is None or refs != waiter.shown:
+                waiter.answer.set_result(prompts)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = _Hub()
+    return _hubs[loop]
 
 
 async def next_change(
-    digest: str, shown: tuple[str, ...], *, timeout: float
-) -> list[approvals.Prompt] | str | None:
+    digest: str, shown: tuple[str, ...] | None, *, timeout: float
+) -> list[approvals.Prompt] | Quiet | None:
     """The open requests for the session behind `digest` (newest first) once their refs
-    differ from `shown`; None once that session has ended; QUIET after `timeout` seconds
-    without either."""
+    differ from `shown` (None: at the next poll, whatever they are); None once that session
+    has ended; QUIET after `timeout` seconds without either."""
+    hub = _hub()
     waiter = _Waiter(digest, shown)
-    _waiters.add(waiter)
-    _start_polling()
+    hub.waiters.add(waiter)
+    hub.start()
     try:
         return await asyncio.wait_for(waiter.answer, timeout)
     except TimeoutError:
         return QUIET
     finally:
-        _waiters.discard(waiter)
+        hub.waiters.discard(waiter)
 
 
 def nudge() -> None:
     """Poll now, not at the next second: a request was made or decided in this process."""
-    if _nudged is not None and _poller is not None and not _poller.done():
-        _nudged.set()
-
-
-def _start_polling() -> None:
-    global _poller, _nudged
-    loop = asyncio.get_running_loop()
-    if _poller is None or _poller.done() or _poller.get_loop() is not loop:
-        _nudged = asyncio.Event()
-        _poller = loop.create_task(_poll_while_waited_for(_nudged))
-
-
-async def _poll_while_waited_for(nudged: asyncio.Event) -> None:
-    while _waiters:
-        nudged.clear()
-        digests = {waiter.digest for waiter in _waiters}
-        try:
-            found = await run_db(partial(_look_up, digests=digests))
-        except Exception:  # the database is away: the tabs wait on, and it is tried again
-            _log.exception("could not read the sign-in approvals")
-        else:
-            for waiter in list(_waiters):
-                if waiter.digest not in digests:  # began to wait during this poll
-                    continue
-                prompts = found.get(waiter.digest)
-                changed = prompts is None or tuple(p.ref for p in prompts) != waiter.shown
-                if changed and not waiter.answer.done():
-                    waiter.answer.set_result(prompts)
-        await asyncio.sleep(MIN_GAP_SECONDS)  # however often nudged
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(nudged.wait(), POLL_SECONDS - MIN_GAP_SECONDS)
+    hub = _hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        hub.nudged.set()
 
 
 def _look_up(db: Session, *, digests: set[str]) -> dict[str, list[approvals.Prompt]]:
     """The open requests of each live session among `digests` (absent: ended)."""
     now = utcnow()
-    live = sessions.live_sessions(db, digests, now=now)
-    prompts = approvals.open_prompts(db, live.values(), now=now)
-    return {digest: prompts.get(s.session.id, []) for digest, s in live.items()}
+    ordered = sorted(digests)
+    found: dict[str, list[approvals.Prompt]] = {}
+    for start in range(0, len(ordered), CHUNK):
+        live = sessions.live_sessions(db, ordered[start : start + CHUNK], now=now)
+        prompts = approvals.open_prompts(db, live.values(), now=now)
+        found.update({d: prompts.get(s.session.id, []) for d, s in live.items()})
+    return found

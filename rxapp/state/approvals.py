@@ -9,6 +9,7 @@ process's memory (`secret_cache`), never in the tab's state; the state holds a r
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -22,9 +23,16 @@ from rxapp.state import approval_hub, browser_tokens, secret_cache
 from rxapp.state.auth import AuthState, SignedOut
 
 # The watcher renews its lease (and sees a lost state) this often while nothing changes;
-# a lease outlives a renewal by far, so only a watcher that is gone lets another start.
+# the lease outlives a renewal by far, so a second watcher of the tab starts in this
+# process only once the first is gone.
 RENEW_LEASE_SECONDS = 5.0
 LEASE_SECONDS = RENEW_LEASE_SECONDS * 3
+_STARTED = secrets.token_hex(8)
+
+
+def _this_process() -> str:
+    """This process, told apart from other instances and from forked workers."""
+    return f"{_STARTED}:{os.getpid()}"
 
 
 class ApprovalState(AuthState):
@@ -38,6 +46,7 @@ class ApprovalState(AuthState):
     # This tab's own key to the numbers in `secret_cache` (random: tabs never share one).
     _key: str = ""
     _watch_lease: float = 0.0
+    _watch_owner: str = ""  # the process whose watcher holds the lease
 
     @rx.var(cache=False)
     def choices(self) -> list[dict[str, str]]:
@@ -103,13 +112,18 @@ class ApprovalState(AuthState):
         """While this tab is signed in, show each request of the account at once."""
         async with self:
             now = utcnow().timestamp()
-            if self._watch_lease > now:
-                return None
+            if self._watch_owner == _this_process() and self._watch_lease > now:
+                return None  # already watched here
+            # A lease of another process is not waited out: that process is gone, or the
+            # tab moved away from it; this watcher takes over and the other one stops.
+            self._watch_owner = _this_process()
             self._watch_lease = now + LEASE_SECONDS
         try:
-            shown_refs: tuple[str, ...] = ()
+            shown: tuple[str, ...] | None = None  # what the tab shows is checked at once
             while True:
                 async with self:
+                    if self._watch_owner != _this_process():
+                        return None
                     # Only a state the store lost and made anew has neither a lease while
                     # watched nor a checked session (a sign-out here checks it: signed out).
                     state_lost = not self._watch_lease and not self.session_checked
@@ -119,19 +133,20 @@ class ApprovalState(AuthState):
                     return browser_tokens.present_again()
                 if not digest:
                     return None
-                found = await approval_hub.next_change(
-                    digest, shown_refs, timeout=RENEW_LEASE_SECONDS
-                )
+                found = await approval_hub.next_change(digest, shown, timeout=RENEW_LEASE_SECONDS)
                 if found is None:
                     return None
-                if found == approval_hub.QUIET:
+                if found is approval_hub.QUIET:
                     continue
                 async with self:
+                    if self._proven_session() != digest:
+                        continue  # the tab's session changed while this waited
                     if self._ref and all(p.ref != self._ref for p in found):
                         self._close()
                     if not self._ref and found:
                         self._show(found[0])
-                shown_refs = tuple(p.ref for p in found)
+                shown = tuple(p.ref for p in found)
         finally:
             async with self:
-                self._watch_lease = 0.0
+                if self._watch_owner == _this_process():
+                    self._watch_lease = 0.0

@@ -326,6 +326,28 @@ def test_a_sign_in_asked_on_one_instance_is_approved_on_the_other(
     expect(laptop).to_have_url(PROFILE_URL)
 
 
+def test_a_signed_in_device_still_approves_after_its_instance_is_killed(
+    cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
+) -> None:
+    phone = _signed_in_with_2fa(open_page, user_2fa, instance=1)
+    leader = psutil.Process(cluster.status()[1][1])
+    group = [leader, *leader.children(recursive=True)]
+    with phone.expect_websocket(timeout=20_000):
+        old_pid = cluster.kill_group(1)
+    wait_for(lambda: not alive(group), timeout=10, what="the killed instance gone")
+    # The phone's tab is now served by instance 2, and so is its watcher: the lease the
+    # killed one left in Redis is not waited out.
+    laptop = open_page(instance=2)
+    _at_passcode(laptop, user_2fa.account)
+    laptop.get_by_test_id("passcode-request-approval").click()
+    number = laptop.get_by_test_id("approval-number")
+    expect(number).to_have_text(re.compile(r"^\d{2}$"))
+    expect(phone.get_by_test_id("approval-choice")).to_have_count(3, timeout=8_000)
+    phone.get_by_test_id("approval-choice").filter(has_text=number.inner_text()).click()
+    expect(laptop).to_have_url(PROFILE_URL)
+    cluster.running_pid(1, not_pid=old_pid, timeout=30)  # back before the next test
+
+
 def test_two_devices_answering_at_once_make_exactly_one_decision(
     cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
 ) -> None:

@@ -199,3 +199,30 @@ def test_a_request_made_in_this_process_is_seen_at_once(engine, monkeypatch):
     ref, prompts, waited = run_async(scenario())
     assert [p.ref for p in prompts] == [ref]
     assert waited < 2
+
+
+def test_a_tab_that_does_not_know_what_it_shows_is_answered_at_the_first_poll(engine):
+    """A watcher that starts on a tab whose dialog may be stale learns the open requests
+    (here none) at once, so that it can close it."""
+    [ann] = people(engine, 1)
+    phone = signed_in_digest(engine, ann)
+    assert run_async(approval_hub.next_change(phone, None, timeout=5 * POLL)) == []
+
+
+def test_the_poll_outlives_a_database_that_is_away(engine, monkeypatch):
+    [ann] = people(engine, 1)
+    phone = signed_in_digest(engine, ann)
+    look_up = approval_hub._look_up
+    failures: list[int] = []
+
+    def away_at_first(db: Session, *, digests: set[str]) -> dict:
+        if len(failures) < 2:
+            failures.append(1)
+            raise sa.exc.OperationalError("SELECT", {}, Exception("database is away"))
+        return look_up(db, digests=digests)
+
+    monkeypatch.setattr(approval_hub, "_look_up", away_at_first)
+    ref = ask(engine, ann)
+    prompts = run_async(approval_hub.next_change(phone, (), timeout=10 * POLL))
+    assert failures == [1, 1]
+    assert [p.ref for p in prompts] == [ref]
