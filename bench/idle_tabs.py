@@ -3,8 +3,10 @@
 Every signed-in page watches for sign-in approvals (`ApprovalState.watch`). N virtual users
 sign in over the websocket as a browser does and stay on /profile with their connection
 open (answering pings); then the server's CPU time (every process of it, psutil) is read
-over three windows of idle time, and the median is reported per second and per tab.
-`--app-root DIR` serves another checkout, for before/after.
+over three windows of idle time, and the median is reported per second and per tab. Then
+a sign-in elsewhere asks every tab's account for approval, and the bench counts the tabs
+whose dialog opened within a few seconds: a watcher that died would cost nothing and show
+nothing. `--app-root DIR` serves another checkout, for before/after.
 """
 
 from __future__ import annotations
@@ -15,15 +17,21 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from sqlmodel import Session
+
 from bench.cluster_flows import seed_users_with_2fa
 from bench.common import use_throwaway_key
-from bench.flow_driver import ReflexSocket, signed_in_tab
+from bench.flow_driver import ReflexSocket, _delta_has, signed_in_tab
 from bench.signin_cpu import cpu_used, tree_cpu
+from rxapp.services import accounts, approvals, sessions
+from rxapp.services.clock import utcnow
+from rxapp.services.database import engine_for
 from rxapp.state.approvals import ApprovalState
 from rxapp.testing import RxappServer, shared_build
 
 WINDOW_SECONDS = 10.0
 WINDOWS = 3
+ASKED_WITHIN_SECONDS = 5.0
 
 
 async def _answer_pings(socket: ReflexSocket, seconds: float) -> None:
@@ -36,8 +44,42 @@ async def _answer_pings(socket: ReflexSocket, seconds: float) -> None:
         pass
 
 
-async def _idle_cpu(url: str, pid: int, users: list[dict[str, str]]) -> list[float]:
-    """ms of server CPU per second, per window, while the users' tabs sit on /profile."""
+async def _asked(tab: ReflexSocket, seconds: float) -> bool:
+    """Whether the tab's approval dialog opens within `seconds` (answering pings)."""
+    state = ApprovalState.get_full_name()
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                packet = await tab.connection.recv()
+                if packet == "2":
+                    await tab.connection.send("3")
+                elif packet.startswith("42/_event,"):
+                    update = json.loads(packet[len("42/_event,") :])[1]
+                    if _delta_has(update, state, "open_rx_state_", True):
+                        return True
+    except TimeoutError:
+        return False
+
+
+def _ask_everyone(db_url: str, users: list[dict[str, str]]) -> None:
+    """A sign-in elsewhere, for each user, asks their signed-in devices to approve it."""
+    with Session(engine_for(db_url)) as db:
+        for user in users:
+            account = accounts.find_user(db, user["email"])
+            assert account is not None
+            now = utcnow()
+            token = sessions.start_pending_login(db, account, now=now)
+            pending = sessions.current_pending_login(db, token, now=now)
+            assert pending is not None
+            made = approvals.ask(db, pending, now=now, ip="192.0.2.1", user_agent="bench")
+            assert not isinstance(made, str), made
+
+
+async def _idle_cpu(
+    url: str, pid: int, users: list[dict[str, str]], db_url: str
+) -> tuple[list[float], int]:
+    """ms of server CPU per second, per window, while the users' tabs sit on /profile; and
+    how many tabs then showed a request for approval."""
     tabs = [await signed_in_tab(url, user) for user in users]
     watch = {
         "name": f"{ApprovalState.get_full_name()}.watch",
@@ -53,7 +95,9 @@ async def _idle_cpu(url: str, pid: int, users: list[dict[str, str]]) -> list[flo
             before = tree_cpu(pid)
             await asyncio.gather(*(_answer_pings(tab, WINDOW_SECONDS) for tab in tabs))
             rates.append(1000 * cpu_used(before, tree_cpu(pid)) / WINDOW_SECONDS)
-        return rates
+        await asyncio.to_thread(_ask_everyone, db_url, users)
+        shown = await asyncio.gather(*(_asked(tab, ASKED_WITHIN_SECONDS) for tab in tabs))
+        return rates, sum(shown)
     finally:
         await asyncio.gather(*(tab.close() for tab in tabs))
 
@@ -68,7 +112,7 @@ def run(app_root: Path | None = None, tabs: int = 100) -> list[str]:
         try:
             users = seed_users_with_2fa(server.db_url, tabs, "idle")
             assert server.pid is not None
-            rates = asyncio.run(_idle_cpu(server.url, server.pid, users))
+            rates, asked = asyncio.run(_idle_cpu(server.url, server.pid, users, server.db_url))
             errors = server.errors_since(0)
         finally:
             server.stop()
@@ -78,6 +122,8 @@ def run(app_root: Path | None = None, tabs: int = 100) -> list[str]:
         f"{tabs} signed-in tabs, idle: server CPU {median:6.1f} ms per s "
         f"({median / tabs:.2f} ms per tab per s; windows of {WINDOW_SECONDS:.0f} s: "
         f"{', '.join(f'{r:.1f}' for r in rates)})",
+        f"then asked for approval: {asked} of {tabs} tabs showed it within "
+        f"{ASKED_WITHIN_SECONDS:.0f} s",
     ]
     if errors:
         lines.append(f"server errors: {errors[:3]}")
