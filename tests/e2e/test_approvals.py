@@ -116,3 +116,42 @@ def test_without_a_device_that_passed_2fa_there_is_nothing_to_ask(
         expect(laptop).to_have_url(PROFILE_URL)
     finally:
         laptop.context.close()
+
+
+def test_the_next_request_shows_once_one_is_decided_and_other_devices_close_theirs(
+    phone_and_laptop: tuple[Page, Page], browser: Browser, base_url: str, rxapp_user: Account
+) -> None:
+    phone, first = phone_and_laptop
+    second = browser.new_context(base_url=base_url).new_page()
+    third = browser.new_context(base_url=base_url).new_page()
+    try:
+        first_number = _ask(first)
+        assert first_number in _choices(phone)
+        sign_in(second, rxapp_user)
+        expect(second).to_have_url(PASSCODE_URL)
+        second_number = _ask(second)
+        # The phone keeps the request it shows; once it is decided, the other one shows.
+        expect(
+            phone.get_by_test_id("approval-choice").filter(has_text=first_number)
+        ).to_be_visible()
+        phone.get_by_test_id("approval-deny").click()
+        expect(first.get_by_test_id("approval-message")).to_contain_text("denied")
+        expect(
+            phone.get_by_test_id("approval-choice").filter(has_text=second_number)
+        ).to_be_visible()
+        phone.get_by_test_id("approval-choice").filter(has_text=second_number).click()
+        expect(second).to_have_url(PROFILE_URL)
+        # Signed in by an approval, the second browser may approve too: both devices are
+        # asked, one answers, and the other's dialog closes by itself.
+        sign_in(third, rxapp_user)
+        expect(third).to_have_url(PASSCODE_URL)
+        third_number = _ask(third)
+        assert third_number in _choices(phone)
+        assert third_number in _choices(second)
+        second.get_by_test_id("approval-choice").filter(has_text=third_number).click()
+        expect(third).to_have_url(PROFILE_URL)
+        expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+        expect(second.get_by_test_id("approval-request")).to_have_count(0)
+    finally:
+        second.context.close()
+        third.context.close()
