@@ -141,7 +141,11 @@ class ApprovalState(AuthState):
                 async with self:
                     if self._proven_session() != digest:
                         continue  # the tab's session changed while this waited
-                    if self._ref and all(p.ref != self._ref for p in found):
+                    gone = self._ref and all(p.ref != self._ref for p in found)
+                    # Its numbers live in the memory of the process that showed it: after a
+                    # move to this one (a lost instance), it is shown again from here.
+                    elsewhere = self._ref and secret_cache.get(self._key) is None
+                    if gone or elsewhere:
                         self._close()
                     if not self._ref and found:
                         self._show(found[0])
