@@ -312,30 +312,34 @@ def _signed_in_with_2fa(open_page, account: TwoFactorAccount, instance: int) -> 
     return page
 
 
-def test_a_sign_in_asked_on_one_instance_is_approved_on_the_other(
-    cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
-) -> None:
-    phone = _signed_in_with_2fa(open_page, user_2fa, instance=2)
-    laptop = open_page(instance=1)
-    _at_passcode(laptop, user_2fa.account)
+def _approval_asked(
+    open_page, account: TwoFactorAccount, *, phone_on: int, laptop_on: int
+) -> tuple[Page, Page, str]:
+    """The account signed in with 2FA on a phone (on instance `phone_on`), asked by a
+    laptop's sign-in (on `laptop_on`) to approve it: the phone shows the three numbers.
+    Returns the phone, the laptop and the number the laptop shows."""
+    phone = _signed_in_with_2fa(open_page, account, instance=phone_on)
+    laptop = open_page(instance=laptop_on)
+    _at_passcode(laptop, account.account)
     laptop.get_by_test_id("passcode-request-approval").click()
     number = laptop.get_by_test_id("approval-number")
     expect(number).to_have_text(re.compile(r"^\d{2}$"))
     expect(phone.get_by_test_id("approval-choice")).to_have_count(3)
-    phone.get_by_test_id("approval-choice").filter(has_text=number.inner_text()).click()
+    return phone, laptop, number.inner_text()
+
+
+def test_a_sign_in_asked_on_one_instance_is_approved_on_the_other(
+    cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
+) -> None:
+    phone, laptop, number = _approval_asked(open_page, user_2fa, phone_on=2, laptop_on=1)
+    phone.get_by_test_id("approval-choice").filter(has_text=number).click()
     expect(laptop).to_have_url(PROFILE_URL)
 
 
 def test_a_signed_in_device_still_approves_after_its_instance_is_killed(
     cluster: ClusterProcess, open_page, user_2fa: TwoFactorAccount
 ) -> None:
-    phone = _signed_in_with_2fa(open_page, user_2fa, instance=1)
-    laptop = open_page(instance=2)
-    _at_passcode(laptop, user_2fa.account)
-    laptop.get_by_test_id("passcode-request-approval").click()
-    number = laptop.get_by_test_id("approval-number")
-    expect(number).to_have_text(re.compile(r"^\d{2}$"))
-    expect(phone.get_by_test_id("approval-choice")).to_have_count(3)
+    phone, laptop, number = _approval_asked(open_page, user_2fa, phone_on=1, laptop_on=2)
     leader = psutil.Process(cluster.status()[1][1])
     group = [leader, *leader.children(recursive=True)]
     with phone.expect_websocket(timeout=20_000):
@@ -348,8 +352,8 @@ def test_a_signed_in_device_still_approves_after_its_instance_is_killed(
     phone.wait_for_timeout(7_000)
     choices = phone.get_by_test_id("approval-choice")
     expect(choices).to_have_count(3, timeout=10_000)
-    expect(choices.filter(has_text=number.inner_text())).to_have_count(1)
-    choices.filter(has_text=number.inner_text()).click()
+    expect(choices.filter(has_text=number)).to_have_count(1)
+    choices.filter(has_text=number).click()
     expect(laptop).to_have_url(PROFILE_URL)
     cluster.running_pid(1, not_pid=old_pid, timeout=30)  # back before the next test
 
