@@ -45,15 +45,16 @@ class ReflexSocket:
             f"{ws_url}/_event/?token={token}&EIO=4&transport=websocket", max_size=None
         )
         socket = cls(connection)
-        await socket._receive_until(lambda packet: packet.startswith("0"))
+        await socket.receive_until(lambda packet: packet.startswith("0"))
         await connection.send("40/_event,")
-        await socket._receive_until(lambda packet: packet.startswith("40/_event"))
+        await socket.receive_until(lambda packet: packet.startswith("40/_event"))
         return socket
 
-    async def _receive_until(self, done: Any) -> list[Any]:
-        """Packets until `done(packet)` is true; answers pings on the way."""
+    async def receive_until(self, done: Any, seconds: float = TIMEOUT) -> list[Any]:
+        """Packets until `done(packet)` is true; answers pings on the way (TimeoutError
+        after `seconds`)."""
         seen = []
-        async with asyncio.timeout(TIMEOUT):
+        async with asyncio.timeout(seconds):
             while True:
                 packet = await self.connection.recv()
                 if packet == "2":
@@ -80,7 +81,7 @@ class ReflexSocket:
             updates.append(update)
             return bool(until(update))
 
-        await self._receive_until(finished)
+        await self.receive_until(finished)
         return updates
 
     async def load(self, path: str) -> None:

@@ -12,6 +12,7 @@ nothing. `--app-root DIR` serves another checkout, for before/after.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
@@ -34,31 +35,26 @@ WINDOWS = 3
 ASKED_WITHIN_SECONDS = 5.0
 
 
-async def _answer_pings(socket: ReflexSocket, seconds: float) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                if await socket.connection.recv() == "2":
-                    await socket.connection.send("3")
-    except TimeoutError:
-        pass
+async def _answer_pings(tab: ReflexSocket, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await tab.receive_until(lambda _packet: False, seconds)
 
 
 async def _asked(tab: ReflexSocket, seconds: float) -> bool:
     """Whether the tab's approval dialog opens within `seconds` (answering pings)."""
     state = ApprovalState.get_full_name()
+
+    def dialog_opens(packet: str) -> bool:
+        if not packet.startswith("42/_event,"):
+            return False
+        update = json.loads(packet[len("42/_event,") :])[1]
+        return _delta_has(update, state, "open_rx_state_", True)
+
     try:
-        async with asyncio.timeout(seconds):
-            while True:
-                packet = await tab.connection.recv()
-                if packet == "2":
-                    await tab.connection.send("3")
-                elif packet.startswith("42/_event,"):
-                    update = json.loads(packet[len("42/_event,") :])[1]
-                    if _delta_has(update, state, "open_rx_state_", True):
-                        return True
+        await tab.receive_until(dialog_opens, seconds)
     except TimeoutError:
         return False
+    return True
 
 
 def _ask_everyone(db_url: str, users: list[dict[str, str]]) -> None:

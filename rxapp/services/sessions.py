@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
 
 from rxapp.models import AuthSession, PendingLogin, User
@@ -65,15 +66,16 @@ def session_by_digest(
     """The live session whose token hashes to `digest` (see `current_session`)."""
     if not digest:
         return None
-    found = live_sessions(db, [digest], now=now).get(digest)
-    if found is None:
+    # `==`, not `live_sessions`' IN: this runs for every event of a signed-in tab.
+    found = _live(db, col(AuthSession.token_hash) == digest, now=now)
+    if not found:
         return None
-    auth, user = found.session, found.user
+    auth = found[0].session
     if touch and now - auth.last_seen_at >= _TOUCH_EVERY:
         db.exec(update(AuthSession).where(AuthSession.id == auth.id).values(last_seen_at=now))
         db.commit()
         auth.last_seen_at = now
-    return SignedIn(user=user, session=auth)
+    return found[0]
 
 
 def live_sessions(db: Session, digests: Iterable[str], *, now: datetime) -> dict[str, SignedIn]:
@@ -82,16 +84,8 @@ def live_sessions(db: Session, digests: Iterable[str], *, now: datetime) -> dict
     wanted = sorted(set(digests))
     if not wanted:
         return {}
-    rows = db.exec(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(col(AuthSession.token_hash).in_(wanted))
-    ).all()
-    return {
-        auth.token_hash: SignedIn(user=user, session=auth)
-        for auth, user in rows
-        if _is_live(auth, now=now)
-    }
+    found = _live(db, col(AuthSession.token_hash).in_(wanted), now=now)
+    return {signed_in.session.token_hash: signed_in for signed_in in found}
 
 
 def live_session_user(db: Session, session_id: object, *, now: datetime) -> User | None:
@@ -99,14 +93,16 @@ def live_session_user(db: Session, session_id: object, *, now: datetime) -> User
     or idle), without counting as activity; else None."""
     if not isinstance(session_id, int) or isinstance(session_id, bool):
         return None
-    row = db.exec(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.id == session_id)
-    ).first()
-    if row is None or not _is_live(row[0], now=now):
-        return None
-    return row[1]
+    found = _live(db, col(AuthSession.id) == session_id, now=now)
+    return found[0].user if found else None
+
+
+def _live(db: Session, where: sa.ColumnElement[bool], *, now: datetime) -> list[SignedIn]:
+    """The live sessions (with their users) that `where` selects."""
+    rows = db.exec(
+        select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(where)
+    ).all()
+    return [SignedIn(user=user, session=auth) for auth, user in rows if _is_live(auth, now=now)]
 
 
 def idle_seconds() -> int:

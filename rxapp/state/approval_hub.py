@@ -90,9 +90,8 @@ class _Hub:
             if waiter.digest not in digests or waiter.answer.done():
                 continue  # began to wait during this poll, or already answered
             prompts = found.get(waiter.digest)
-            refs = None if prompts is None else tuple(p.ref for p in prompts)
-            if prompts is None or waiter.shown is None or refs != waiter.shown:
-                waiter.answer.set_result(prompts)
+            if prompts is None or tuple(p.ref for p in prompts) != waiter.shown:
+                waiter.answer.set_result(prompts)  # (`shown` None never equals a tuple)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
