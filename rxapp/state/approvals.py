@@ -46,7 +46,7 @@ class ApprovalState(AuthState):
     # This tab's own key to the numbers in `secret_cache` (random: tabs never share one).
     _key: str = ""
     _watch_lease: float = 0.0
-    _watch_owner: str = ""  # the process whose watcher holds the lease
+    _watch_owner: str = ""  # the watcher (and its process) that holds the lease
 
     @rx.var(cache=False)
     def choices(self) -> list[dict[str, str]]:
@@ -112,25 +112,29 @@ class ApprovalState(AuthState):
         """While this tab is signed in, show each request of the account at once."""
         async with self:
             now = utcnow().timestamp()
-            if self._watch_owner == _this_process() and self._watch_lease > now:
+            if self._watch_owner.startswith(f"{_this_process()}/") and self._watch_lease > now:
                 return None  # already watched here
             # A lease of another process is not waited out: that process is gone, or the
-            # tab moved away from it; this watcher takes over and the other one stops.
-            self._watch_owner = _this_process()
+            # tab moved away from it; this watcher takes over and the other one stops (as
+            # does an older one here that missed the tab's state being lost and made anew).
+            me = f"{_this_process()}/{secrets.token_hex(4)}"
+            self._watch_owner = me
             self._watch_lease = now + LEASE_SECONDS
         try:
             shown: tuple[str, ...] | None = None  # what the tab shows is checked at once
             while True:
                 async with self:
-                    if self._watch_owner != _this_process():
-                        return None
-                    # Only a state the store lost and made anew has neither a lease while
-                    # watched nor a checked session (a sign-out here checks it: signed out).
-                    state_lost = not self._watch_lease and not self.session_checked
+                    # Only a state the store lost and made anew has no watcher's name while
+                    # watched, nor a checked session (a sign-out here checks it: signed out).
+                    state_lost = not self._watch_owner and not self.session_checked
+                    taken_over = self._watch_owner != me
+                    if not taken_over:
+                        self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
                     digest = self._proven_session()
-                    self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
                 if state_lost:
                     return browser_tokens.present_again()
+                if taken_over:
+                    return None
                 if not digest:
                     return None
                 found = await approval_hub.next_change(digest, shown, timeout=RENEW_LEASE_SECONDS)
@@ -152,5 +156,5 @@ class ApprovalState(AuthState):
                 shown = tuple(p.ref for p in found)
         finally:
             async with self:
-                if self._watch_owner == _this_process():
+                if self._watch_owner == me:
                     self._watch_lease = 0.0

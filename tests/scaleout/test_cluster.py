@@ -231,23 +231,27 @@ def test_backends_listen_on_loopback_only(cluster: ClusterProcess) -> None:
                 assert sock.connect_ex((address, port)) != 0, f"{address}:{port} answers"
 
 
+# Lua scripts that flush Redis in one step: at once (between the tab's events), or only while
+# an event holds a tab's lock (the tab's approval watcher takes it every 5 seconds), the
+# worst moment for a restart.
+_FLUSH_NOW = "redis.call('flushdb') return 1"
+_FLUSH_WHILE_LOCKED = (
+    "if #redis.call('keys', '*_lock') > 0 then redis.call('flushdb') return 1 end return 0"
+)
+
+
+@pytest.mark.parametrize("flush", [_FLUSH_NOW, _FLUSH_WHILE_LOCKED], ids=["idle", "locked"])
 def test_when_redis_loses_the_state_the_browser_lands_on_a_working_page(
-    cluster: ClusterProcess, open_page, user: Account
+    cluster: ClusterProcess, open_page, user: Account, flush: str
 ) -> None:
     page = open_page()
     sign_in_to_profile(page, user)
-    store = redis.Redis.from_url(cluster.redis_url)
-    # Redis is lost while an event of this tab holds its lock (the tab's approval watcher
-    # takes it every 5 seconds), the worst moment for a restart: a script checks and
-    # flushes in one step.
-    flush_while_locked = store.register_script(
-        "if #redis.call('keys', '*_lock') > 0 then redis.call('flushdb') return 1 end return 0"
-    )
-    # The tab notices (the event that held the lock could not save; its watcher finds a
-    # state made anew) and reloads, presenting its token again.
+    flush_redis = redis.Redis.from_url(cluster.redis_url).register_script(flush)
+    # The tab notices by itself, without a click (an event that held the lock could not
+    # save; or its watcher finds a state made anew), and reloads, presenting its token again.
     with page.expect_event("load", timeout=15_000):
         deadline = time.monotonic() + 20
-        while not flush_while_locked():
+        while not flush_redis():
             assert time.monotonic() < deadline, "no event of the tab ever held its lock"
 
     # Signed in again from the database session, and the page works.
