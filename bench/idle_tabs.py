@@ -6,7 +6,9 @@ open (answering pings); then the server's CPU time (every process of it, psutil)
 over three windows of idle time, and the median is reported per second and per tab. Then
 a sign-in elsewhere asks every tab's account for approval, and the bench counts the tabs
 whose dialog opened within a few seconds: a watcher that died would cost nothing and show
-nothing. `--app-root DIR` serves another checkout, for before/after.
+nothing. Last, every tab closes, and the server's CPU is read the same way: what closed tabs
+still cost (their watchers should have stopped). `--app-root DIR` serves another checkout,
+for before/after.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from bench.signin_cpu import cpu_used, tree_cpu
 from rxapp.services import accounts, approvals, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.database import engine_for
-from rxapp.state.approvals import ApprovalState
+from rxapp.state.approvals import RENEW_LEASE_SECONDS, ApprovalState
 from rxapp.testing import RxappServer, shared_build
 
 WINDOW_SECONDS = 10.0
 WINDOWS = 3
 ASKED_WITHIN_SECONDS = 5.0
+# A closed tab's watcher notices at its next round (every RENEW_LEASE_SECONDS).
+CLOSED_SETTLE_SECONDS = RENEW_LEASE_SECONDS + 2
 
 
 async def _answer_pings(tab: ReflexSocket, seconds: float) -> None:
@@ -71,11 +75,23 @@ def _ask_everyone(db_url: str, users: list[dict[str, str]]) -> None:
             assert not isinstance(made, str), made
 
 
+async def _cpu_rates(pid: int, tabs: list[ReflexSocket]) -> list[float]:
+    """ms of server CPU per second, per window, while `tabs` stay idle (if any are open)."""
+    rates = []
+    for _ in range(WINDOWS):
+        before = tree_cpu(pid)
+        await asyncio.gather(
+            asyncio.sleep(WINDOW_SECONDS), *(_answer_pings(tab, WINDOW_SECONDS) for tab in tabs)
+        )
+        rates.append(1000 * cpu_used(before, tree_cpu(pid)) / WINDOW_SECONDS)
+    return rates
+
+
 async def _idle_cpu(
     url: str, pid: int, users: list[dict[str, str]], db_url: str
-) -> tuple[list[float], int]:
-    """ms of server CPU per second, per window, while the users' tabs sit on /profile; and
-    how many tabs then showed a request for approval."""
+) -> tuple[list[float], int, list[float]]:
+    """ms of server CPU per second, per window, while the users' tabs sit on /profile; how
+    many tabs then showed a request for approval; and the CPU once they have all closed."""
     tabs = [await signed_in_tab(url, user) for user in users]
     watch = {
         "name": f"{ApprovalState.get_full_name()}.watch",
@@ -86,16 +102,13 @@ async def _idle_cpu(
         for tab in tabs:  # as the page does on load (a watcher already running stays alone)
             await tab.connection.send("42/_event," + json.dumps(["event", watch]))
         await asyncio.gather(*(_answer_pings(tab, 3) for tab in tabs))
-        rates = []
-        for _ in range(WINDOWS):
-            before = tree_cpu(pid)
-            await asyncio.gather(*(_answer_pings(tab, WINDOW_SECONDS) for tab in tabs))
-            rates.append(1000 * cpu_used(before, tree_cpu(pid)) / WINDOW_SECONDS)
+        rates = await _cpu_rates(pid, tabs)
         await asyncio.to_thread(_ask_everyone, db_url, users)
         shown = await asyncio.gather(*(_asked(tab, ASKED_WITHIN_SECONDS) for tab in tabs))
-        return rates, sum(shown)
     finally:
         await asyncio.gather(*(tab.close() for tab in tabs))
+    await asyncio.sleep(CLOSED_SETTLE_SECONDS)
+    return rates, sum(shown), await _cpu_rates(pid, [])
 
 
 def run(app_root: Path | None = None, tabs: int = 100) -> list[str]:
@@ -108,7 +121,9 @@ def run(app_root: Path | None = None, tabs: int = 100) -> list[str]:
         try:
             users = seed_users_with_2fa(server.db_url, tabs, "idle")
             assert server.pid is not None
-            rates, asked = asyncio.run(_idle_cpu(server.url, server.pid, users, server.db_url))
+            rates, asked, closed = asyncio.run(
+                _idle_cpu(server.url, server.pid, users, server.db_url)
+            )
             errors = server.errors_since(0)
         finally:
             server.stop()
@@ -120,6 +135,8 @@ def run(app_root: Path | None = None, tabs: int = 100) -> list[str]:
         f"{', '.join(f'{r:.1f}' for r in rates)})",
         f"then asked for approval: {asked} of {tabs} tabs showed it within "
         f"{ASKED_WITHIN_SECONDS:.0f} s",
+        f"then all {tabs} tabs closed: server CPU {statistics.median(closed):6.1f} ms per s "
+        f"(windows: {', '.join(f'{r:.1f}' for r in closed)})",
     ]
     if errors:
         lines.append(f"server errors: {errors[:3]}")

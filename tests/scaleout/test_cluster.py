@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from rxapp.models import AuditEvent, User
 from rxapp.services.database import session_for
+from rxapp.state.approvals import RENEW_LEASE_SECONDS
 from rxapp.testing import Account
 from tests.e2e.conftest import PASSCODE_URL, PROFILE_URL, sign_in, sign_in_to_profile
 from tests.scaleout.cluster_process import ClusterProcess, alive, wait_for
@@ -399,3 +400,28 @@ def test_two_devices_answering_at_once_make_exactly_one_decision(
         expect(laptop).to_have_url(PROFILE_URL)
     else:
         expect(laptop.get_by_test_id("approval-message")).to_contain_text("denied")
+
+
+def _written_during(store: redis.Redis, key: str, seconds: float) -> bool:
+    """Whether anything wrote `key` in the next `seconds` (every write resets its time to
+    live; untouched, it only runs down)."""
+    before = store.pttl(key)
+    time.sleep(seconds)
+    return store.pttl(key) > before - seconds * 1000 + 500
+
+
+def test_a_closed_tab_stops_costing_the_server(cluster: ClusterProcess, open_page, user) -> None:
+    page = open_page()
+    sign_in_to_profile(page, user)
+    token = page.evaluate("window.sessionStorage.getItem('token')")
+    store = redis.Redis.from_url(cluster.redis_url)
+    keys = [key.decode() for key in store.scan_iter(match=f"{token}_*", count=500)]
+    # The state the approval watcher renews its lease in, every few seconds while open.
+    key = next(key for key in keys if key.endswith("approval_state"))
+    assert _written_during(store, key, 2 * RENEW_LEASE_SECONDS)
+
+    # The watcher belongs to the page's on_load chain, which Reflex cancels when the tab's
+    # connection closes (a reconnect runs on_load again, and so starts a new one).
+    page.close()
+    time.sleep(RENEW_LEASE_SECONDS + 1)
+    assert not _written_during(store, key, 2 * RENEW_LEASE_SECONDS)
