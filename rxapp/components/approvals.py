@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.layout import testid
+from rxapp.components.widgets import dialog_focus
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.passcode import PasscodeState
 
@@ -73,6 +74,9 @@ def approval_panel() -> rx.Component:
     )
 
 
+_DENY_ID = "approval-deny"
+
+
 def approval_dialog() -> rx.Component:
     """On every signed-in page: someone is signing in and asks this device to approve."""
     return rx.alert_dialog.root(
@@ -102,19 +106,23 @@ def approval_dialog() -> rx.Component:
                 padding_y="1rem",
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Deny, it is not me",
-                        color_scheme="red",
-                        variant="soft",
-                        on_click=ApprovalState.deny,
-                        custom_attrs=testid("approval-deny"),
-                    )
+                # A plain button: Reflex wraps a Cancel's child that has on_click in a Flex,
+                # where Radix's focus on open then lands (nowhere, as it is not focusable).
+                rx.button(
+                    "Deny, it is not me",
+                    id=_DENY_ID,
+                    color_scheme="red",
+                    variant="soft",
+                    on_click=ApprovalState.deny,
+                    custom_attrs=testid("approval-deny"),
                 ),
                 justify="end",
             ),
             custom_attrs=testid("approval-request"),
             max_width="26rem",
+            # It opens by itself, over whatever the person was doing: focus goes to the safe
+            # answer (Enter denies), never to a number, and back to the page afterwards.
+            **dialog_focus(start_at=_DENY_ID),
         ),
         open=ApprovalState.open,
     )

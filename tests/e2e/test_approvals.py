@@ -155,3 +155,38 @@ def test_the_next_request_shows_once_one_is_decided_and_other_devices_close_thei
     finally:
         second.context.close()
         third.context.close()
+
+
+def _focused_in_dialog(page: Page) -> str:
+    """The focused element's text when it is inside the approval dialog, else ""."""
+    return page.evaluate(
+        "() => { const el = document.activeElement;"
+        " return el && el.closest('[data-testid=approval-request]') ? el.textContent : ''; }"
+    )
+
+
+def test_the_request_takes_the_keyboard_focus_and_keeps_it_until_answered(
+    phone_and_laptop: tuple[Page, Page],
+) -> None:
+    phone, laptop = phone_and_laptop
+    number = _ask(laptop)
+    _choices(phone)
+    # Focus starts on the safe answer (Enter denies), not on the page behind it.
+    expect(phone.get_by_test_id("approval-deny")).to_be_focused()
+    # Tab and Shift+Tab go round the dialog's own buttons only.
+    seen = set()
+    for key in ["Tab"] * 5 + ["Shift+Tab"] * 5:
+        phone.keyboard.press(key)
+        inside = _focused_in_dialog(phone)
+        assert inside, f"{key} left the dialog"
+        seen.add(inside.strip())
+    assert number in seen and any("Deny" in text for text in seen)
+    # Answered by keyboard; then focus is back on the page, not lost on <body>.
+    while _focused_in_dialog(phone).strip() != number:
+        phone.keyboard.press("Tab")
+    phone.keyboard.press("Enter")
+    expect(laptop).to_have_url(PROFILE_URL)
+    expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+    phone.wait_for_function(
+        "() => document.activeElement && document.activeElement !== document.body"
+    )
