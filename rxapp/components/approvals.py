@@ -97,7 +97,7 @@ def approval_dialog() -> rx.Component:
                         choice["number"],
                         size="4",
                         variant="outline",
-                        on_click=ApprovalState.choose(choice["number"]),
+                        on_click=ApprovalState.choose(choice["number"], choice["salt"]),
                         custom_attrs=testid("approval-choice"),
                     ),
                 ),

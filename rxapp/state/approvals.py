@@ -96,10 +96,15 @@ class ApprovalState(AuthState):
         return rx.toast("That request was already answered or has expired.")
 
     @rx.event
-    async def choose(self, number: str) -> Any:
-        """Approve if `number` is the one the waiting page shows (else deny)."""
+    async def choose(self, number: str, shown: str = "") -> Any:
+        """Approve if `number` is the one the waiting page shows (else deny). `shown` names
+        the request the button belonged to: a click on the numbers of a request that was
+        just replaced by a newer one decides nothing."""
         if not number.isdigit() or len(number) > 3:
             return None
+        offered = secret_cache.get(self._key) or [{}]
+        if not shown or shown != offered[0].get("salt"):
+            return rx.toast("That request changed just as you chose. Look at the numbers again.")
         return await self._decide(int(number))
 
     @rx.event
@@ -138,21 +143,29 @@ class ApprovalState(AuthState):
                 if not digest:
                     return None
                 found = await approval_hub.next_change(digest, shown, timeout=RENEW_LEASE_SECONDS)
-                if found is None:
-                    return None
                 if found is approval_hub.QUIET:
                     continue
                 async with self:
-                    if self._proven_session() != digest:
-                        continue  # the tab's session changed while this waited
-                    gone = self._ref and all(p.ref != self._ref for p in found)
-                    # Its numbers live in the memory of the process that showed it: after a
-                    # move to this one (a lost instance), it is shown again from here.
-                    elsewhere = self._ref and secret_cache.get(self._key) is None
-                    if gone or elsewhere:
+                    now_proven = self._proven_session()
+                    if now_proven and now_proven != digest:
+                        continue  # signed in again meanwhile: that session is watched next
+                    if found is None or not now_proven:
+                        # Signed out elsewhere (another tab of this browser, an admin, the
+                        # idle limit): the tab stops showing the account, and any request.
                         self._close()
-                    if not self._ref and found:
-                        self._show(found[0])
+                        ended = self._to_login()
+                    else:
+                        ended = None
+                        gone = all(p.ref != self._ref for p in found)
+                        # Its numbers live in the memory of the process that showed it: after
+                        # a move to this one (a lost instance), it is shown again from here.
+                        elsewhere = secret_cache.get(self._key) is None
+                        if self._ref and (gone or elsewhere):
+                            self._close()
+                        if not self._ref and found:
+                            self._show(found[0])
+                if ended is not None:
+                    return ended
                 shown = tuple(p.ref for p in found)
         finally:
             async with self:

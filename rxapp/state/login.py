@@ -120,8 +120,10 @@ class LoginState(AuthState):
             return None
         device_events = self._new_device_if_needed()
         device, where = self._device_digest, self._origin()
+        proof = self._proof()
+        earlier_pending = proof.pending_digest if proof else ""
         outcome = await run_db(
-            lambda db: self._password_step(db, email, password, device, where.ip),
+            lambda db: self._password_step(db, email, password, device, where.ip, earlier_pending),
             heavy=True,
             where=where,
         )
@@ -132,7 +134,7 @@ class LoginState(AuthState):
         if outcome.pending_token:
             self._bind(pending_token=outcome.pending_token)
             if outcome.pending is not None:
-                (await self.get_state(PasscodeState))._show_pending(outcome.pending)
+                (await self.get_state(PasscodeState))._show_new_pending(outcome.pending)
                 self._hand_over(routes.PASSCODE, outcome.pending)
             return [
                 *device_events,
@@ -160,9 +162,17 @@ class LoginState(AuthState):
             self.notice = f"Turn on two-factor authentication by {requirement.deadline:%d %b %Y}."
 
     def _password_step(
-        self, db: Session, email: str, password: str, device: str, client_ip: str
+        self,
+        db: Session,
+        email: str,
+        password: str,
+        device: str,
+        client_ip: str,
+        earlier_pending: str = "",
     ) -> _Outcome:
-        """The password check and what follows it (in a worker thread)."""
+        """The password check and what follows it (in a worker thread). A new pending login
+        ends the one this tab started before (`earlier_pending`, its digest), and with it
+        any request for approval that one made: the person gave it up."""
         now = utcnow()
         checked = accounts.check_password_step(
             db, email, password, now=now, device=device, client_ip=client_ip
@@ -171,6 +181,8 @@ class LoginState(AuthState):
             return _Outcome(message=checked.message)
         user = checked.user
         if mfa.has_second_factor(user):
+            if earlier := sessions.pending_login_by_digest(db, earlier_pending, now=now):
+                sessions.end_pending_login(db, earlier.id, now=now)
             token = sessions.start_pending_login(db, user, now=now)
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()

@@ -115,6 +115,12 @@ class PasscodeState(AuthState):
             rx.redirect(routes.LOGIN, replace=True),
         ]
 
+    def _show_new_pending(self, view: PendingView) -> None:
+        """Show the form for a pending login just started: nothing of an earlier one's
+        request for approval carries over."""
+        self._approval_done("")
+        self._show_pending(view)
+
     def _show_pending(self, view: PendingView) -> None:
         """Show the form for the pending login this connection proved."""
         self.error = ""
@@ -335,6 +341,7 @@ class PasscodeState(AuthState):
         """Abandon this sign-in and go back to the password step."""
         self.voided = False
         self.error = ""
+        self._approval_done("")
 
         def abandon(db: Session, pending: PendingLogin) -> None:
             now = utcnow()

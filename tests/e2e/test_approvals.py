@@ -10,8 +10,17 @@ from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
 from rxapp.models import User
+from rxapp.services import sessions
+from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
-from tests.e2e.conftest import PASSCODE_URL, PROFILE_URL, enable_2fa, sign_in, sign_in_to_profile
+from tests.e2e.conftest import (
+    LOGIN_URL,
+    PASSCODE_URL,
+    PROFILE_URL,
+    enable_2fa,
+    sign_in,
+    sign_in_to_profile,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -190,3 +199,69 @@ def test_the_request_takes_the_keyboard_focus_and_keeps_it_until_answered(
     phone.wait_for_function(
         "() => document.activeElement && document.activeElement !== document.body"
     )
+
+
+def test_signing_in_again_withdraws_the_request_made_before(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account
+) -> None:
+    phone, laptop = phone_and_laptop
+    first = _ask(laptop)
+    assert first in _choices(phone)
+    # The person gives up on that page, signs in again from the same tab and asks again.
+    sign_in(laptop, rxapp_user)
+    expect(laptop).to_have_url(PASSCODE_URL)
+    expect(laptop.get_by_test_id("approval-message")).to_have_count(0)
+    again = _ask(laptop)
+    expect(phone.get_by_test_id("approval-choice").filter(has_text=again)).to_have_count(1)
+    phone.get_by_test_id("approval-choice").filter(has_text=again).click()
+    expect(laptop).to_have_url(PROFILE_URL)
+    expect(laptop.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+
+def test_a_sign_in_started_over_begins_without_the_old_request(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account
+) -> None:
+    phone, laptop = phone_and_laptop
+    _ask(laptop)
+    _choices(phone)
+    laptop.get_by_role("button", name="Use a different account").click()
+    expect(laptop).to_have_url(LOGIN_URL)
+    expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+    laptop.get_by_test_id("login-email").fill(rxapp_user.email)
+    laptop.get_by_test_id("login-password").fill(rxapp_user.password)
+    laptop.get_by_test_id("login-submit").click()
+    expect(laptop).to_have_url(PASSCODE_URL)
+    expect(laptop.get_by_test_id("passcode-request-approval")).to_be_visible()
+    # Nothing of the abandoned request: no "expired", no number, for as long as it would live.
+    laptop.wait_for_timeout(1_500)
+    expect(laptop.get_by_test_id("approval-message")).to_have_count(0)
+    expect(laptop.get_by_test_id("approval-number")).to_have_count(0)
+
+
+def test_signing_out_in_one_tab_takes_the_others_to_the_login_page(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    other_tab = page.context.new_page()
+    other_tab.goto("/profile")
+    expect(other_tab.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+    other_tab.get_by_test_id("logout").click()
+    expect(other_tab).to_have_url(LOGIN_URL)
+    # The first tab follows by itself, without a click: no account data left on screen.
+    expect(page).to_have_url(LOGIN_URL, timeout=5_000)
+    expect(page.get_by_test_id("profile-email")).to_have_count(0)
+
+
+def test_a_request_on_screen_goes_when_the_session_ends(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    phone, laptop = phone_and_laptop
+    _ask(laptop)
+    _choices(phone)
+    with rxapp_server.db() as db:  # ended elsewhere: the idle limit, an admin, a new password
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        sessions.revoke_all_sessions(db, user.id, now=utcnow(), keep_session_id=None)
+        db.commit()
+    expect(phone).to_have_url(LOGIN_URL, timeout=5_000)
+    expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+    expect(phone.get_by_test_id("profile-email")).to_have_count(0)
