@@ -16,6 +16,7 @@ from rxapp.pages.passcode import passcode_page
 from rxapp.pages.profile import profile_page
 from rxapp.pages.users import users_page
 from rxapp.services import secretbox
+from rxapp.state import open_tabs
 from rxapp.state.auth import AuthState
 from rxapp.state.backend_errors import on_backend_exception
 from rxapp.state.login import LoginState
@@ -46,6 +47,7 @@ app = rx.App(
     backend_exception_handler=on_backend_exception,
 )
 event_guard.install(app)
+open_tabs.install(app)
 http_security.allow_inline_script(OPENER_TRACKER)
 http_security.allow_inline_script(HOLD_EARLY_SUBMITS)
 # The websocket's origin is checked by http_security before the upgrade (same origin or

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from rxapp.services import approvals, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.state import approval_hub, browser_tokens, secret_cache
+from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache
 from rxapp.state.auth import AuthState, SignedOut
 
 # The watcher renews its lease (and sees a lost state) this often while nothing changes;
@@ -132,13 +132,17 @@ class ApprovalState(AuthState):
                     # Only a state the store lost and made anew has no watcher's name while
                     # watched, nor a checked session (a sign-out here checks it: signed out).
                     state_lost = not self._watch_owner and not self.session_checked
-                    taken_over = self._watch_owner != me
-                    if not taken_over:
+                    # A tab gone from this process ends its lease under the lock that a
+                    # reconnect's on_load takes to start a new watcher: never none, never two.
+                    stop = self._watch_owner != me or not open_tabs.open_here(self._tab())
+                    if not stop:
                         self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
+                    elif self._watch_owner == me:
+                        self._watch_lease = 0.0
                     digest = self._proven_session()
                 if state_lost:
                     return browser_tokens.present_again()
-                if taken_over:
+                if stop:
                     return None
                 if not digest:
                     return None

@@ -158,6 +158,13 @@ class AuthState(rx.State):
         except AttributeError:  # while Reflex builds the state, before any event
             return ""
 
+    def _tab(self) -> str:
+        """This tab's client token (Reflex's key to its state)."""
+        try:
+            return self.router.session.client_token or ""
+        except AttributeError:  # while Reflex builds the state, before any event
+            return ""
+
     def _proven_session(self) -> str:
         """The session digest this connection proved ("" when none)."""
         proof = self._proof()

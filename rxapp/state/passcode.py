@@ -23,7 +23,7 @@ from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.state import approval_hub, browser_tokens, secret_cache
+from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
@@ -186,6 +186,11 @@ class PasscodeState(AuthState):
         try:
             while True:
                 async with self:
+                    if not open_tabs.open_here(self._tab()):
+                        # Gone: a reconnect's on_load starts waiting again. Under the lock
+                        # that on_load takes, so there is never none and never two.
+                        self._approval_lease = 0.0
+                        return
                     proof = self._proof()
                     digest = proof.pending_digest if proof else ""
                     ref, deadline = self._approval_ref, self._approval_deadline

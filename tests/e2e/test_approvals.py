@@ -265,3 +265,18 @@ def test_a_request_on_screen_goes_when_the_session_ends(
     expect(phone).to_have_url(LOGIN_URL, timeout=5_000)
     expect(phone.get_by_test_id("approval-request")).to_have_count(0)
     expect(phone.get_by_test_id("profile-email")).to_have_count(0)
+
+
+def test_a_closed_waiting_page_stops_costing_the_server(
+    phone_and_laptop: tuple[Page, Page], rxapp_server: RxappServer
+) -> None:
+    phone, laptop = phone_and_laptop
+    _ask(laptop)
+    _choices(phone)
+    tab = laptop.evaluate("window.sessionStorage.getItem('token')")
+    laptop.context.close()  # while its request still waits, for two more minutes
+    phone.wait_for_timeout(1_500)
+    since = rxapp_server.log_size()
+    phone.wait_for_timeout(3_000)
+    # Nothing more is done for it: Reflex logs the tab's id for each update it cannot send.
+    assert tab not in rxapp_server.log_path.read_bytes()[since:].decode("utf-8", "replace")
