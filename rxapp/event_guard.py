@@ -4,7 +4,9 @@ Any browser can send any event name with any payload over the websocket. Reflex 
 unknown name, a missing or extra argument, or a value its type conversion chokes on with a
 traceback, and its error block prints the whole event (payload and client token) into the
 log. Here every event is checked first against the handler it names; a refused one leaves
-one warning line without payload or token, and nothing reaches the handler.
+one warning line without payload or token, nothing reaches the handler, and the tab is told
+(its busy buttons freed, a message saying why), as bad input a person pasted gets refused
+here too (a NUL character, for one).
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from functools import cache
 from typing import Any, Union, get_args, get_origin
 
 import reflex as rx
+from reflex.state import StateUpdate
+from reflex_base.event import Event
 from socketio.exceptions import ConnectionRefusedError
+
+from rxapp.components.early_submit import release_busy_buttons
 
 logger = logging.getLogger("rxapp.events")
 
@@ -66,11 +72,28 @@ def install(app: rx.App) -> None:
                 # tab's state while handling it, so a connection whose first event is
                 # refused must not stay open on a state that still names an older one.
                 raise ConnectionRefusedError("refused") from None
+            await _answer_refused(namespace, sid)
             return
         await forward_event(sid, data)
 
     namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
+
+
+REFUSED_MESSAGE = (
+    "That could not be sent: it holds a character or an amount of text this page does not "
+    "accept. Check what you typed or pasted, and try again."
+)
+
+
+async def _answer_refused(namespace: Any, sid: str) -> None:
+    """Tell the tab that sent a refused event: the form it came from is free again and a
+    message says why, instead of a button busy with no answer coming."""
+    token = namespace.sid_to_token.get(sid)
+    if not token:
+        return
+    events = Event.from_event_type([release_busy_buttons(), rx.toast.error(REFUSED_MESSAGE)])
+    await namespace.emit_update(StateUpdate(events=events), token)
 
 
 def check_event(data: object) -> None:
@@ -218,4 +241,8 @@ def _registered(name: str) -> Any | None:
 
 
 def _shown(name: str) -> str:
+    """The handler's name for the log: a known one by its state and name (the full path
+    would be cut short), anything else by its first characters."""
+    if _handler_parameters(name) is not None:
+        name = ".".join(name.rsplit(".", 2)[-2:])
     return _SHOWN_NAME.sub("?", name[:80])

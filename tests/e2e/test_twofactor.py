@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlmodel import select
 
+from rxapp.event_guard import REFUSED_MESSAGE
 from rxapp.models import AuditEvent, AuthSession, User
 from rxapp.services.clock import utcnow
 from rxapp.state.passcode import PasscodeState
@@ -437,3 +438,19 @@ def test_forged_passcode_events_without_a_pending_login_change_nothing(
     # The valid code was not spent: it still signs in.
     sign_in_with_code(page, rxapp_user, twofa.code(steps_ahead=1))
     expect(page).to_have_url(PROFILE_URL)
+
+
+def test_a_code_the_server_will_not_read_frees_the_button_and_says_why(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = page.get_by_test_id("enroll-secret").inner_text().replace(" ", "")
+    page.get_by_test_id("enroll-code").fill("12\x003456")  # pasted with a NUL in it
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_text(REFUSED_MESSAGE)).to_be_visible(timeout=3_000)
+    expect(page.get_by_test_id("enroll-check")).not_to_have_attribute("aria-busy", "true")
+    # The right code works at once, not after the busy mark's 20 s.
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5, timeout=5_000)
