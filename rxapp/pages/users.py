@@ -76,7 +76,14 @@ def _row(row: Row) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.hstack(
-                rx.text(row["email"], custom_attrs=testid("user-email")),
+                # The table's cells do not wrap (styles.css), but an address longer than its
+                # column breaks anywhere (it has no spaces) rather than run over the next one.
+                rx.text(
+                    row["email"],
+                    white_space="normal",
+                    overflow_wrap="anywhere",
+                    custom_attrs=testid("user-email"),
+                ),
                 rx.cond(row["admin"], rx.badge("admin", size="1", variant="outline")),
                 spacing="2",
                 align="center",

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import AuthSession, PendingLogin, SignInApproval
 from rxapp.services import audit, secretbox, sessions, throttle, user_agents
+from rxapp.services.mfa.common import plural
 from rxapp.services.sessions import SignedIn
 
 LIFETIME = timedelta(minutes=2)
@@ -91,7 +92,7 @@ def ask(
         return "Too many approval requests for this sign-in. Use a code instead."
     if previous and now - previous[0].created_at < MIN_INTERVAL:
         wait = int((MIN_INTERVAL - (now - previous[0].created_at)).total_seconds()) + 1
-        return f"Wait {wait} seconds before asking again."
+        return f"Wait {plural(wait, 'second')} before asking again."
     number = 10 + secrets.randbelow(90)
     decoys: set[int] = set()
     while len(decoys) < CHOICES - 1:

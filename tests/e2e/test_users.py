@@ -350,3 +350,23 @@ def test_a_reset_long_after_sign_in_asks_the_admin_to_prove_it_is_them(
     page.get_by_test_id("reauth-input").fill(twofa.backup_codes[0])
     page.get_by_test_id("reset-confirm").click()
     expect(page.get_by_test_id("user-2fa-status")).to_have_text("Not activated")
+
+
+def test_a_long_email_stays_in_its_column(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer
+) -> None:
+    prefix = f"long{uuid.uuid4().hex[:6]}-"
+    emails = [f"{prefix}user0000039@users.example.com", f"{prefix}{'x' * 60}@example.com"]
+    with rxapp_server.db() as db:
+        for email in emails:
+            db.add(User(email=email, password_hash="$argon2id$seeded", created_at=utcnow()))
+        db.commit()
+    _admin_on_users(page, rxapp_admin)
+    _search(page, prefix)
+    rows = page.get_by_test_id("user-row")
+    expect(rows).to_have_count(2)
+    for row in rows.all():
+        email = row.get_by_test_id("user-email").bounding_box()
+        status = row.get_by_test_id("user-2fa-status").bounding_box()
+        assert email and status
+        assert email["x"] + email["width"] <= status["x"], "the email runs over the 2FA status"

@@ -115,6 +115,8 @@ def test_one_open_request_per_sign_in_and_new_ones_are_throttled(db, user):
     )
     db.commit()
     assert approvals.ask(db, pending, now=T0 + 2 * SECOND).startswith("Wait")
+    almost = T0 + approvals.MIN_INTERVAL - SECOND / 2
+    assert approvals.ask(db, pending, now=almost) == "Wait 1 second before asking again."
     now = T0
     for _ in range(approvals.MAX_REQUESTS - 1):
         now += approvals.MIN_INTERVAL
