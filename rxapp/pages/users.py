@@ -76,15 +76,21 @@ def _row(row: Row) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.hstack(
-                # The table's cells do not wrap (styles.css), but an address longer than its
-                # column breaks anywhere (it has no spaces) rather than run over the next one.
+                # Rows stay one line (on phones too): an address longer than its column ends
+                # in an ellipsis rather than run over the next one; the whole of it is still
+                # the text (read out, copied, searched) and the tooltip.
                 rx.text(
                     row["email"],
-                    white_space="normal",
-                    overflow_wrap="anywhere",
+                    overflow="hidden",
+                    text_overflow="ellipsis",
+                    min_width="0",
+                    title=row["email"],
                     custom_attrs=testid("user-email"),
                 ),
-                rx.cond(row["admin"], rx.badge("admin", size="1", variant="outline")),
+                rx.cond(
+                    row["admin"],
+                    rx.badge("admin", size="1", variant="outline", flex_shrink="0"),
+                ),
                 spacing="2",
                 align="center",
             )

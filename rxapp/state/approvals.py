@@ -9,7 +9,6 @@ process's memory (`secret_cache`), never in the tab's state; the state holds a r
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlmodel import Session
 from rxapp.services import approvals, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache
+from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache, task_leases
 from rxapp.state.auth import AuthState, SignedOut
 
 # The watcher renews its lease (and sees a lost state) this often while nothing changes;
@@ -27,12 +26,6 @@ from rxapp.state.auth import AuthState, SignedOut
 # process only once the first is gone.
 RENEW_LEASE_SECONDS = 5.0
 LEASE_SECONDS = RENEW_LEASE_SECONDS * 3
-_STARTED = secrets.token_hex(8)
-
-
-def _this_process() -> str:
-    """This process, told apart from other instances and from forked workers."""
-    return f"{_STARTED}:{os.getpid()}"
 
 
 class ApprovalState(AuthState):
@@ -54,6 +47,14 @@ class ApprovalState(AuthState):
         if not self.open or not self._proven_session():
             return []
         return list(secret_cache.get(self._key) or [])
+
+    @rx.var(cache=False)
+    def offer(self) -> str:
+        """Which offer of numbers is on screen (answers name it: see `choose`)."""
+        if not self.open or not self._proven_session():
+            return ""
+        offered = secret_cache.get(self._key)
+        return offered[0]["salt"] if offered else ""
 
     def _show(self, prompt: approvals.Prompt) -> None:
         salt = secrets.token_hex(8)  # so the delta bookkeeping keeps no guessable digest
@@ -102,27 +103,37 @@ class ApprovalState(AuthState):
         just replaced by a newer one decides nothing."""
         if not number.isdigit() or len(number) > 3:
             return None
-        offered = secret_cache.get(self._key) or [{}]
-        if not shown or shown != offered[0].get("salt"):
-            return rx.toast("That request changed just as you chose. Look at the numbers again.")
+        if changed := self._changed_since(shown):
+            return changed
         return await self._decide(int(number))
 
     @rx.event
-    async def deny(self, _open: object = False) -> Any:
-        """Refuse the sign-in."""
+    async def deny(self, shown: str = "") -> Any:
+        """Refuse the sign-in (`shown`: as for `choose`)."""
+        if changed := self._changed_since(shown):
+            return changed
         return await self._decide(None)
+
+    def _changed_since(self, shown: str) -> Any:
+        """The message when an answer given to the offer `shown` (its salt) came as another
+        request took its place; None when it is the one on screen (or when this process
+        never showed it: a tab moved from a lost instance answers by the request's ref)."""
+        offered = secret_cache.get(self._key)
+        if offered and shown != offered[0]["salt"]:
+            return rx.toast("That request changed just as you answered. Look at it again.")
+        return None
 
     @rx.event(background=True)
     async def watch(self) -> Any:
         """While this tab is signed in, show each request of the account at once."""
         async with self:
             now = utcnow().timestamp()
-            if self._watch_owner.startswith(f"{_this_process()}/") and self._watch_lease > now:
+            if task_leases.running_here(self._watch_owner) and self._watch_lease > now:
                 return None  # already watched here
             # A lease of another process is not waited out: that process is gone, or the
             # tab moved away from it; this watcher takes over and the other one stops (as
-            # does an older one here that missed the tab's state being lost and made anew).
-            me = f"{_this_process()}/{secrets.token_hex(4)}"
+            # does one here that was cancelled, or missed the tab's state being made anew).
+            me = task_leases.start()
             self._watch_owner = me
             self._watch_lease = now + LEASE_SECONDS
         try:
@@ -140,11 +151,16 @@ class ApprovalState(AuthState):
                     elif self._watch_owner == me:
                         self._watch_lease = 0.0
                     digest = self._proven_session()
+                    # Signed out in another tab of this browser (its synced token cleared
+                    # this tab's proof) before the poll saw the session end.
+                    signed_out = not stop and not digest and shown is not None
+                    if signed_out:
+                        self._close()
                 if state_lost:
                     return browser_tokens.present_again()
-                if stop:
-                    return None
-                if not digest:
+                if signed_out:
+                    return self._to_login()
+                if stop or not digest:
                     return None
                 found = await approval_hub.next_change(digest, shown, timeout=RENEW_LEASE_SECONDS)
                 if found is approval_hub.QUIET:
@@ -172,6 +188,7 @@ class ApprovalState(AuthState):
                     return ended
                 shown = tuple(p.ref for p in found)
         finally:
+            task_leases.stop(me)
             async with self:
                 if self._watch_owner == me:
                     self._watch_lease = 0.0

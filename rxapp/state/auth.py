@@ -27,7 +27,7 @@ from rxapp.services import audit, devices, sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.tokens import new_token, token_hash
-from rxapp.state import browser_tokens
+from rxapp.state import approval_hub, browser_tokens
 from rxapp.state.offloop import run_db
 
 T = TypeVar("T")
@@ -314,6 +314,7 @@ class AuthState(rx.State):
 
         if digest:
             await run_db(revoke, where=self._origin())
+            approval_hub.nudge()  # this browser's other tabs here follow at once
         self._forget_user()
         self._pending_digest = ""
         return [browser_tokens.forget(), rx.redirect(routes.LOGIN, replace=True)]

@@ -23,7 +23,7 @@ from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache
+from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache, task_leases
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
@@ -99,6 +99,7 @@ class PasscodeState(AuthState):
     _approval_key: str = ""  # this tab's own key to the number in `secret_cache`
     _approval_deadline: float = 0.0
     _approval_lease: float = 0.0
+    _approval_owner: str = ""  # the waiter (task_leases) that holds the lease
 
     @rx.var(cache=False)
     def approval_number(self) -> dict[str, str]:
@@ -180,12 +181,17 @@ class PasscodeState(AuthState):
         """Wait live for the other device's decision; sign in the moment it approves."""
         async with self:
             now = utcnow().timestamp()
-            if self._approval_lease > now:
+            if task_leases.running_here(self._approval_owner) and self._approval_lease > now:
                 return
+            # Another process's waiter is not waited out: the tab moved here (it stops).
+            me = task_leases.start()
+            self._approval_owner = me
             self._approval_lease = now + 3
         try:
             while True:
                 async with self:
+                    if self._approval_owner != me:
+                        return
                     if not open_tabs.open_here(self._tab()):
                         # Gone: a reconnect's on_load starts waiting again. Under the lock
                         # that on_load takes, so there is never none and never two.
@@ -208,6 +214,11 @@ class PasscodeState(AuthState):
                     await asyncio.sleep(0.5)
                     continue
                 async with self:
+                    proof = self._proof()
+                    if (proof.pending_digest if proof else "") != digest or (
+                        self._approval_ref != ref
+                    ):
+                        return  # the tab moved on (a new sign-in) while this was read
                     self._approval_done(_APPROVAL_ENDED.get(state.kind, ""))
                     if state.kind == "approved" and state.user is not None:
                         events = [*device_events, *self._enter(state.session_token, state.user)]
@@ -219,8 +230,10 @@ class PasscodeState(AuthState):
                     yield event
                 return
         finally:
+            task_leases.stop(me)
             async with self:
-                self._approval_lease = 0.0
+                if self._approval_owner == me:
+                    self._approval_lease = 0.0
 
     def _approval_done(self, message: str) -> None:
         secret_cache.drop(self._approval_key)
