@@ -28,7 +28,7 @@ FILTERS = (
 
 
 # Fixed column widths: the table does not shift when a filter changes its rows.
-COLUMNS = ("14rem", "8rem", "8rem", "8rem", "12rem", "7rem", "6rem", "6rem")  # 69rem in all
+COLUMNS = ("15.5rem", "8rem", "8rem", "8rem", "12rem", "6.5rem", "5rem", "6rem")  # 69rem in all
 
 
 def _header(label: str, width: str, *, numbers: bool = False) -> rx.Component:
