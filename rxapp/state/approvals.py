@@ -18,7 +18,7 @@ from sqlmodel import Session
 from rxapp.services import approvals, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
-from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache, task_leases
+from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state.auth import AuthState, SignedOut
 
 # The watcher renews its lease (and sees a lost state) this often while nothing changes;
@@ -51,10 +51,8 @@ class ApprovalState(AuthState):
     @rx.var(cache=False)
     def offer(self) -> str:
         """Which offer of numbers is on screen (answers name it: see `choose`)."""
-        if not self.open or not self._proven_session():
-            return ""
-        offered = secret_cache.get(self._key)
-        return offered[0]["salt"] if offered else ""
+        choices = self.choices
+        return choices[0]["salt"] if choices else ""
 
     def _show(self, prompt: approvals.Prompt) -> None:
         salt = secrets.token_hex(8)  # so the delta bookkeeping keeps no guessable digest
@@ -128,12 +126,9 @@ class ApprovalState(AuthState):
         """While this tab is signed in, show each request of the account at once."""
         async with self:
             now = utcnow().timestamp()
-            if task_leases.running_here(self._watch_owner) and self._watch_lease > now:
+            me = task_leases.claim(self._watch_owner, self._watch_lease, now=now)
+            if me is None:
                 return None  # already watched here
-            # A lease of another process is not waited out: that process is gone, or the
-            # tab moved away from it; this watcher takes over and the other one stops (as
-            # does one here that was cancelled, or missed the tab's state being made anew).
-            me = task_leases.start()
             self._watch_owner = me
             self._watch_lease = now + LEASE_SECONDS
         try:
@@ -145,7 +140,7 @@ class ApprovalState(AuthState):
                     state_lost = not self._watch_owner and not self.session_checked
                     # A tab gone from this process ends its lease under the lock that a
                     # reconnect's on_load takes to start a new watcher: never none, never two.
-                    stop = self._watch_owner != me or not open_tabs.open_here(self._tab())
+                    stop = not task_leases.keeps(self._watch_owner, me, self._tab())
                     if not stop:
                         self._watch_lease = utcnow().timestamp() + LEASE_SECONDS
                     elif self._watch_owner == me:
@@ -169,13 +164,12 @@ class ApprovalState(AuthState):
                     now_proven = self._proven_session()
                     if now_proven and now_proven != digest:
                         continue  # signed in again meanwhile: that session is watched next
-                    if found is None or not now_proven:
-                        # Signed out elsewhere (another tab of this browser, an admin, the
-                        # idle limit): the tab stops showing the account, and any request.
+                    # Signed out elsewhere (another tab of this browser, an admin, the idle
+                    # limit): the tab stops showing the account, and any request.
+                    signed_out = found is None or not now_proven
+                    if signed_out:
                         self._close()
-                        ended = self._to_login()
                     else:
-                        ended = None
                         gone = all(p.ref != self._ref for p in found)
                         # Its numbers live in the memory of the process that showed it: after
                         # a move to this one (a lost instance), it is shown again from here.
@@ -184,8 +178,8 @@ class ApprovalState(AuthState):
                             self._close()
                         if not self._ref and found:
                             self._show(found[0])
-                if ended is not None:
-                    return ended
+                if signed_out:
+                    return self._to_login()
                 shown = tuple(p.ref for p in found)
         finally:
             task_leases.stop(me)

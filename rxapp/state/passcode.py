@@ -23,7 +23,7 @@ from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.state import approval_hub, browser_tokens, open_tabs, secret_cache, task_leases
+from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
 from rxapp.state.offloop import run_db
@@ -181,21 +181,19 @@ class PasscodeState(AuthState):
         """Wait live for the other device's decision; sign in the moment it approves."""
         async with self:
             now = utcnow().timestamp()
-            if task_leases.running_here(self._approval_owner) and self._approval_lease > now:
+            me = task_leases.claim(self._approval_owner, self._approval_lease, now=now)
+            if me is None:
                 return
-            # Another process's waiter is not waited out: the tab moved here (it stops).
-            me = task_leases.start()
             self._approval_owner = me
             self._approval_lease = now + 3
         try:
             while True:
                 async with self:
-                    if self._approval_owner != me:
-                        return
-                    if not open_tabs.open_here(self._tab()):
-                        # Gone: a reconnect's on_load starts waiting again. Under the lock
-                        # that on_load takes, so there is never none and never two.
-                        self._approval_lease = 0.0
+                    if not task_leases.keeps(self._approval_owner, me, self._tab()):
+                        # Taken over, or gone (a reconnect's on_load starts waiting again):
+                        # under the lock that on_load takes, so never none and never two.
+                        if self._approval_owner == me:
+                            self._approval_lease = 0.0
                         return
                     proof = self._proof()
                     digest = proof.pending_digest if proof else ""

@@ -13,6 +13,8 @@ import asyncio
 import os
 import secrets
 
+from rxapp.state import open_tabs
+
 _STARTED = secrets.token_hex(8)
 _running: dict[str, asyncio.Task[object]] = {}
 
@@ -40,3 +42,18 @@ def running_here(name: str) -> bool:
 def stop(name: str) -> None:
     """The task `name` ends."""
     _running.pop(name, None)
+
+
+def claim(holder: str, lease_until: float, *, now: float) -> str | None:
+    """A name for the current task if it may take a tab's lease (`holder`'s, until
+    `lease_until`): held by no running task of this process. A lease of another process is
+    not waited out: that process is gone, or the tab moved away from it."""
+    if running_here(holder) and lease_until > now:
+        return None
+    return start()
+
+
+def keeps(holder: str, me: str, client_token: str) -> bool:
+    """Whether task `me` goes on: it still holds the lease and its tab is still connected
+    here (else a newer task took over, or the tab's reconnect will start one)."""
+    return holder == me and open_tabs.open_here(client_token)
