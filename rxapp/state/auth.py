@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import reflex as rx
 from sqlmodel import Session
@@ -29,6 +29,9 @@ from rxapp.services.sessions import SignedIn
 from rxapp.services.tokens import new_token, token_hash
 from rxapp.state import approval_hub, browser_tokens
 from rxapp.state.offloop import run_db
+
+if TYPE_CHECKING:
+    from reflex.istate.data import SessionData
 
 T = TypeVar("T")
 # How long a page's handed-over data (see `AuthState._hand_over`) stays usable.
@@ -152,18 +155,26 @@ class AuthState(rx.State):
 
     # --- the guard ------------------------------------------------------------------------
 
-    def _sid(self) -> str:
+    def _connection(self) -> SessionData | None:
+        """This connection's session data (None while Reflex builds the state).
+
+        Read from Reflex's own router var: `self.router` assembles the whole RouterData
+        (URL, headers, page) on every read, and the guard asks for this many times per
+        event, in every uncached var of every delta.
+        """
         try:
-            return self.router.session.session_id or ""
+            return self.rx_router_session
         except AttributeError:  # while Reflex builds the state, before any event
-            return ""
+            return None
+
+    def _sid(self) -> str:
+        session = self._connection()
+        return (session.session_id if session else "") or ""
 
     def _tab(self) -> str:
         """This tab's client token (Reflex's key to its state)."""
-        try:
-            return self.router.session.client_token or ""
-        except AttributeError:  # while Reflex builds the state, before any event
-            return ""
+        session = self._connection()
+        return (session.client_token if session else "") or ""
 
     def _proven_session(self) -> str:
         """The session digest this connection proved ("" when none)."""
@@ -256,9 +267,10 @@ class AuthState(rx.State):
 
     def _origin(self) -> audit.Origin:
         """Where this tab's events come from, for the audit trail."""
-        session = self.router.session
+        session = self._connection()
         return audit.Origin(
-            ip=session.client_ip or "", user_agent=(self.router.headers.user_agent or "")[:255]
+            ip=(session.client_ip if session else "") or "",
+            user_agent=(self.rx_router_headers.user_agent or "")[:255],
         )
 
     def _show_user(self, user: User) -> None:
