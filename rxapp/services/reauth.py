@@ -16,6 +16,19 @@ def asks_for_code(signed_in: SignedIn) -> bool:
     return mfa.has_second_factor(signed_in.user)
 
 
+def may_change_methods(signed_in: SignedIn, *, now: datetime) -> bool:
+    """Whether the session may add or remove a way into the account (a passkey, an app) now.
+
+    With 2FA on, only a proof entered after the sign-in counts: a sign-in alone (say with one
+    phished code) never yields a lasting way in, nor takes one from the owner, as with backup
+    codes. With 2FA off, a recent sign-in (the password) is the strongest proof there is.
+    """
+    if not sessions.has_fresh_proof(signed_in, now=now):
+        return False
+    session = signed_in.session
+    return not asks_for_code(signed_in) or session.fresh_proof_at > session.created_at
+
+
 def prove(
     db: Session, signed_in: SignedIn, value: object, *, now: datetime, device: str = ""
 ) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import reauth, reveals, sessions
+from rxapp.services import reauth, reveals
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
@@ -226,7 +226,7 @@ class EnrollState(ProfileState):
         def check(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
             if totp_flows.is_enabled(signed_in.user):
                 return "on", read_account(db, signed_in)
-            fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
+            fresh = reauth.may_change_methods(signed_in, now=utcnow())
             return ("fresh" if fresh else "prove"), read_account(db, signed_in)
 
         result = await self._as_user(check)

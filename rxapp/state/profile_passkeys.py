@@ -1,5 +1,6 @@
-"""The profile's Passkeys card: add (named, after a fresh proof), rename, remove (after a
-fresh proof). The first passkey of an account turns 2FA on and brings its backup codes."""
+"""The profile's Passkeys card: add (named) and remove, each after a fresh proof (with 2FA on,
+one entered after the sign-in: `reauth.may_change_methods`), and rename. The first passkey of
+an account turns 2FA on and brings its backup codes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import sessions
+from rxapp.services import reauth
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa.passkeys import flows
 from rxapp.services.sessions import SignedIn
@@ -62,7 +63,7 @@ class PasskeysState(ProfileState):
         None when signed out."""
 
         def check(db: Session, signed_in: SignedIn) -> tuple[bool, AccountView]:
-            return sessions.has_fresh_proof(signed_in, now=utcnow()), read_account(db, signed_in)
+            return reauth.may_change_methods(signed_in, now=utcnow()), read_account(db, signed_in)
 
         result = await self._as_user(check)
         if isinstance(result, SignedOut):
@@ -101,7 +102,7 @@ class PasskeysState(ProfileState):
         binding = browser.session_binding
 
         def begin(db: Session, signed_in: SignedIn) -> tuple[str, str]:
-            if not sessions.has_fresh_proof(signed_in, now=utcnow()):
+            if not reauth.may_change_methods(signed_in, now=utcnow()):
                 return "", NOT_FRESH
             return flows.begin_registration(
                 db, signed_in.user, rp, binding(signed_in), name, now=utcnow()
@@ -230,7 +231,7 @@ class PasskeysState(ProfileState):
         target = self._target
 
         def remove(db: Session, signed_in: SignedIn) -> tuple[bool, AccountView]:
-            if not sessions.has_fresh_proof(signed_in, now=utcnow()):
+            if not reauth.may_change_methods(signed_in, now=utcnow()):
                 return False, read_account(db, signed_in)
             removed = flows.remove(
                 db, signed_in.user.id, target, now=utcnow(), keep_session_id=signed_in.session.id

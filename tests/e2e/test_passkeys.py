@@ -13,13 +13,17 @@ from sqlmodel import select
 
 from rxapp.models import AuditEvent, AuthSession, Passkey, User
 from rxapp.services.clock import utcnow
+from rxapp.state.profile_passkeys import PasskeysState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
     PASSCODE_URL,
     PROFILE_URL,
+    EventForger,
+    enable_2fa,
     sign_in,
     sign_in_to_profile,
+    sign_in_with_code,
     sign_out,
 )
 from tests.e2e.people import assert_accessible
@@ -272,3 +276,31 @@ def test_removing_a_passkey_needs_a_fresh_proof_which_a_passkey_can_give(
     expect(page.get_by_test_id("passkey-row")).to_have_count(1)
     expect(page.get_by_test_id("passkey-row")).to_contain_text("New laptop")
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
+
+
+def test_with_2fa_a_sign_in_alone_never_adds_a_passkey(
+    page: Page, rxapp_user: Account, authenticator: VirtualAuthenticator, forge: EventForger
+) -> None:
+    """Whoever signs in with one phished code gets no lasting way in: adding a passkey asks
+    for a proof entered after the sign-in, from the button and from a forged save alike."""
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    sign_out(page)
+    sign_in_with_code(page, rxapp_user, twofa.code(steps_ahead=1))
+    expect(page).to_have_url(PROFILE_URL)
+
+    page.get_by_test_id("add-passkey").click()
+    expect(page.get_by_test_id("reauth-input")).to_be_visible()
+    expect(page.get_by_test_id("passkey-name")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("reauth-input")).to_have_count(0)
+    forge.send(f"{PasskeysState.get_full_name()}.save", {"form": {"name": "Mine"}}, path="/profile")
+    expect(page.get_by_test_id("reauth-input")).to_be_visible()  # asked again, nothing made
+    assert authenticator.credentials() == []
+
+    page.get_by_test_id("reauth-input").fill(twofa.backup_codes[0])
+    page.get_by_test_id("reauth-submit").click()
+    page.get_by_test_id("passkey-name").fill("Work laptop")
+    page.get_by_test_id("passkey-save").click()
+    expect(page.get_by_test_id("passkey-row")).to_have_count(1)
+    assert len(authenticator.credentials()) == 1

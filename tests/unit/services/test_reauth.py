@@ -159,3 +159,35 @@ def test_the_audit_rows_never_hold_the_proof(db, db_url, user):
     assert "reauth_failed" in text and "reauth_ok" in text
     assert "a-wrong-password-to-look-for" not in text
     assert PASSWORD not in text
+
+
+# --- adding or removing a way in -------------------------------------------------------
+
+
+def test_without_2fa_a_recent_sign_in_may_add_a_way_in(db, user):
+    current = signed_in(db, user, now=T0)
+
+    assert reauth.may_change_methods(current, now=T0 + timedelta(minutes=4))
+    assert not reauth.may_change_methods(current, now=T0 + timedelta(minutes=6))
+
+
+def test_with_2fa_a_sign_in_alone_may_not_add_a_way_in(db, user):
+    """One phished code signs in, but never yields a passkey or app of the attacker's."""
+    secret = enable_2fa(db, user)
+    current = signed_in(db, user, now=T0)
+
+    assert not reauth.may_change_methods(current, now=T0 + timedelta(seconds=1))
+
+    later = T0 + timedelta(seconds=40)  # the next step's code, entered in the proof dialog
+    assert reauth.prove(db, current, pyotp.TOTP(secret).at(later), now=later) is None
+    proven = signed_in_again(db, current)
+    assert reauth.may_change_methods(proven, now=later + timedelta(minutes=4))
+    assert not reauth.may_change_methods(proven, now=later + timedelta(minutes=6))
+
+
+def signed_in_again(db: Session, current: SignedIn) -> SignedIn:
+    """`current` as the next request reads it (its proof times from the database)."""
+    row = db.get(AuthSession, current.session.id)
+    assert row is not None
+    db.refresh(row)
+    return SignedIn(session=row, user=current.user)
