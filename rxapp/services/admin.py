@@ -10,13 +10,27 @@ from rxapp.models import User
 from rxapp.services import audit, sessions
 from rxapp.services.mfa import flow as mfa
 
+OWN_ACCOUNT = (
+    "Your own two-factor authentication is changed on My profile, where turning it off asks "
+    "for a current code."
+)
+
+
+def may_reset(actor_id: int | None, user_id: int) -> bool:
+    """Whether `actor_id` may reset `user_id`'s 2FA: never their own (an admin's session
+    alone must not strip its own account of 2FA; the profile asks for a code)."""
+    return actor_id != user_id
+
 
 def reset_2fa(
     db: Session, user_id: int, *, now: datetime, actor_id: int | None, via: str
 ) -> User | None:
     """Turn a user's 2FA off (secret and backup codes deleted) and end their sessions and
     pending logins, so they sign in again with the password alone and can enrol again.
-    Commits; returns the user, or None if there is no such user."""
+    Commits; returns the user, or None if there is no such user. An actor's own account is
+    refused (ValueError): see `may_reset`."""
+    if not may_reset(actor_id, user_id):
+        raise ValueError(OWN_ACCOUNT)
     user = db.get(User, user_id)
     if user is None:
         return None

@@ -42,6 +42,7 @@ class Refusal:
 
 View = tuple[str, str, str, bool, int]  # filter, search, sort, descending, page
 EXPORT_LINK_SECONDS = 60
+NO_SUCH_USER = "That user no longer exists."
 
 
 class Row(TypedDict):
@@ -100,7 +101,6 @@ class UsersState(AuthState):
 
     reset_open: bool = False
     reset_email: str = ""
-    reset_message: str = ""
     # Resetting someone's 2FA needs a proof from the last 5 minutes, like the user's own
     # sensitive actions: the password, or a code if the admin has 2FA.
     reset_needs_proof: bool = False
@@ -266,21 +266,22 @@ class UsersState(AuthState):
     async def ask_reset(self, user_id: int) -> list[rx.event.EventSpec] | None:
         """Open the confirmation for resetting one user's 2FA."""
 
-        def find(db: Session, signed_in: SignedIn) -> tuple[User | None, bool, bool]:
+        def find(db: Session, signed_in: SignedIn) -> tuple[User | None, bool, bool, bool]:
             target = db.get(User, user_id)
             fresh = sessions.has_fresh_proof(signed_in, now=utcnow())
-            return target, fresh, reauth.asks_for_code(signed_in)
+            own = not admin.may_reset(signed_in.user.id, user_id)
+            return target, fresh, reauth.asks_for_code(signed_in), own
 
         found = await self._as_admin(find)
         if isinstance(found, Refusal):
             return found.events
-        target, fresh, proof_is_code = found
+        target, fresh, proof_is_code, own = found
         if target is None:
-            self.reset_message = "That user no longer exists."
-            return None
+            return [rx.toast.error(NO_SUCH_USER)]
+        if own:
+            return [rx.toast.error(admin.OWN_ACCOUNT)]
         self._reset_user_id = target.id
         self.reset_email = target.email
-        self.reset_message = ""
         self.reset_error = ""
         self.reset_needs_proof = not fresh
         self.reset_proof_is_code = proof_is_code
@@ -302,6 +303,8 @@ class UsersState(AuthState):
 
         def reset(db: Session, signed_in: SignedIn) -> tuple[str, str, bool, Any]:
             now = utcnow()
+            if not admin.may_reset(signed_in.user.id, target_id):
+                return admin.OWN_ACCOUNT, "", False, None
             fresh = sessions.has_fresh_proof(signed_in, now=now)
             problem = None if fresh else reauth.prove(db, signed_in, proof, now=now, device=device)
             if problem:
@@ -323,10 +326,9 @@ class UsersState(AuthState):
             return None
         self.reset_open = False
         self._reset_user_id = None
-        self.reset_message = done
         self._show(loaded[0])
         self._last_audit_id = loaded[1]
-        return [rx.toast(done)] if done else None
+        return [rx.toast(done) if done else rx.toast.error(NO_SUCH_USER)]
 
     @rx.event
     def cancel_reset(self, _open: object = False) -> None:

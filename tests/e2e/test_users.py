@@ -305,6 +305,28 @@ def test_forged_dashboard_events_from_a_non_admin_change_and_reveal_nothing(
     assert "api/users.csv" not in leaked
 
 
+def test_an_admin_cannot_reset_their_own_2fa_from_the_dashboard(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer, forge: EventForger
+) -> None:
+    """Their own row offers no reset, and forged events get none either: the profile turns
+    2FA off, after a current code; a session alone must not strip the account of it."""
+    _admin_on_users(page, rxapp_admin)
+    with rxapp_server.db() as db:
+        own_id = db.exec(select(User.id).where(User.email == rxapp_admin.email)).one()
+    handler = f"{UsersState.get_full_name()}."
+    forge.send(handler + "ask_reset", {"user_id": own_id}, path="/users")
+    expect(page.get_by_text("changed on My profile")).to_be_visible()
+    expect(page.get_by_test_id("reset-confirm")).to_have_count(0)
+    forge.send(handler + "confirm_reset", {"form": {}}, path="/users")  # no dialog: nothing
+    page.get_by_test_id("users-search").fill(rxapp_admin.email)  # answered after both
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
+    expect(page.get_by_test_id("user-2fa-status")).to_have_text("Activated")
+    expect(page.get_by_test_id("user-reset-2fa")).to_have_count(0)
+    with rxapp_server.db() as db:
+        admin = db.exec(select(User).where(User.email == rxapp_admin.email)).one()
+    assert admin.twofa_active and admin.totp_secret is not None
+
+
 def test_an_admin_demoted_after_asking_cannot_confirm_a_reset(
     page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
 ) -> None:

@@ -205,3 +205,15 @@ def test_reset_commits_so_another_session_sees_it(db, db_url, people):
     with Session(engine_for(db_url)) as other:
         assert other.get(User, alice.id).totp_secret is None
         assert other.exec(select(func.count()).select_from(AuditEvent)).one() == 1
+
+
+def test_an_admin_cannot_reset_their_own_2fa(db, db_url):
+    admin_user = add_user(db, "root@example.com", is_admin=True)
+    turn_on_2fa(db, admin_user)
+
+    with pytest.raises(ValueError, match="My profile"):
+        admin.reset_2fa(db, admin_user.id, now=NOW, actor_id=admin_user.id, via="dashboard")
+
+    with Session(engine_for(db_url)) as other:
+        still = other.get(User, admin_user.id)
+        assert still is not None and still.twofa_active and still.totp_secret is not None
