@@ -19,11 +19,12 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Union, get_args, get_origin
 
 import reflex as rx
 from reflex.state import StateUpdate
+from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
 from socketio.exceptions import ConnectionRefusedError
 
@@ -129,6 +130,36 @@ def check_event(data: object) -> None:
             continue
         if expected is not None and not _matches(payload[parameter_name], expected):
             raise RefusedEventError(f"{_shown(name)}: argument {parameter_name} has the wrong type")
+    if _takes_client_storage(name):
+        _check_client_storage(payload.get("vars") or {}, name)
+
+
+def _takes_client_storage(name: str) -> bool:
+    """Whether the handler is one of Reflex's own that set browser-storage vars by name
+    (`update_vars_internal`, `hydrate_and_load`: their `vars` argument)."""
+    handler = _registered(name)
+    return (
+        handler is not None
+        and handler.fn.__module__ == "reflex.state"
+        and ("vars" in _parameters_of(handler.fn))
+    )
+
+
+def _check_client_storage(values: dict[str, Any], name: str) -> None:
+    """Each key must name a browser-storage var of one of the app's states, as the page's
+    own keys do; Reflex answers any other state path with a traceback."""
+    for key in values:
+        state_name, _, var_name = key.rpartition(".")
+        if not _is_client_storage(state_name, var_name.removesuffix(FIELD_MARKER)):
+            raise RefusedEventError(f"{_shown(name)}: no such browser-storage var")
+
+
+@lru_cache(maxsize=256)  # bounded: the names come from browsers
+def _is_client_storage(state_name: str, var_name: str) -> bool:
+    try:
+        return bool(rx.State.get_class_substate(state_name)._is_client_storage(var_name))
+    except Exception:  # any path Reflex cannot resolve
+        return False
 
 
 def _check_router_data(router_data: object, name: str) -> None:

@@ -179,6 +179,13 @@ FORGED_EVENTS: list[object] = [
     {"name": 12, "payload": MARKER},
     [MARKER],
     MARKER,
+    # Browser-storage vars that no state has: Reflex answered each with a traceback.
+    {"name": "reflex___state____state.reflex___state____update_vars_internal_state"
+             ".update_vars_internal", "payload": {"vars": {f"no.such.{MARKER}": "y"}}},
+    {"name": "reflex___state____state.reflex___state____update_vars_internal_state"
+             ".update_vars_internal", "payload": {"vars": {MARKER: "y"}}},
+    {"name": "reflex___state____state.hydrate_and_load",
+     "payload": {"vars": {f"reflex___state____state.{MARKER}": "y"}}},
 ]  # fmt: skip
 
 

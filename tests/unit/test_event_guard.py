@@ -7,11 +7,16 @@ import pytest
 
 import rxapp.rxapp  # noqa: F401  (registers every handler of the app)
 from rxapp.event_guard import RefusedEventError, check_event
+from rxapp.state.auth import AuthState
 from rxapp.state.login import LoginState
 from rxapp.state.profile_dialogs import EnrollState
 from rxapp.state.users import UsersState
 
 MARKER = "payload-marker-91c2"
+UPDATE_VARS = (
+    "reflex___state____state.reflex___state____update_vars_internal_state.update_vars_internal"
+)
+HYDRATE = "reflex___state____state.hydrate_and_load"
 
 
 def _event(state: type, handler: str, payload: object) -> dict:
@@ -32,6 +37,10 @@ def test_an_event_the_page_sends_passes():
     check_event(_event(LoginState, "submit", {"form": {"email": "a@b.c", "password": "x"}}))
     check_event(_event(UsersState, "ask_reset", {"user_id": 7}))
     check_event(_event(EnrollState, "close", {}))
+    storage = f"{AuthState.get_full_name()}.session_token"
+    check_event({"name": UPDATE_VARS, "payload": {"vars": {storage: "t"}}})
+    check_event({"name": UPDATE_VARS, "payload": {"vars": {storage + "_rx_state_": "t"}}})
+    check_event({"name": HYDRATE, "payload": {"vars": {storage: "t"}, "hashes": []}})
 
 
 @pytest.mark.parametrize(
@@ -60,6 +69,12 @@ def test_an_event_the_page_sends_passes():
         ),
         ([MARKER], "not an event object"),
         (MARKER, "not an event object"),
+        ({"name": UPDATE_VARS, "payload": {"vars": {f"no.such.{MARKER}": 1}}}, "browser-storage"),
+        ({"name": UPDATE_VARS, "payload": {"vars": {MARKER: 1}}}, "browser-storage"),
+        (
+            {"name": HYDRATE, "payload": {"vars": {f"{LoginState.get_full_name()}.error": ""}}},
+            "browser-storage",  # a var of the app, but not one the browser keeps
+        ),
     ],
 )
 def test_a_forged_event_is_refused_with_a_reason_that_quotes_nothing(event, reason):
