@@ -33,6 +33,8 @@ from rxapp.components.early_submit import release_busy_buttons
 logger = logging.getLogger("rxapp.events")
 
 MAX_EVENT_CHARS = 64 * 1024
+# A person pasting bad text now and then never comes near this on one connection.
+MAX_REFUSALS_PER_CONNECTION = 20
 MAX_DEPTH = 6
 MAX_SAFE_INT = 2**53 - 1
 _SIMPLE_TYPES = (str, int, float, bool, dict, list)
@@ -55,6 +57,8 @@ def install(app: rx.App) -> None:
         return
     forward_event: Callable[[str, Any], Awaitable[None]] = namespace.on_event
     forward_connect: Callable[..., Awaitable[None]] = namespace.on_connect
+    forward_disconnect: Callable[[str], Any] = namespace.on_disconnect
+    refusals: dict[str, int] = {}  # per connection (sid)
 
     async def on_connect(sid: str, environ: dict, auth: Any = None) -> None:
         token = _CONNECTING.set(True)
@@ -67,18 +71,33 @@ def install(app: rx.App) -> None:
         try:
             check_event(data)
         except RefusedEventError as refusal:
-            logger.warning("rxapp: refused an event from a browser: %s", refusal)
             if _CONNECTING.get():
+                logger.warning("rxapp: refused an event from a browser: %s", refusal)
                 # The connection's first event: Reflex records the new connection on the
                 # tab's state while handling it, so a connection whose first event is
                 # refused must not stay open on a state that still names an older one.
                 raise ConnectionRefusedError("refused") from None
+            count = refusals[sid] = refusals.get(sid, 0) + 1
+            if count > MAX_REFUSALS_PER_CONNECTION:
+                return  # its connection is closing: nothing more to say
+            logger.warning("rxapp: refused an event from a browser: %s", refusal)
+            if count == MAX_REFUSALS_PER_CONNECTION:
+                # No page sends this many: a script does. Its connection ends, and with it
+                # the log lines and answers it could cost.
+                logger.warning("rxapp: closed a connection after %d refused events", count)
+                await namespace.disconnect(sid)
+                return
             await _answer_refused(namespace, sid)
             return
         await forward_event(sid, data)
 
+    def on_disconnect(sid: str) -> Any:
+        refusals.pop(sid, None)
+        return forward_disconnect(sid)
+
     namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
+    namespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
 
 
 REFUSED_MESSAGE = (

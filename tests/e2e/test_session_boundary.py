@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from sqlmodel import select
 from websockets.sync.client import connect
 
+from rxapp.event_guard import MAX_REFUSALS_PER_CONNECTION
 from rxapp.models import AuthSession, User
 from rxapp.state.auth import AuthState
 from rxapp.state.login import LoginState
@@ -208,6 +209,29 @@ def test_forged_events_are_refused_without_a_traceback_or_their_payload_in_the_l
     assert tab_id not in log
     refusals = [line for line in log.splitlines() if "refused an event" in line]
     assert len(refusals) == len(FORGED_EVENTS), log[-2000:]
+
+
+def test_a_connection_that_keeps_sending_forged_events_is_closed(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    """No page sends twenty refused events: a script does, and its log lines stop there."""
+    relay = SocketRelay(page)
+    sign_in_to_profile(page, rxapp_user)
+    offset = rxapp_server.log_size()
+    for _ in range(MAX_REFUSALS_PER_CONNECTION + 30):
+        relay.send_raw({"name": "no.such.state.handler", "payload": {"x": MARKER}})
+    log = ""
+    for _ in range(100):
+        log = rxapp_server.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+        if "closed a connection" in log:
+            break
+        page.wait_for_timeout(100)
+    assert "closed a connection after 20 refused events" in log
+    refusals = [line for line in log.splitlines() if "refused an event" in line]
+    assert len(refusals) == MAX_REFUSALS_PER_CONNECTION
+    # The page itself reconnects and carries on.
+    page.get_by_test_id("enable-2fa").click()
+    expect(page.get_by_test_id("enroll-secret")).to_have_text(re.compile(r"\w{4} "))
 
 
 def test_a_connection_whose_first_event_is_forged_is_refused(
