@@ -26,8 +26,8 @@ from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.mfa.totp.algorithm import grouped as totp_grouped
 from rxapp.services.sessions import SignedIn
 from rxapp.settings import get_settings
+from rxapp.state import open_tabs, secret_cache
 from rxapp.state import passkeys as browser
-from rxapp.state import secret_cache
 from rxapp.state.auth import SignedOut
 from rxapp.state.offloop import run_db
 from rxapp.state.profile import AccountView, ProfileState, read_account
@@ -527,6 +527,8 @@ class BackupCodesState(ProfileState):
                     if not self._ref or left <= 0:
                         self._hide()
                         return
+                    if not open_tabs.open_here(self._tab()):
+                        return  # the tab has gone; a reconnect restores the countdown
                     self.countdown = left
                     self._lease = now + 3
                     wait = self._deadline - (left - 1) - now

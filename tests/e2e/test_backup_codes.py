@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pyotp
@@ -69,6 +70,24 @@ def test_the_reveal_counts_down_for_thirty_seconds_then_the_codes_are_gone(
     after = "\n".join(received_frames[frames_at_end - 1 :])
     for code in shown:
         assert code not in after and code.replace("-", "") not in after
+
+
+def test_a_tab_closed_during_the_reveal_stops_its_countdown(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    """Its countdown does not run on: Reflex logs the tab's id for each update it cannot
+    send, and a tab id must never land in the log."""
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    secret = enrolment_key(page).replace(" ", "")
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    tab = page.evaluate("window.sessionStorage.getItem('token')")
+    since = rxapp_server.log_size()
+    page.close()
+    time.sleep(4)
+    assert tab not in rxapp_server.log_path.read_bytes()[since:].decode("utf-8", "replace")
 
 
 def test_closing_early_hides_the_codes_for_good(
