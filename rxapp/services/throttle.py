@@ -195,7 +195,9 @@ def _seconds(db: Session, store: _Store, key: object, *, now: datetime) -> int:
     blocked_until = db.exec(select(store.blocked_until).where(store.key == key)).first()
     if blocked_until is None or blocked_until <= now:
         return 0
-    return math.ceil((blocked_until - now).total_seconds())
+    # A failure counted a moment later by another request may have set the deadline from
+    # its own, later `now`: never tell anyone to wait longer than any wait can be.
+    return min(math.ceil((blocked_until - now).total_seconds()), int(MAX_WAIT.total_seconds()))
 
 
 def _clear(db: Session, store: _Store, key: object) -> None:

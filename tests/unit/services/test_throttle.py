@@ -107,6 +107,20 @@ def test_a_failure_that_finishes_late_keeps_the_later_deadline(db):
     assert throttle.seconds_to_wait(db, user_id, now=T0) == 256
 
 
+def test_a_lockout_counted_a_moment_later_never_reads_as_more_than_15_minutes(db):
+    """A burst's failures finish in any order: one stamped later sets the deadline, and a
+    request that started a moment earlier reads it. Seen by an attack session as "16"."""
+    user_id = add_user(db)
+    for _ in range(10):
+        throttle.record_failure(db, user_id, now=T0 + timedelta(milliseconds=400))
+    db.commit()
+
+    waited = throttle.seconds_to_wait(db, user_id, now=T0)
+
+    assert waited == 15 * 60
+    assert throttle.wait_message(waited) == "Too many failed attempts. Try again in 15 minutes."
+
+
 def test_the_throttle_is_per_account(db):
     alice = add_user(db, "alice@example.com")
     bob = add_user(db, "bob@example.com")
