@@ -46,12 +46,15 @@ CAP_MESSAGE = (
 _wait_message = throttle.wait_message
 
 
-def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) -> CodeCheck:
+def check_code(
+    db: Session, user_id: int, raw_code: object, *, now: datetime, count_early: bool = True
+) -> CodeCheck:
     """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
 
     A well-formed code first claims the account's attempt slot (see `throttle`); a code that
-    finds it taken is refused unchecked and counted as a failure. Failures are committed at
-    once; a success is not (the caller completes its action in the same transaction).
+    finds it taken is refused unchecked and counted as a failure (unless not `count_early`).
+    Failures are committed at once; a success is not (the caller completes its action in
+    the same transaction).
     """
     user = db.get(User, user_id)
     if user is None or not has_second_factor(user):
@@ -66,7 +69,7 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     if totp_code is not None and throttle.is_capped(db, user_id):
         return CodeCheck(ok=False, message=CAP_MESSAGE, capped=True)
 
-    if early := claim_or_refuse(db, user_id, kind=kind, now=now):
+    if early := claim_or_refuse(db, user_id, kind=kind, now=now, count=count_early):
         return early
 
     if totp_code is not None and accept(db, user, totp_code, now=now):
@@ -94,14 +97,16 @@ def check_code(db: Session, user_id: int, raw_code: object, *, now: datetime) ->
     return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
 
 
-def claim_or_refuse(db: Session, user_id: int, *, kind: str, now: datetime) -> CodeCheck | None:
+def claim_or_refuse(
+    db: Session, user_id: int, *, kind: str, now: datetime, count: bool = True
+) -> CodeCheck | None:
     """Claim the account's attempt slot (see `throttle`): None when claimed, else the
-    refusal of an attempt that came too early (unchecked)."""
+    refusal of an attempt that came too early (unchecked; counted if `count`)."""
     if throttle.claim_attempt(db, user_id, now=now):
         return None
     # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
     # one by one would; but a locked account's lockout is not stretched by early tries.
-    counted = not throttle.is_locked(db, user_id)
+    counted = count and not throttle.is_locked(db, user_id)
     if counted:
         count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
     wait = throttle.seconds_to_wait(db, user_id, now=now)
@@ -137,9 +142,19 @@ def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> t
 def verify_login_code(
     db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
 ) -> CodeCheck:
-    """The passcode step with a code (see `finish_second_step`)."""
+    """The passcode step with a code (see `finish_second_step`).
+
+    Codes sent too early by a sign-in whose own wrong code set the wait are refused but not
+    counted: that is a person retrying before their wait is over, and counting each retry
+    doubled the wait every time until it locked them out for 15 minutes. Early codes from
+    any other sign-in (a burst over several connections, say) count as before.
+    """
+    impatient = pending.failures > 0
     return finish_second_step(
-        db, pending, lambda: check_code(db, pending.user_id, raw_code, now=now), now=now
+        db,
+        pending,
+        lambda: check_code(db, pending.user_id, raw_code, now=now, count_early=not impatient),
+        now=now,
     )
 
 
@@ -169,9 +184,9 @@ def finish_second_step(
             return finished
         db.commit()
         return result
-    if not result.counted:
-        return result  # a wait or a typo: nothing to count against this pending login
-    if result.unchecked:  # too soon: counted on the account, but no try of this sign-in
+    if not result.counted and not result.unchecked:
+        return result  # a typo, or the cap: nothing to count against this pending login
+    if result.unchecked:  # too soon: no try of this sign-in (perhaps one on the account)
         spent = db.exec(
             select(PendingLogin.failures).where(col(PendingLogin.id) == pending.id)
         ).first()

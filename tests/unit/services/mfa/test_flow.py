@@ -331,7 +331,7 @@ def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
     assert result.wait_seconds == 1
 
 
-def test_an_attempt_within_the_backoff_is_refused_unchecked_counted_but_spends_no_try(
+def test_an_attempt_within_the_backoff_is_refused_unchecked_and_spends_no_try(
     db, db_url, member
 ):
     token = sign_in(db, member.id, now=T0)
@@ -342,38 +342,53 @@ def test_an_attempt_within_the_backoff_is_refused_unchecked_counted_but_spends_n
     # Even the right code is not looked at before the wait is over.
     result = mfa.verify_login_code(db, pending, code_for(member.secret, soon), now=soon)
 
-    assert not result.ok
-    assert result.counted and result.unchecked
+    assert not result.ok and result.unchecked
     assert result.message == (
-        "Too many failed attempts. Try again in 2 seconds. "
+        "Too many failed attempts. Try again in 1 second. "
         "After that, 4 tries left before you must sign in again."
     )
-    assert result.wait_seconds == 2
-    assert failures_of(db_url, member.id) == 2  # the account's throttle counts it
-    assert pending_of(db, token, now=soon).failures == 1  # the sign-in's tries do not
+    assert result.wait_seconds == 1
+    assert pending_of(db, token, now=soon).failures == 1  # the sign-in's tries are not spent
     # Once the wait is over, the right code works (its step was never spent).
-    after = soon + 2 * SECOND
+    after = soon + SECOND
     assert mfa.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
     assert failures_of(db_url, member.id) == 0
 
 
-def test_codes_sent_during_a_wait_never_end_the_sign_in(db, db_url, member):
+def test_retrying_before_ones_own_wait_is_over_never_lengthens_it(db, db_url, member):
+    """A person who clicks again and again during the wait their wrong code started: each
+    retry is refused, none is counted, so the wait never doubles into a lockout."""
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
     first = mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
     assert first.message.endswith("4 tries left before you must sign in again.")
 
     now = T0
-    for _ in range(PENDING_TRIES + 2):  # more than the sign-in's tries, each one too soon
-        now += timedelta(milliseconds=100)
+    for _ in range(PENDING_TRIES + 10):  # more than the sign-in's tries and the lockout's
+        now += timedelta(milliseconds=50)
         early = mfa.verify_login_code(db, pending, code_for(member.secret, now), now=now)
         assert not early.ok and not early.login_voided and early.unchecked
         assert early.message.endswith("After that, 4 tries left before you must sign in again.")
 
-    assert failures_of(db_url, member.id) == 1 + PENDING_TRIES + 2  # the account counted each
+    assert failures_of(db_url, member.id) == 1  # only the wrong code that was checked
     assert pending_of(db, token, now=now).failures == 1
-    after = now + SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+    assert throttle.seconds_to_wait(db, member.id, now=now) <= 1
+    after = now + SECOND
     assert mfa.verify_login_code(db, pending, code_for(member.secret, after), now=after).ok
+
+
+def test_early_codes_from_a_sign_in_that_made_no_try_yet_still_count(db, db_url, member):
+    """A burst from fresh sign-ins (a stranger with the password) still costs what the same
+    guesses one by one would: their early codes are counted on the account."""
+    first = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    mfa.verify_login_code(db, first, wrong_code(member.secret, T0), now=T0)
+    other = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+    soon = T0 + timedelta(milliseconds=500)
+
+    early = mfa.verify_login_code(db, other, wrong_code(member.secret, soon), now=soon)
+
+    assert early.unchecked and early.counted
+    assert failures_of(db_url, member.id) == 2
 
 
 def test_five_failures_void_the_pending_login(db, member):
@@ -429,7 +444,10 @@ def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, me
     pending = pending_of(db, sign_in(db, member.id, now=almost), now=almost)
     blocked = mfa.verify_login_code(db, pending, code_for(member.secret, almost), now=almost)
     assert not blocked.ok
-    assert blocked.message == "Too many failed attempts. Try again in 1 minute."
+    assert blocked.message == (
+        "Too many failed attempts. Try again in 1 minute. "
+        "After that, 5 tries left before you must sign in again."
+    )
     assert failures_of(db_url, member.id) == 10
 
     over = locked_at + timedelta(minutes=15)
