@@ -127,6 +127,9 @@ def enroll_dialog() -> rx.Component:
             ),
             max_width="34rem",
             padding=["1rem", "1.5rem"],
+            # The title's own id (for the focus above) replaces the one Radix generates,
+            # which the dialog's name would otherwise still point to.
+            custom_attrs={"aria-labelledby": "enroll-title"},
             **dialog_focus(start_at="enroll-title"),
         ),
         open=EnrollState.open,

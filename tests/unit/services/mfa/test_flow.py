@@ -331,9 +331,7 @@ def test_a_wrong_code_at_sign_in_is_reported_as_counted(db, db_url, member):
     assert result.wait_seconds == 1
 
 
-def test_an_attempt_within_the_backoff_is_refused_unchecked_and_spends_no_try(
-    db, db_url, member
-):
+def test_an_attempt_within_the_backoff_is_refused_unchecked_and_spends_no_try(db, db_url, member):
     token = sign_in(db, member.id, now=T0)
     pending = pending_of(db, token, now=T0)
     mfa.verify_login_code(db, pending, wrong_code(member.secret, T0), now=T0)
