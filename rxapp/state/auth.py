@@ -306,10 +306,13 @@ class AuthState(rx.State):
 
     @rx.event
     async def route_by_session(self) -> rx.event.EventSpec:
-        """on_load of `/`: the profile when signed in, else the login page."""
-        result = await self._as_user(lambda _db, _signed_in: True)
-        target = routes.LOGIN if isinstance(result, SignedOut) else routes.PROFILE
-        return rx.redirect(target, replace=True)
+        """on_load of `/`: the profile when signed in, the code step when only the password
+        step is done (the logo links here from every page), else the login page."""
+        if not isinstance(await self._as_user(lambda _db, _signed_in: True), SignedOut):
+            return rx.redirect(routes.PROFILE, replace=True)
+        if not isinstance(await self._as_pending(lambda _db, _pending: True), SignedOut):
+            return rx.redirect(routes.PASSCODE, replace=True)
+        return rx.redirect(routes.LOGIN, replace=True)
 
     @rx.event
     async def logout(self) -> list[rx.event.EventSpec]:

@@ -15,8 +15,10 @@ from rxapp.services import audit
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
+    PASSCODE_URL,
     PROFILE_URL,
     HeldUpdates,
+    enable_2fa,
     field_emptied,
     sign_in,
     sign_in_to_profile,
@@ -236,6 +238,25 @@ def test_root_sends_visitors_by_session(page: Page, rxapp_user: Account) -> None
     sign_in_to_profile(page, rxapp_user)
     page.goto("/")
     expect(page).to_have_url(PROFILE_URL)
+
+
+def test_the_logo_during_the_code_step_goes_back_to_the_code_step(
+    page: Page, rxapp_user: Account
+) -> None:
+    """`/` (where the logo links) sends a sign-in waiting for its code back to that step,
+    not to an empty login form that looks as if the password were lost."""
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    page.get_by_test_id("logout").click()
+    sign_in(page, rxapp_user)
+    expect(page).to_have_url(PASSCODE_URL)
+    expect(page.get_by_role("link", name="rxapp home")).to_have_attribute("href", "/")
+    page.goto("/")
+    expect(page).to_have_url(PASSCODE_URL)
+    expect(page.get_by_test_id("login-email")).to_have_count(0)
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
 
 
 def test_after_sign_out_reload_and_back_do_not_restore_the_session(
