@@ -21,6 +21,7 @@ class Event(StrEnum):
     SIGN_IN_FAILED = "sign_in_failed"
     SIGN_IN_PENDING = "sign_in_pending_second_factor"
     SIGN_OUT = "sign_out"
+    SIGN_IN_ABANDONED = "sign_in_abandoned"  # a pending login given up, never signed in
     USER_CREATED = "user_created"
     SECOND_FACTOR_FAILED = "second_factor_failed"
     SECOND_FACTOR_LOCKOUT = "second_factor_lockout"
@@ -139,6 +140,7 @@ ACTIVITY_LABELS = {
     Event.SIGN_IN_THROTTLED: "Sign-in refused: too many attempts",
     Event.SIGN_IN_LOCKOUT: "Password attempts paused for 15 minutes",
     Event.SIGN_OUT: "Signed out",
+    Event.SIGN_IN_ABANDONED: "Sign-in given up before its second step",
     Event.SECOND_FACTOR_FAILED: "Verification code refused",
     Event.SECOND_FACTOR_LOCKOUT: "Code attempts paused for 15 minutes",
     Event.SECOND_FACTOR_CAP: "Codes from the app blocked: too many wrong codes",
@@ -183,11 +185,13 @@ def recent_activity(db: Session, user_id: int, *, limit: int = 10) -> list[Activ
         .limit(limit)
     ).all()
     return [
-        Activity(
-            at=row.at,
-            what=ACTIVITY_LABELS[Event(row.event)],
-            ip=row.ip,
-            user_agent=row.user_agent,
-        )
-        for row in rows
+        Activity(at=row.at, what=_label(row), ip=row.ip, user_agent=row.user_agent) for row in rows
     ]
+
+
+def _label(row: AuditEvent) -> str:
+    # A backup code also confirms changes from a signed-in session (a fresh proof, turning
+    # 2FA off): only one used by a pending login signed anyone in.
+    if row.event == Event.BACKUP_CODE_USED and not row.session_ref.startswith("pending"):
+        return "Backup code used to confirm a change"
+    return ACTIVITY_LABELS[Event(row.event)]

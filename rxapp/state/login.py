@@ -183,7 +183,7 @@ class LoginState(AuthState):
         if mfa.has_second_factor(user):
             earlier = sessions.pending_login_by_digest(db, earlier_pending, now=now)
             if earlier is not None and sessions.end_pending_login(db, earlier.id, now=now):
-                audit.record(db, audit.Event.SIGN_OUT, now=now, user_id=earlier.user_id)
+                audit.record(db, audit.Event.SIGN_IN_ABANDONED, now=now, user_id=earlier.user_id)
             token = sessions.start_pending_login(db, user, now=now)
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()

@@ -362,7 +362,7 @@ class PasscodeState(AuthState):
         def abandon(db: Session, pending: PendingLogin) -> None:
             now = utcnow()
             sessions.end_pending_login(db, pending.id, now=now)
-            audit.record(db, audit.Event.SIGN_OUT, now=now, user_id=pending.user_id)
+            audit.record(db, audit.Event.SIGN_IN_ABANDONED, now=now, user_id=pending.user_id)
             db.commit()
 
         await self._as_pending(abandon)

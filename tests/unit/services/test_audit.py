@@ -102,3 +102,22 @@ def test_every_security_event_of_the_design_has_a_distinct_name():
     }
     assert required <= set(names)
     assert all(len(name) <= 64 for name in names)  # the column's size
+
+
+def test_the_owner_reads_what_each_backup_code_and_given_up_sign_in_was(db):
+    """A backup code that confirmed a change (from a signed-in session) did not sign anyone
+    in, and a sign-in given up at its code step was never a sign-out."""
+    with audit.origin(audit.Origin(session_ref="pending 4")):
+        audit.record(db, audit.Event.BACKUP_CODE_USED, now=T0, user_id=7)
+    with audit.origin(audit.Origin(session_ref="session 9")):
+        audit.record(db, audit.Event.BACKUP_CODE_USED, now=T0, user_id=7)
+        audit.record(db, audit.Event.SIGN_IN_ABANDONED, now=T0, user_id=7)
+    db.commit()
+
+    shown = [line.what for line in audit.recent_activity(db, 7)]
+
+    assert shown == [
+        "Sign-in given up before its second step",
+        "Backup code used to confirm a change",
+        "Signed in with a backup code",
+    ]
