@@ -23,7 +23,7 @@ def approval_panel() -> rx.Component:
         rx.text(
             "The request expires in ",
             rx.el.span(PasscodeState.approval_seconds, custom_attrs=testid("approval-expires")),
-            " seconds.",
+            rx.cond(PasscodeState.approval_seconds == 1, " second.", " seconds."),
             size="2",
             color_scheme="gray",
             aria_live="off",

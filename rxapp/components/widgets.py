@@ -143,7 +143,7 @@ def countdown(seconds: rx.Var[int], *, test_id: str) -> rx.Component:
         rx.icon("timer", size=16, aria_hidden="true"),
         rx.text(
             rx.el.span(seconds, custom_attrs=testid(test_id), font_weight="bold"),
-            " seconds left",
+            rx.cond(seconds == 1, " second left", " seconds left"),
             size="2",
         ),
         role="timer",

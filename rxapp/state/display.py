@@ -11,3 +11,8 @@ def iso_time(value: datetime | None) -> str:
         return ""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def day_in_words(value: datetime) -> str:
+    """A date in server-made text, written as the pages write dates: `Dec 7, 2026`."""
+    return f"{value:%b} {value.day}, {value.year}"

@@ -19,6 +19,7 @@ from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.state import browser_tokens
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
+from rxapp.state.display import day_in_words
 from rxapp.state.offloop import run_db
 from rxapp.state.passcode import PasscodeState, PendingView, pending_view
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
@@ -156,10 +157,12 @@ class LoginState(AuthState):
         elif user.is_admin:
             self.notice = (
                 "As an admin you need two-factor authentication to open All users. "
-                f"Set it up by {requirement.deadline:%d %b %Y}."
+                f"Set it up by {day_in_words(requirement.deadline)}."
             )
         else:
-            self.notice = f"Turn on two-factor authentication by {requirement.deadline:%d %b %Y}."
+            self.notice = (
+                f"Turn on two-factor authentication by {day_in_words(requirement.deadline)}."
+            )
 
     def _password_step(
         self,

@@ -26,6 +26,7 @@ from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
+from rxapp.state.display import day_in_words
 from rxapp.state.offloop import run_db
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
@@ -371,7 +372,7 @@ class PasscodeState(AuthState):
 
 def _failed_codes_notice(failed: audit.FailedCodes) -> str:
     where = f" from {failed.latest_ip}" if failed.latest_ip else ""
-    when = failed.latest_at.strftime("%d %b %Y, %H:%M UTC")
+    when = f"{day_in_words(failed.latest_at)}, {failed.latest_at:%H:%M} UTC"
     # "failed", not "wrong": a code sent during a wait is refused unchecked, right or not.
     attempts = "code attempt" if failed.count == 1 else "code attempts"
     return (
