@@ -86,11 +86,11 @@ def status_label(activated: bool) -> str:
 
 
 def parse_filter(raw: object) -> StatusFilter:
-    """The filter named by `raw` (absent or empty: all), or QueryError."""
+    """The filter named by `raw` in any case (absent or empty: all), or QueryError."""
     if raw is None or raw == "":
         return StatusFilter.ALL
     try:
-        return StatusFilter(str(raw))
+        return StatusFilter(str(raw).strip().lower())
     except ValueError:
         raise QueryError(f"Unknown 2FA filter {str(raw)[:40]!r}.") from None
 

@@ -143,6 +143,8 @@ def test_absent_or_empty_filter_means_all_users(raw):
         ("all", StatusFilter.ALL),
         ("activated", StatusFilter.ACTIVATED),
         ("not_activated", StatusFilter.NOT_ACTIVATED),
+        ("ACTIVATED", StatusFilter.ACTIVATED),  # a link typed or shared in capitals
+        (" Not_Activated ", StatusFilter.NOT_ACTIVATED),
     ],
 )
 def test_each_allowed_filter_value_is_accepted(raw, expected):
