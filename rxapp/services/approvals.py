@@ -125,7 +125,8 @@ def _of_pending(db: Session, ref: str, pending_id: int) -> SignInApproval | None
 
 
 def outcome(db: Session, ref: str, pending_id: int, *, now: datetime) -> str:
-    """ "open", "approved", "denied" or "expired", for the waiting page of `pending_id`."""
+    """ "open", "approved", "denied", "mismatched" or "expired", for the waiting page of
+    `pending_id`."""
     approval = _of_pending(db, ref, pending_id)
     if approval is None:
         return "expired"
@@ -199,7 +200,8 @@ def open_prompts(
 
 def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, now: datetime) -> str:
     """Decide a request with the number picked (None: Deny), once; commits. Returns
-    "approved", "denied" (Deny or a wrong number) or "gone" (decided, expired, not ours)."""
+    "approved", "denied" (Deny), "mismatched" (a wrong number: nobody signed in either) or
+    "gone" (decided, expired, not ours)."""
     if signed_in.session.second_factor_at is None:
         return "gone"
     approval = db.exec(
@@ -211,7 +213,7 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
     if approval is None or pending is None or pending.ended_at is not None:
         return "gone"
     right = choice is not None and choice == _challenge(approval)["number"]
-    status = "approved" if right else "denied"
+    status = "approved" if right else "denied" if choice is None else "mismatched"
     decided = db.exec(
         update(SignInApproval)
         .where(

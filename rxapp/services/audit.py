@@ -194,4 +194,6 @@ def _label(row: AuditEvent) -> str:
     # 2FA off): only one used by a pending login signed anyone in.
     if row.event == Event.BACKUP_CODE_USED and not row.session_ref.startswith("pending"):
         return "Backup code used to confirm a change"
+    if row.event == Event.APPROVAL_DENIED and row.detail.startswith("wrong number"):
+        return "Sign-in not approved: a wrong number was picked on a signed-in device"
     return ACTIVITY_LABELS[Event(row.event)]

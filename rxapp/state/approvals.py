@@ -92,6 +92,11 @@ class ApprovalState(AuthState):
             return rx.toast("Sign-in approved.")
         if decision == "denied":
             return rx.toast("Sign-in denied. Nobody was signed in.")
+        if decision == "mismatched":
+            return rx.toast(
+                "That was not the number on the signing-in screen, so nobody was signed in. "
+                "If you are not signing in, someone may know your password."
+            )
         return rx.toast("That request was already answered or has expired.")
 
     @rx.event

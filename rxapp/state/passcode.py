@@ -32,6 +32,10 @@ from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
 _APPROVAL_ENDED = {
     "denied": "The sign-in was denied on your other device. Ask again, or use a code.",
+    "mismatched": (
+        "The number picked on your other device did not match this one, so the sign-in was "
+        "not approved. Ask again, or use a code."
+    ),
     "expired": "The request expired before anyone answered. Ask again, or use a code.",
 }
 

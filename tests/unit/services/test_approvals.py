@@ -61,8 +61,8 @@ def test_a_wrong_number_or_deny_ends_the_request_and_counts_a_failure(db, user):
     wrong = next(
         n for n in approvals.prompts_for(db, phone, now=T0)[0].choices if n != request.number
     )
-    assert approvals.decide(db, request.ref, phone, wrong, now=T0) == "denied"
-    assert approvals.outcome(db, request.ref, pending.id, now=T0) == "denied"
+    assert approvals.decide(db, request.ref, phone, wrong, now=T0) == "mismatched"
+    assert approvals.outcome(db, request.ref, pending.id, now=T0) == "mismatched"
     assert not approvals.consume(db, request.ref, pending.id, now=T0)
     db.refresh(user)
     assert user.second_factor_failures == 1
