@@ -249,9 +249,16 @@ class EnrollState(ProfileState):
         if not self.open:
             return None
 
+        shown = (secret_cache.get(self._ref) or {}).get("plain")
+
         def confirm(db: Session, signed_in: SignedIn) -> tuple[mfa.CodeCheck, AccountView]:
             result = totp_flows.confirm_enrollment(
-                db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
+                db,
+                signed_in.user.id,
+                code,
+                now=utcnow(),
+                keep_session_id=signed_in.session.id,
+                shown_secret=shown,
             )
             return result, read_account(db, signed_in)
 
@@ -261,7 +268,10 @@ class EnrollState(ProfileState):
             return self._to_login()
         result, view = confirmed
         if not result.ok:
-            self.error = self._drift_message(code) or result.message
+            elsewhere = result.message in totp_flows.CHANGED_ELSEWHERE
+            self.error = (
+                result.message if elsewhere else self._drift_message(code) or result.message
+            )
             return SHOW_ENROLL_ERROR
         self._apply(view)
         self._close()

@@ -454,3 +454,25 @@ def test_a_code_the_server_will_not_read_frees_the_button_and_says_why(
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
     page.get_by_test_id("enroll-check").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(5, timeout=5_000)
+
+
+def test_setting_up_in_a_second_tab_tells_the_first_its_key_was_replaced(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    first_key = enrolment_key(page).replace(" ", "")
+    second = page.context.new_page()
+    second.goto(page.url)
+    second.get_by_test_id("enable-2fa").click()
+    second_key = enrolment_key(second, not_=enrolment_key(page)).replace(" ", "")
+    assert second_key != first_key
+
+    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(first_key).now())
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("enroll-error")).to_contain_text("another tab or window")
+    expect(page.get_by_test_id("enroll-error")).not_to_contain_text("scanned")
+
+    second.get_by_test_id("enroll-code").fill(pyotp.TOTP(second_key).now())
+    second.get_by_test_id("enroll-check").click()
+    expect(second.get_by_test_id("backup-code")).to_have_count(5)

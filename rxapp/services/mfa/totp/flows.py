@@ -90,6 +90,17 @@ def cancel_enrollment(db: Session, user_id: int) -> None:
     db.commit()
 
 
+REPLACED_ELSEWHERE = (
+    "This key no longer works: two-factor setup was started again in another tab or window, "
+    "with a new key. Finish it there, or close this dialog and start again."
+)
+TURNED_ON_ELSEWHERE = (
+    "Two-factor authentication is already on: it was turned on in another tab or window. "
+    "Close this dialog."
+)
+CHANGED_ELSEWHERE = (REPLACED_ELSEWHERE, TURNED_ON_ELSEWHERE)
+
+
 def confirm_enrollment(
     db: Session,
     user_id: int,
@@ -97,8 +108,10 @@ def confirm_enrollment(
     *,
     now: datetime,
     keep_session_id: int | None = None,
+    shown_secret: str | None = None,
 ) -> CodeCheck:
-    """Turn TOTP on if `raw_code` matches the pending secret; commit.
+    """Turn TOTP on if `raw_code` matches the pending secret; commit. `shown_secret`: the
+    key the person was shown, which another setup (another tab) may have replaced since.
 
     The accepted step is stored, so the same code cannot then sign in. In the same
     transaction every other session of the account ends (those opened with the password
@@ -110,11 +123,15 @@ def confirm_enrollment(
             ok=False, message="Enter the 6-digit code that your authenticator app shows."
         )
     user = db.get(User, user_id)
+    if user is not None and user.totp_pending_secret is None and is_enabled(user):
+        return CodeCheck(ok=False, message=TURNED_ON_ELSEWHERE)
     if user is None or user.totp_pending_secret is None:
         return CodeCheck(
             ok=False, message="This setup has expired. Close the dialog and start again."
         )
     secret = secretbox.decrypt(user.totp_pending_secret)
+    if shown_secret is not None and secret is not None and shown_secret != secret:
+        return CodeCheck(ok=False, message=REPLACED_ELSEWHERE)
     step = totp.matching_step(secret, code, now=now) if secret else None
     if step is None:
         return CodeCheck(

@@ -179,6 +179,28 @@ def test_a_new_enrollment_replaces_the_unconfirmed_secret(db):
     assert totp_flows.confirm_enrollment(db, user.id, code_for(second.secret, T0), now=T0).ok
 
 
+def test_a_key_replaced_by_a_setup_in_another_tab_is_said_to_be_replaced(db):
+    """Two tabs open the enable dialog: the first one's key no longer works, and its Check
+    says why instead of blaming the scan; once the second has turned 2FA on, says that."""
+    user = new_user(db)
+    first = totp_flows.begin_enrollment(db, user, now=T0)
+    second = totp_flows.begin_enrollment(db, user, now=T0)
+
+    replaced = totp_flows.confirm_enrollment(
+        db, user.id, code_for(first.secret, T0), now=T0, shown_secret=first.secret
+    )
+    assert not replaced.ok and replaced.message == totp_flows.REPLACED_ELSEWHERE
+
+    assert totp_flows.confirm_enrollment(
+        db, user.id, code_for(second.secret, T0), now=T0, shown_secret=second.secret
+    ).ok
+    later = T0 + timedelta(seconds=30)
+    on = totp_flows.confirm_enrollment(
+        db, user.id, code_for(first.secret, later), now=later, shown_secret=first.secret
+    )
+    assert not on.ok and on.message == totp_flows.TURNED_ON_ELSEWHERE
+
+
 def test_confirm_with_the_right_code_enables_2fa_and_stores_the_step(db, db_url):
     user = new_user(db)
     enrollment = totp_flows.begin_enrollment(db, user, now=T0)
