@@ -8,6 +8,20 @@ from rxapp.components.early_submit import busy_until_answered
 from rxapp.components.layout import testid
 
 
+def described(
+    *, hint_id: str = "", error: rx.Var[str] | None = None, error_id: str = ""
+) -> dict[str, object]:
+    """A control's `aria-describedby` (its hint, and its error while one shows, see
+    `error_message`) and `aria-invalid` (while the error shows)."""
+    if error is None:
+        return {"aria-describedby": hint_id} if hint_id else {}
+    showing = error != ""
+    return {
+        "aria-invalid": rx.cond(showing, "true", "false"),
+        "aria-describedby": rx.cond(showing, f"{hint_id} {error_id}".strip(), hint_id),
+    }
+
+
 def labelled_input(
     label: str,
     *,
@@ -16,9 +30,12 @@ def labelled_input(
     input_type: str = "text",
     autocomplete: str = "off",
     hint: str = "",
+    error: rx.Var[str] | None = None,
+    error_id: str = "",
     **props: object,
 ) -> rx.Component:
-    """An input with a visible <label>, its `data-testid` on the <input> itself."""
+    """An input with a visible <label>, its `data-testid` on the <input> itself; `error`
+    (shown in `error_id`) marks it invalid and describes it while set."""
     control_id = test_id
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=control_id),
@@ -31,7 +48,9 @@ def labelled_input(
             width="100%",
             custom_attrs={
                 **testid(test_id),
-                **({"aria-describedby": f"{control_id}-hint"} if hint else {}),
+                **described(
+                    hint_id=f"{control_id}-hint" if hint else "", error=error, error_id=error_id
+                ),
             },
             **props,
         ),
@@ -83,6 +102,7 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
             custom_attrs={
                 **testid("reauth-input"),
                 "autocomplete": rx.cond(is_code, "one-time-code", "current-password"),
+                **described(error=error, error_id="reauth-error"),
             },
         ),
         error_message(error, test_id="reauth-error"),

@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.vars.base import Var
 
 from rxapp.components.early_submit import busy_until_answered
+from rxapp.components.fields import described
 from rxapp.components.layout import HEADING_ID, testid
 
 NB_HYPHEN = "\u2011"  # keeps "6-digit" on one line
@@ -34,17 +35,19 @@ def code_input(
     numeric_only: bool,
     hint: str = "",
     auto_focus: bool = True,
+    error: rx.Var[str] | None = None,
+    error_id: str = "",
 ) -> rx.Component:
-    """A labelled input for a 6-digit code (or a backup code when not `numeric_only`)."""
+    """A labelled input for a 6-digit code (or a backup code when not `numeric_only`);
+    `error` (shown in `error_id`) marks it invalid and describes it while set."""
     attrs = {
         **testid(test_id),
         "autocomplete": "one-time-code",
         "inputmode": "numeric" if numeric_only else "text",
         "autocapitalize": "characters",
         "spellcheck": "false",
+        **described(hint_id=f"{test_id}-hint" if hint else "", error=error, error_id=error_id),
     }
-    if hint:
-        attrs["aria-describedby"] = f"{test_id}-hint"
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=test_id),
         rx.input(

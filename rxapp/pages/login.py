@@ -32,6 +32,8 @@ def login_page() -> rx.Component:
                         required=True,
                         max_length=254,
                         auto_focus=True,
+                        error=LoginState.error,
+                        error_id="login-error",
                     ),
                     labelled_input(
                         "Password",
@@ -41,6 +43,8 @@ def login_page() -> rx.Component:
                         autocomplete="current-password",
                         required=True,
                         max_length=1024,
+                        error=LoginState.error,
+                        error_id="login-error",
                     ),
                     error_message(
                         LoginState.error, test_id="login-error", answers=LoginState.answers

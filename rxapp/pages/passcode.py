@@ -88,6 +88,8 @@ def _form() -> rx.Component:
                     name="code",
                     test_id="passcode-input",
                     numeric_only=False,
+                    error=PasscodeState.error,
+                    error_id="passcode-error",
                 ),
                 error_message(
                     PasscodeState.error, test_id="passcode-error", answers=PasscodeState.answers

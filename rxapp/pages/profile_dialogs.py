@@ -105,6 +105,8 @@ def enroll_dialog() -> rx.Component:
                                 test_id="enroll-code",
                                 numeric_only=True,
                                 auto_focus=False,
+                                error=EnrollState.error,
+                                error_id="enroll-error",
                             ),
                             error_message(EnrollState.error, test_id="enroll-error"),
                             dialog_actions(
@@ -211,7 +213,14 @@ def disable_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    code_input("Code", name="code", test_id="disable-code", numeric_only=False),
+                    code_input(
+                        "Code",
+                        name="code",
+                        test_id="disable-code",
+                        numeric_only=False,
+                        error=DisableState.error,
+                        error_id="disable-error",
+                    ),
                     error_message(DisableState.error, test_id="disable-error"),
                     dialog_actions(
                         "Keep 2FA on",

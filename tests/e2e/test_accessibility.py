@@ -3,6 +3,8 @@ and dark mode. axe-core comes from tests/a11y (installed by `make install-dev`).
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
 from playwright.sync_api import Page, expect
@@ -46,11 +48,16 @@ def test_passcode_page_and_its_errors(page: Page, scheme: str, rxapp_user: Accou
     twofa = with_2fa_at_passcode(page, rxapp_user)
     expect(page.get_by_test_id("passcode-account")).to_be_visible()
     assert_accessible(page, f"passcode ({scheme})")
+    field = page.get_by_test_id("passcode-input")
+    expect(field).to_have_attribute("aria-invalid", "false")
     page.get_by_text("Having trouble with your code?").click()
-    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    field.fill(wrong_code(twofa))
     page.get_by_test_id("passcode-submit").click()
     expect(page.get_by_test_id("passcode-error")).to_be_visible()
     assert_accessible(page, f"passcode error ({scheme})")
+    # The field says it was refused, and why, when focus lands on it again.
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile("not right"))
 
 
 def test_profile_and_every_dialog(page: Page, scheme: str, rxapp_user: Account) -> None:
