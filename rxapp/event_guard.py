@@ -15,8 +15,10 @@ import inspect
 import json
 import logging
 import re
+import time
 import types
 import typing
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from functools import cache, lru_cache
@@ -35,6 +37,9 @@ logger = logging.getLogger("rxapp.events")
 MAX_EVENT_CHARS = 64 * 1024
 # A person pasting bad text now and then never comes near this on one connection.
 MAX_REFUSALS_PER_CONNECTION = 20
+REMEMBERED_CONNECTIONS = 10_000
+MAX_VAR_PATH = 300  # the app's own browser-storage var paths are about 80 characters
+MAX_REFUSAL_LINES_PER_MINUTE = 200
 MAX_DEPTH = 6
 MAX_SAFE_INT = 2**53 - 1
 _SIMPLE_TYPES = (str, int, float, bool, dict, list)
@@ -57,8 +62,10 @@ def install(app: rx.App) -> None:
         return
     forward_event: Callable[[str, Any], Awaitable[None]] = namespace.on_event
     forward_connect: Callable[..., Awaitable[None]] = namespace.on_connect
-    forward_disconnect: Callable[[str], Any] = namespace.on_disconnect
-    refusals: dict[str, int] = {}  # per connection (sid)
+    # Refused events per connection (sid), the oldest connections forgotten first: kept after
+    # a disconnect, so that events already queued for a closed connection stay silent.
+    refusals: OrderedDict[str, int] = OrderedDict()
+    budget = _LogBudget(MAX_REFUSAL_LINES_PER_MINUTE)
 
     async def on_connect(sid: str, environ: dict, auth: Any = None) -> None:
         token = _CONNECTING.set(True)
@@ -72,32 +79,53 @@ def install(app: rx.App) -> None:
             check_event(data)
         except RefusedEventError as refusal:
             if _CONNECTING.get():
-                logger.warning("rxapp: refused an event from a browser: %s", refusal)
+                budget.warn("rxapp: refused an event from a browser: %s", refusal)
                 # The connection's first event: Reflex records the new connection on the
                 # tab's state while handling it, so a connection whose first event is
                 # refused must not stay open on a state that still names an older one.
                 raise ConnectionRefusedError("refused") from None
             count = refusals[sid] = refusals.get(sid, 0) + 1
+            refusals.move_to_end(sid)
+            while len(refusals) > REMEMBERED_CONNECTIONS:
+                refusals.popitem(last=False)
             if count > MAX_REFUSALS_PER_CONNECTION:
-                return  # its connection is closing: nothing more to say
-            logger.warning("rxapp: refused an event from a browser: %s", refusal)
+                return  # its connection is closing or closed: nothing more to say
+            budget.warn("rxapp: refused an event from a browser: %s", refusal)
             if count == MAX_REFUSALS_PER_CONNECTION:
                 # No page sends this many: a script does. Its connection ends, and with it
                 # the log lines and answers it could cost.
-                logger.warning("rxapp: closed a connection after %d refused events", count)
+                budget.warn("rxapp: closed a connection after %d refused events", count)
                 await namespace.disconnect(sid)
                 return
             await _answer_refused(namespace, sid)
             return
         await forward_event(sid, data)
 
-    def on_disconnect(sid: str) -> Any:
-        refusals.pop(sid, None)
-        return forward_disconnect(sid)
-
     namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
-    namespace.on_disconnect = on_disconnect  # type: ignore[method-assign]
+
+
+class _LogBudget:
+    """At most `per_minute` warning lines a minute for the whole process (a flood from many
+    connections), then one line saying how many were left out."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.window = 0
+        self.lines = 0
+        self.left_out = 0
+
+    def warn(self, message: str, *args: object) -> None:
+        window = int(time.monotonic() // 60)
+        if window != self.window:
+            if self.left_out:
+                logger.warning("rxapp: %d more refused events were not logged", self.left_out)
+            self.window, self.lines, self.left_out = window, 0, 0
+        if self.lines < self.per_minute:
+            self.lines += 1
+            logger.warning(message, *args)
+        else:
+            self.left_out += 1
 
 
 REFUSED_MESSAGE = (
@@ -169,11 +197,13 @@ def _check_client_storage(values: dict[str, Any], name: str) -> None:
     own keys do; Reflex answers any other state path with a traceback."""
     for key in values:
         state_name, _, var_name = key.rpartition(".")
-        if not _is_client_storage(state_name, var_name.removesuffix(FIELD_MARKER)):
+        if len(key) > MAX_VAR_PATH or not _is_client_storage(
+            state_name, var_name.removesuffix(FIELD_MARKER)
+        ):
             raise RefusedEventError(f"{_shown(name)}: no such browser-storage var")
 
 
-@lru_cache(maxsize=256)  # bounded: the names come from browsers
+@lru_cache(maxsize=64)  # bounded, as are the names it keeps (MAX_VAR_PATH)
 def _is_client_storage(state_name: str, var_name: str) -> bool:
     try:
         return bool(rx.State.get_class_substate(state_name)._is_client_storage(var_name))

@@ -191,8 +191,8 @@ def recent_activity(db: Session, user_id: int, *, limit: int = 10) -> list[Activ
 
 def _label(row: AuditEvent) -> str:
     # A backup code also confirms changes from a signed-in session (a fresh proof, turning
-    # 2FA off): only one used by a pending login signed anyone in.
-    if row.event == Event.BACKUP_CODE_USED and not row.session_ref.startswith("pending"):
+    # 2FA off); rows from before the session was recorded (empty) were sign-ins.
+    if row.event == Event.BACKUP_CODE_USED and row.session_ref.startswith("session "):
         return "Backup code used to confirm a change"
     if row.event == Event.APPROVAL_DENIED and row.detail.startswith("wrong number"):
         return "Sign-in not approved: a wrong number was picked on a signed-in device"

@@ -15,7 +15,9 @@ Where each policy applies:
 - SECOND_FACTOR, per account (kept in the user's row), shared by TOTP and backup codes:
   after the n-th failure the next try waits 2^(n-1) s, from the 10th on 15 minutes. Codes
   refused because they came too early are counted too (a burst costs what the same guesses
-  one by one would), and at 20 consecutive failures codes from the app stop working (CAP).
+  one by one would), except the retries of a sign-in whose own code was already refused
+  (see `mfa.flow.verify_login_code`); at 20 consecutive failures codes from the app stop
+  working (CAP).
 - PASSWORD, per account for devices the account does not know (and per account *and* known
   device: a browser that signed in before counts apart, so strangers never delay the owner):
   five failures free, then 2^(n-5) s up to 15 minutes; no hard lockout.

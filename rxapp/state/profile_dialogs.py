@@ -26,8 +26,8 @@ from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.mfa.totp.algorithm import grouped as totp_grouped
 from rxapp.services.sessions import SignedIn
 from rxapp.settings import get_settings
-from rxapp.state import open_tabs, secret_cache
 from rxapp.state import passkeys as browser
+from rxapp.state import secret_cache, task_leases
 from rxapp.state.auth import SignedOut
 from rxapp.state.offloop import run_db
 from rxapp.state.profile import AccountView, ProfileState, read_account
@@ -381,6 +381,7 @@ class BackupCodesState(ProfileState):
     # A running countdown renews this lease every tick; one lost with a crashed process
     # lapses, so the next reveal (or a reconnect) can start its own.
     _lease: float = 0.0
+    _countdown_owner: str = ""  # the countdown (task_leases) that holds the lease
 
     @rx.var(cache=False)
     def codes(self) -> list[str]:
@@ -526,8 +527,10 @@ class BackupCodesState(ProfileState):
         """Count the reveal down every second; the server decides when the time is up."""
         async with self:
             now = utcnow().timestamp()
-            if self._lease > now:
+            me = task_leases.claim(self._countdown_owner, self._lease, now=now)
+            if me is None:
                 return  # one countdown per tab at a time
+            self._countdown_owner = me
             self._lease = now + 3
         try:
             while True:
@@ -537,15 +540,22 @@ class BackupCodesState(ProfileState):
                     if not self._ref or left <= 0:
                         self._hide()
                         return
-                    if not open_tabs.open_here(self._tab()):
-                        return  # the tab has gone; a reconnect restores the countdown
+                    # A tab gone from this process: its reconnect (here or on another
+                    # instance) restores the reveal and starts a countdown of its own, which
+                    # takes over this lease.
+                    if not task_leases.keeps(self._countdown_owner, me, self._tab()):
+                        if self._countdown_owner == me:
+                            self._lease = 0.0  # under the lock a reconnect's restore takes
+                        return
                     self.countdown = left
                     self._lease = now + 3
                     wait = self._deadline - (left - 1) - now
                 await asyncio.sleep(max(0.05, wait))
         finally:
+            task_leases.stop(me)
             async with self:
-                self._lease = 0.0
+                if self._countdown_owner == me:
+                    self._lease = 0.0
                 if utcnow().timestamp() >= self._deadline:
                     self._hide()
 

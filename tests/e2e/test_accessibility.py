@@ -39,6 +39,11 @@ def test_sign_in_pages_and_their_errors(page: Page, scheme: str, rxapp_user: Acc
     sign_in(page, rxapp_user, password="wrong-password-123")
     expect(page.get_by_test_id("login-error")).to_be_visible()
     assert_accessible(page, f"login error ({scheme})")
+    for field in ("login-email", "login-password"):  # either may be what was wrong
+        expect(page.get_by_test_id(field)).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_test_id(field)).to_have_accessible_description(
+            re.compile("Incorrect email or password")
+        )
     page.goto("/no-such-page")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert_accessible(page, f"404 ({scheme})")

@@ -72,6 +72,10 @@ def test_an_event_the_page_sends_passes():
         ({"name": UPDATE_VARS, "payload": {"vars": {f"no.such.{MARKER}": 1}}}, "browser-storage"),
         ({"name": UPDATE_VARS, "payload": {"vars": {MARKER: 1}}}, "browser-storage"),
         (
+            {"name": UPDATE_VARS, "payload": {"vars": {f"{'a.' * 200}{MARKER}": 1}}},
+            "browser-storage",  # too long to be one of the app's: not even looked up
+        ),
+        (
             {"name": HYDRATE, "payload": {"vars": {f"{LoginState.get_full_name()}.error": ""}}},
             "browser-storage",  # a var of the app, but not one the browser keeps
         ),

@@ -144,10 +144,11 @@ def verify_login_code(
 ) -> CodeCheck:
     """The passcode step with a code (see `finish_second_step`).
 
-    Codes sent too early by a sign-in whose own wrong code set the wait are refused but not
-    counted: that is a person retrying before their wait is over, and counting each retry
-    doubled the wait every time until it locked them out for 15 minutes. Early codes from
-    any other sign-in (a burst over several connections, say) count as before.
+    Codes sent too early by a sign-in that already had a code checked and refused are
+    refused but not counted: that is a person retrying before their wait is over, and
+    counting each retry doubled the wait every time until it locked them out for 15 minutes.
+    Early codes from a sign-in that made no try yet (a burst from fresh sign-ins, say)
+    count as before. Neither kind is ever checked.
     """
     impatient = pending.failures > 0
     return finish_second_step(

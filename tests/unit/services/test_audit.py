@@ -109,15 +109,23 @@ def test_the_owner_reads_what_each_backup_code_and_given_up_sign_in_was(db):
     in, and a sign-in given up at its code step was never a sign-out."""
     with audit.origin(audit.Origin(session_ref="pending 4")):
         audit.record(db, audit.Event.BACKUP_CODE_USED, now=T0, user_id=7)
+    audit.record(db, audit.Event.BACKUP_CODE_USED, now=T0, user_id=7)  # before 0008: a sign-in
     with audit.origin(audit.Origin(session_ref="session 9")):
         audit.record(db, audit.Event.BACKUP_CODE_USED, now=T0, user_id=7)
         audit.record(db, audit.Event.SIGN_IN_ABANDONED, now=T0, user_id=7)
+        audit.record(
+            db, audit.Event.APPROVAL_DENIED, now=T0, user_id=7, detail="wrong number; requested"
+        )
+        audit.record(db, audit.Event.APPROVAL_DENIED, now=T0, user_id=7, detail="deny; requested")
     db.commit()
 
     shown = [line.what for line in audit.recent_activity(db, 7)]
 
     assert shown == [
+        "Sign-in denied from a signed-in device",
+        "Sign-in not approved: a wrong number was picked on a signed-in device",
         "Sign-in given up before its second step",
         "Backup code used to confirm a change",
+        "Signed in with a backup code",
         "Signed in with a backup code",
     ]
