@@ -177,19 +177,15 @@ def check_event(data: object) -> None:
             continue
         if expected is not None and not _matches(payload[parameter_name], expected):
             raise RefusedEventError(f"{_shown(name)}: argument {parameter_name} has the wrong type")
-    if _takes_client_storage(name):
+    if "vars" in parameters and _takes_client_storage(name):
         _check_client_storage(payload.get("vars") or {}, name)
 
 
 def _takes_client_storage(name: str) -> bool:
-    """Whether the handler is one of Reflex's own that set browser-storage vars by name
-    (`update_vars_internal`, `hydrate_and_load`: their `vars` argument)."""
+    """Whether a handler with a `vars` argument is one of Reflex's own that set
+    browser-storage vars by name (`update_vars_internal`, `hydrate_and_load`)."""
     handler = _registered(name)
-    return (
-        handler is not None
-        and handler.fn.__module__ == "reflex.state"
-        and ("vars" in _parameters_of(handler.fn))
-    )
+    return handler is not None and handler.fn.__module__ == "reflex.state"
 
 
 def _check_client_storage(values: dict[str, Any], name: str) -> None:

@@ -81,14 +81,21 @@ def enrolment_key(page: Page, *, not_: str | None = None) -> str:
     return key.inner_text()
 
 
-def enable_2fa(page: Page) -> TwoFactor:
-    """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
+def enable_2fa_until_the_codes(page: Page) -> tuple[str, str]:
+    """On the profile of a freshly signed-in user: enable 2FA, up to the first backup codes
+    on screen (still open); the key and the code that confirmed it."""
     page.get_by_test_id("enable-2fa").click()
     secret = enrolment_key(page).replace(" ", "")
     code = pyotp.TOTP(secret).now()
     page.get_by_test_id("enroll-code").fill(code)
     page.get_by_test_id("enroll-check").click()
     expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    return secret, code
+
+
+def enable_2fa(page: Page) -> TwoFactor:
+    """On the profile of a freshly signed-in user: enable 2FA, read the key and backup codes."""
+    secret, code = enable_2fa_until_the_codes(page)
     codes = page.get_by_test_id("backup-code").all_inner_texts()
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     PASSCODE_URL,
     PROFILE_URL,
     enable_2fa,
+    enable_2fa_until_the_codes,
     enrolment_key,
     generate_backup_codes,
     sign_in_to_profile,
@@ -78,11 +79,7 @@ def test_a_tab_closed_during_the_reveal_stops_its_countdown(
     """Its countdown does not run on: Reflex logs the tab's id for each update it cannot
     send, and a tab id must never land in the log."""
     sign_in_to_profile(page, rxapp_user)
-    page.get_by_test_id("enable-2fa").click()
-    secret = enrolment_key(page).replace(" ", "")
-    page.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
-    page.get_by_test_id("enroll-check").click()
-    expect(page.get_by_test_id("backup-code")).to_have_count(5)
+    enable_2fa_until_the_codes(page)
     tab = page.evaluate("window.sessionStorage.getItem('token')")
     since = rxapp_server.log_size()
     page.close()

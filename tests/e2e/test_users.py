@@ -8,7 +8,6 @@ import re
 import uuid
 from datetime import timedelta
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import delete, func, insert, update
@@ -23,7 +22,7 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     EventForger,
     TwoFactor,
-    enrolment_key,
+    enable_2fa_until_the_codes,
     field_emptied,
     sign_in_admin,
     sign_in_to_profile,
@@ -253,11 +252,7 @@ def test_the_table_follows_a_user_turning_2fa_on_without_a_reload(
     other = browser.new_context(base_url=rxapp_server.url).new_page()
     try:
         sign_in_to_profile(other, someone)
-        other.get_by_test_id("enable-2fa").click()
-        secret = enrolment_key(other).replace(" ", "")
-        other.get_by_test_id("enroll-code").fill(pyotp.TOTP(secret).now())
-        other.get_by_test_id("enroll-check").click()
-        expect(other.get_by_test_id("backup-code")).to_have_count(5)
+        enable_2fa_until_the_codes(other)
     finally:
         other.context.close()
     expect(status).to_have_text("Activated", timeout=8000)
