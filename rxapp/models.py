@@ -172,7 +172,8 @@ class SecretReveal(SQLModel, table=True):
 
 class KnownDevice(SQLModel, table=True):
     """A browser that completed a sign-in for an account (by the SHA-256 of its device
-    token): its password attempts are throttled apart from everyone else's."""
+    token): its password and second-factor attempts are throttled apart from everyone
+    else's, so strangers cannot lock the owner out."""
 
     __tablename__ = "known_device"
     __table_args__ = (sa.UniqueConstraint("user_id", "token_hash", name="uq_known_device"),)
@@ -182,6 +183,9 @@ class KnownDevice(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     last_used_at: datetime = Field(sa_column=_ts(nullable=False))
+    # This device's own second-factor throttle (the account's row counts every other one).
+    second_factor_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    second_factor_blocked_until: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class SpentLink(SQLModel, table=True):

@@ -133,6 +133,15 @@ def failed_codes_since(
     return FailedCodes(count=count, latest_at=latest.at, latest_ip=latest.ip)
 
 
+# Which code throttle a failure counted on: a browser that signed in to the account before
+# has its own; every other browser shares the account's (see `throttle`).
+KNOWN_BROWSER = "browser=known"
+NEW_BROWSER = "browser=new"
+_WHICH_BROWSERS = {
+    KNOWN_BROWSER: "on a browser signed in before",
+    NEW_BROWSER: "on browsers not signed in before",
+}
+
 # What the owner reads in "Recent security activity" for each event worth showing.
 ACTIVITY_LABELS = {
     Event.SIGN_IN_OK: "Signed in",
@@ -196,4 +205,10 @@ def _label(row: AuditEvent) -> str:
         return "Backup code used to confirm a change"
     if row.event == Event.APPROVAL_DENIED and row.detail.startswith("wrong number"):
         return "Sign-in not approved: a wrong number was picked on a signed-in device"
-    return ACTIVITY_LABELS[Event(row.event)]
+    label = ACTIVITY_LABELS[Event(row.event)]
+    # Lockouts say which browsers they hold back (rows from before devices were throttled
+    # apart have no detail).
+    browsers = _WHICH_BROWSERS.get(row.detail)
+    if row.event in (Event.SECOND_FACTOR_LOCKOUT, Event.SECOND_FACTOR_CAP) and browsers:
+        return f"{label} {browsers}"
+    return label

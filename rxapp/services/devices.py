@@ -2,7 +2,7 @@
 
 The browser keeps a random device token (256 bits); the server stores its SHA-256 per
 account. It grants nothing by itself: it only lets the owner's own browser be throttled
-apart from strangers' attempts (see `throttle`).
+apart from strangers' attempts, for passwords and for second-factor codes (see `throttle`).
 """
 
 from __future__ import annotations
@@ -39,15 +39,17 @@ def remember(db: Session, user_id: int, device_digest: str, *, now: datetime) ->
         db.commit()
 
 
+def known_id(db: Session, user_id: int, device_digest: str) -> int | None:
+    """The id of this device's row if it completed a sign-in for the account before."""
+    if not device_digest:
+        return None
+    return db.exec(
+        select(KnownDevice.id).where(
+            col(KnownDevice.user_id) == user_id, col(KnownDevice.token_hash) == device_digest
+        )
+    ).first()
+
+
 def is_known(db: Session, user_id: int, device_digest: str) -> bool:
     """Whether this device completed a sign-in for the account before."""
-    if not device_digest:
-        return False
-    return (
-        db.exec(
-            select(KnownDevice.id).where(
-                col(KnownDevice.user_id) == user_id, col(KnownDevice.token_hash) == device_digest
-            )
-        ).first()
-        is not None
-    )
+    return known_id(db, user_id, device_digest) is not None

@@ -32,11 +32,12 @@ def may_change_methods(signed_in: SignedIn, *, now: datetime) -> bool:
 def prove(
     db: Session, signed_in: SignedIn, value: object, *, now: datetime, device: str = ""
 ) -> str | None:
-    """Check the proof under the same throttles as signing in. None when it holds (the
-    session then counts as freshly proven for 5 minutes); else what to tell the user."""
+    """Check the proof under the same throttles as signing in (from `device`, a device
+    digest). None when it holds (the session then counts as freshly proven for 5 minutes);
+    else what to tell the user."""
     user = signed_in.user
     if asks_for_code(signed_in):
-        result = mfa.check_code(db, user.id, value, now=now)
+        result = mfa.check_code(db, user.id, value, now=now, device=device)
         problem = None if result.ok else result.message
         kind = "code"
     else:

@@ -12,12 +12,15 @@ and every app instance shares it:
 
 Where each policy applies:
 
-- SECOND_FACTOR, per account (kept in the user's row), shared by TOTP and backup codes:
-  after the n-th failure the next try waits 2^(n-1) s, from the 10th on 15 minutes. Codes
-  refused because they came too early are counted too (a burst costs what the same guesses
-  one by one would), except the retries of a sign-in whose own code was already refused
-  (see `mfa.flow.verify_login_code`); at 20 consecutive failures codes from the app stop
-  working (CAP).
+- SECOND_FACTOR, shared by TOTP, backup codes and passkeys, per account for browsers the
+  account does not know (kept in the user's row), and per known device (kept in that
+  device's row: a browser that signed in before counts apart, so a stranger who has the
+  password never locks the owner's own browser out): after the n-th failure the next try
+  waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because they came too early
+  are counted too (a burst costs what the same guesses one by one would), except the
+  retries of a sign-in whose own code was already refused (see
+  `mfa.flow.verify_login_code`); at 20 consecutive failures codes from the app stop working
+  on that key (CAP). A success clears the key it was made on.
 - PASSWORD, per account for devices the account does not know (and per account *and* known
   device: a browser that signed in before counts apart, so strangers never delay the owner):
   five failures free, then 2^(n-5) s up to 15 minutes; no hard lockout.
@@ -42,7 +45,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from rxapp.models import LoginThrottle, User, UTCDateTime
+from rxapp.models import KnownDevice, LoginThrottle, User, UTCDateTime
 from rxapp.settings import get_settings
 
 MAX_WAIT = timedelta(minutes=15)
@@ -129,6 +132,11 @@ class _Store:
 _ACCOUNTS = _Store(
     col(User.id), col(User.second_factor_failures), col(User.second_factor_blocked_until)
 )
+_DEVICES = _Store(
+    col(KnownDevice.id),
+    col(KnownDevice.second_factor_failures),
+    col(KnownDevice.second_factor_blocked_until),
+)
 _KEYS = _Store(
     col(LoginThrottle.key),
     col(LoginThrottle.failures),
@@ -210,39 +218,62 @@ def _clear(db: Session, store: _Store, key: object) -> None:
     )
 
 
-# --- second factor: per account, in the user's row -------------------------------------
+# --- second factor: per account (the user's row), or per known device (the device's row) ----
 
 
-def claim_attempt(db: Session, user_id: int, *, now: datetime) -> bool:
-    """Take the account's single code attempt, or False if it must wait (commits)."""
-    return _claim(db, _ACCOUNTS, user_id, now=now, policy=SECOND_FACTOR)
+def _code_key(user_id: int, device_id: int | None) -> tuple[_Store, int]:
+    """Where a code attempt is throttled: on the device's row when the account knows the
+    device (`device_id`, see `devices.known_id`), else on the account's row."""
+    return (_ACCOUNTS, user_id) if device_id is None else (_DEVICES, device_id)
 
 
-def record_failure(db: Session, user_id: int, *, now: datetime) -> Failure:
+def claim_attempt(
+    db: Session, user_id: int, *, now: datetime, device_id: int | None = None
+) -> bool:
+    """Take the key's single code attempt, or False if it must wait (commits)."""
+    return _claim(db, *_code_key(user_id, device_id), now=now, policy=SECOND_FACTOR)
+
+
+def record_failure(
+    db: Session, user_id: int, *, now: datetime, device_id: int | None = None
+) -> Failure:
     """Count one wrong code (the caller commits)."""
-    return _count(db, _ACCOUNTS, user_id, now=now, policy=SECOND_FACTOR)
+    return _count(db, *_code_key(user_id, device_id), now=now, policy=SECOND_FACTOR)
 
 
-def reset(db: Session, user_id: int) -> None:
-    """Clear the account's code throttle after a success or an admin reset (caller commits)."""
+def reset(db: Session, user_id: int, *, device_id: int | None = None) -> None:
+    """Clear one code throttle key after a success (the caller commits)."""
+    _clear(db, *_code_key(user_id, device_id))
+
+
+def reset_all(db: Session, user_id: int) -> None:
+    """Clear every code throttle key of the account, its own and its known devices', when
+    its second factors change or an admin resets them (the caller commits)."""
     _clear(db, _ACCOUNTS, user_id)
+    db.exec(
+        update(KnownDevice)
+        .where(col(KnownDevice.user_id) == user_id, col(KnownDevice.second_factor_failures) > 0)
+        .values(second_factor_failures=0, second_factor_blocked_until=None)
+    )
 
 
-def seconds_to_wait(db: Session, user_id: int, *, now: datetime) -> int:
-    """Whole seconds before this account may try a code again (0: now)."""
-    return _seconds(db, _ACCOUNTS, user_id, now=now)
+def seconds_to_wait(
+    db: Session, user_id: int, *, now: datetime, device_id: int | None = None
+) -> int:
+    """Whole seconds before this key may try a code again (0: now)."""
+    return _seconds(db, *_code_key(user_id, device_id), now=now)
 
 
-def is_locked(db: Session, user_id: int) -> bool:
-    """Whether the account has reached the code lockout (10 consecutive failures)."""
-    failures = _failures(db, _ACCOUNTS, user_id)
+def is_locked(db: Session, user_id: int, *, device_id: int | None = None) -> bool:
+    """Whether the key has reached the code lockout (10 consecutive failures)."""
+    failures = _failures(db, *_code_key(user_id, device_id))
     return failures is not None and failures >= LOCKOUT_AFTER
 
 
-def is_capped(db: Session, user_id: int) -> bool:
-    """Whether the account reached the cap: app codes are refused until a backup code or an
-    admin reset clears it."""
-    failures = _failures(db, _ACCOUNTS, user_id)
+def is_capped(db: Session, user_id: int, *, device_id: int | None = None) -> bool:
+    """Whether the key reached the cap: app codes are refused there until a backup code or
+    an admin reset clears it."""
+    failures = _failures(db, *_code_key(user_id, device_id))
     return failures is not None and failures >= CAP
 
 

@@ -251,8 +251,11 @@ class PasscodeState(AuthState):
         """Check the code; start the full session, or explain what went wrong."""
         self.answers += 1
         code = form.get("code")
+        device = self._proven_device()
         return await self._second_step(
-            lambda db, pending: mfa.verify_login_code(db, pending, code, now=utcnow()),
+            lambda db, pending: mfa.verify_login_code(
+                db, pending, code, now=utcnow(), device=device
+            ),
             heavy=totp.normalize_code(code) is None,  # only a backup code verifies argon2
         )
 
@@ -288,12 +291,13 @@ class PasscodeState(AuthState):
         rp = browser.relying_party(self.router.headers.origin)
         proof = self._proof()
         bound = passkey_challenges.binding("pending", proof.pending_digest if proof else "")
+        device = proof.device_digest if proof else ""
         if rp is None:
             self.error = browser.UNAVAILABLE
             return []
         return await self._second_step(
             lambda db, pending: passkey_flows.finish_second_step(
-                db, pending, rp, bound, result, now=utcnow()
+                db, pending, rp, bound, result, now=utcnow(), device=device
             ),
         )
 

@@ -102,10 +102,12 @@ class ReauthState(ProfileState):
         purpose = self.purpose
         if rp is None or not self.open:
             return None
+        device = self._proven_device()
 
         def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
+            binding = browser.session_binding(signed_in)
             problem = passkey_flows.prove(
-                db, signed_in, rp, browser.session_binding(signed_in), result, now=utcnow()
+                db, signed_in, rp, binding, result, now=utcnow(), device=device
             )
             return problem, read_account(db, signed_in)
 
@@ -336,12 +338,18 @@ class DisableState(ProfileState):
         """Turn 2FA off with a current TOTP or backup code."""
         self.answers += 1
         code = form.get("code")
+        device = self._proven_device()
 
         def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
             if not totp_flows.is_enabled(signed_in.user):
                 return "", read_account(db, signed_in)
             result = mfa.disable(
-                db, signed_in.user.id, code, now=utcnow(), keep_session_id=signed_in.session.id
+                db,
+                signed_in.user.id,
+                code,
+                now=utcnow(),
+                keep_session_id=signed_in.session.id,
+                device=device,
             )
             return ("" if result.ok else result.message), read_account(db, signed_in)
 

@@ -12,6 +12,8 @@ from sqlmodel import select
 from websockets.sync.client import connect
 
 from rxapp.models import AuditEvent, User
+from rxapp.services import throttle
+from rxapp.services.clock import utcnow
 from rxapp.state.users import UsersState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
@@ -21,6 +23,7 @@ from tests.e2e.conftest import (
     enable_2fa,
     sign_in,
     sign_in_to_profile,
+    sign_in_with_code,
     sign_out,
 )
 
@@ -179,6 +182,36 @@ def test_an_admin_without_2fa_is_refused_the_dashboard_and_every_handler(
     page.goto("/users")
     expect(page).to_have_url(USERS_URL)
     expect(page.get_by_test_id("users-table")).to_be_visible()
+
+
+def test_a_strangers_wrong_codes_never_lock_the_owners_own_browser(
+    browser: Browser, page: Page, base_url: str, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)  # the owner's browser is now a known device
+    twofa = enable_2fa(page)
+    sign_out(page)
+    # A stranger who has the password tried wrong codes until the cap: what the app keeps
+    # after 20 of them (the last ten 15 minutes apart) is put there at once.
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        user.second_factor_failures = throttle.CAP
+        user.second_factor_blocked_until = utcnow() + throttle.LOCKOUT
+        db.add(user)
+        db.commit()
+    code = twofa.code(steps_ahead=1)
+
+    stranger = browser.new_context(base_url=base_url).new_page()
+    try:
+        sign_in_with_code(stranger, rxapp_user, code)  # even the right code
+        error = stranger.get_by_test_id("passcode-error")
+        expect(error).to_contain_text("codes from the app no longer work here")
+        expect(error).to_contain_text("a browser you used before")
+    finally:
+        stranger.context.close()
+    # The owner signs in from their own browser at once, with an app code.
+    sign_in_with_code(page, rxapp_user, code)
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
 
 
 def test_audit_rows_carry_the_address_the_browser_and_the_session(

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from rxapp.models import Passkey, PendingLogin, User, UTCDateTime
-from rxapp.services import audit, sessions, throttle
+from rxapp.services import audit, devices, sessions, throttle
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.common import CodeCheck, has_second_factor, plural, secure_sessions
 from rxapp.services.mfa.passkeys import store as passkey_store
@@ -41,17 +41,35 @@ CAP_MESSAGE = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work. "
     "Use one of your backup codes, or ask an admin to reset two-factor authentication."
 )
+# The cap on the account's own key holds back browsers it has not signed in from.
+CAP_MESSAGE_NEW_BROWSER = (
+    "Too many wrong codes were tried on this account from browsers it has not signed in "
+    "from, so codes from the app no longer work here. Use one of your backup codes, sign in "
+    "from a browser you used before, or ask an admin to reset two-factor authentication."
+)
+
+
+def cap_message(device_id: int | None) -> str:
+    """What the owner is told past the cap, on a known device's key or the account's."""
+    return CAP_MESSAGE if device_id is not None else CAP_MESSAGE_NEW_BROWSER
 
 
 _wait_message = throttle.wait_message
 
 
 def check_code(
-    db: Session, user_id: int, raw_code: object, *, now: datetime, count_early: bool = True
+    db: Session,
+    user_id: int,
+    raw_code: object,
+    *,
+    now: datetime,
+    count_early: bool = True,
+    device: str = "",
 ) -> CodeCheck:
-    """Check a TOTP or backup code for a user with 2FA, under the account's throttle.
+    """Check a TOTP or backup code for a user with 2FA, under the code throttle: the
+    device's own when the account knows `device` (a device digest), else the account's.
 
-    A well-formed code first claims the account's attempt slot (see `throttle`); a code that
+    A well-formed code first claims the key's attempt slot (see `throttle`); a code that
     finds it taken is refused unchecked and counted as a failure (unless not `count_early`).
     Failures are committed at once; a success is not (the caller completes its action in
     the same transaction).
@@ -59,34 +77,36 @@ def check_code(
     user = db.get(User, user_id)
     if user is None or not has_second_factor(user):
         return CodeCheck(ok=False, message="Two-factor authentication is not active.")
+    device_id = devices.known_id(db, user_id, device)
     totp_code = totp.normalize_code(raw_code)
     backup_code = None if totp_code else backup_codes.normalize(raw_code)
     if totp_code is None and backup_code is None:
-        if wait := throttle.seconds_to_wait(db, user_id, now=now):
+        if wait := throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id):
             return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
         return CodeCheck(ok=False, message=FORMAT_MESSAGE)
     kind = "totp" if totp_code else "backup"
-    if totp_code is not None and throttle.is_capped(db, user_id):
-        return CodeCheck(ok=False, message=CAP_MESSAGE, capped=True)
+    if totp_code is not None and throttle.is_capped(db, user_id, device_id=device_id):
+        return CodeCheck(ok=False, message=cap_message(device_id), capped=True)
 
-    if early := claim_or_refuse(db, user_id, kind=kind, now=now, count=count_early):
+    early = claim_or_refuse(db, user_id, kind=kind, now=now, count=count_early, device_id=device_id)
+    if early:
         return early
 
     if totp_code is not None and accept(db, user, totp_code, now=now):
-        throttle.reset(db, user_id)
+        throttle.reset(db, user_id, device_id=device_id)
         return CodeCheck(ok=True)
     if backup_code is not None and backup_codes.use(db, user_id, backup_code, now=now):
-        throttle.reset(db, user_id)
+        throttle.reset(db, user_id, device_id=device_id)
         audit.record(db, audit.Event.BACKUP_CODE_USED, now=now, user_id=user_id)
         return CodeCheck(
             ok=True, used_backup_code=True, backup_codes_left=backup_codes.remaining(db, user_id)
         )
 
-    failure = count_failure(db, user_id, now=now, detail=f"kind={kind}")
-    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    failure = count_failure(db, user_id, now=now, detail=f"kind={kind}", device_id=device_id)
+    wait = throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
     if failure.failures >= throttle.CAP:
         return CodeCheck(
-            ok=False, message=CAP_MESSAGE, wait_seconds=wait, counted=True, capped=True
+            ok=False, message=cap_message(device_id), wait_seconds=wait, counted=True, capped=True
         )
     if says_the_wait(failure, wait):
         message = f"{WRONG_CODE} {_wait_message(wait)}"
@@ -98,18 +118,26 @@ def check_code(
 
 
 def claim_or_refuse(
-    db: Session, user_id: int, *, kind: str, now: datetime, count: bool = True
+    db: Session,
+    user_id: int,
+    *,
+    kind: str,
+    now: datetime,
+    count: bool = True,
+    device_id: int | None = None,
 ) -> CodeCheck | None:
-    """Claim the account's attempt slot (see `throttle`): None when claimed, else the
-    refusal of an attempt that came too early (unchecked; counted if `count`)."""
-    if throttle.claim_attempt(db, user_id, now=now):
+    """Claim the attempt slot of the account, or of its known device `device_id` (see
+    `throttle`): None when claimed, else the refusal of an attempt that came too early
+    (unchecked; counted if `count`)."""
+    if throttle.claim_attempt(db, user_id, now=now, device_id=device_id):
         return None
     # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
-    # one by one would; but a locked account's lockout is not stretched by early tries.
-    counted = count and not throttle.is_locked(db, user_id)
+    # one by one would; but a locked key's lockout is not stretched by early tries.
+    counted = count and not throttle.is_locked(db, user_id, device_id=device_id)
     if counted:
-        count_failure(db, user_id, now=now, detail=f"kind={kind} refused=too-early")
-    wait = throttle.seconds_to_wait(db, user_id, now=now)
+        detail = f"kind={kind} refused=too-early"
+        count_failure(db, user_id, now=now, detail=detail, device_id=device_id)
+    wait = throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
     return CodeCheck(
         ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted, unchecked=True
     )
@@ -121,28 +149,35 @@ def says_the_wait(failure: throttle.Failure, wait: int) -> bool:
     return failure.locked or wait >= NOTICEABLE_WAIT_SECONDS
 
 
-def count_failure(db: Session, user_id: int, *, now: datetime, detail: str) -> throttle.Failure:
-    """Count one failed attempt on the throttle and in the audit trail; commit."""
-    failure = throttle.record_failure(db, user_id, now=now)
+def count_failure(
+    db: Session, user_id: int, *, now: datetime, detail: str, device_id: int | None = None
+) -> throttle.Failure:
+    """Count one failed attempt on the throttle (the account's, or its known device's) and
+    in the audit trail; commit."""
+    failure = throttle.record_failure(db, user_id, now=now, device_id=device_id)
+    browser = audit.KNOWN_BROWSER if device_id is not None else audit.NEW_BROWSER
     audit.record(
         db,
         audit.Event.SECOND_FACTOR_FAILED,
         now=now,
         user_id=user_id,
-        detail=f"{detail} consecutive={failure.failures}",
+        detail=f"{detail} consecutive={failure.failures} {browser}",
     )
     if failure.failures == throttle.LOCKOUT_AFTER:
-        audit.record(db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id)
+        audit.record(
+            db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id, detail=browser
+        )
     if failure.failures == throttle.CAP:
-        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id)
+        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id, detail=browser)
     db.commit()
     return failure
 
 
 def verify_login_code(
-    db: Session, pending: PendingLogin, raw_code: object, *, now: datetime
+    db: Session, pending: PendingLogin, raw_code: object, *, now: datetime, device: str = ""
 ) -> CodeCheck:
-    """The passcode step with a code (see `finish_second_step`).
+    """The passcode step with a code (see `finish_second_step`), from `device` (a device
+    digest: a browser the account knows is throttled on its own, see `check_code`).
 
     Codes sent too early by a sign-in that already had a code checked and refused are
     refused but not counted: that is a person retrying before their wait is over, and
@@ -154,17 +189,26 @@ def verify_login_code(
     return finish_second_step(
         db,
         pending,
-        lambda: check_code(db, pending.user_id, raw_code, now=now, count_early=not impatient),
+        lambda: check_code(
+            db, pending.user_id, raw_code, now=now, count_early=not impatient, device=device
+        ),
         now=now,
+        device=device,
     )
 
 
 def finish_second_step(
-    db: Session, pending: PendingLogin, check: Callable[[], CodeCheck], *, now: datetime
+    db: Session,
+    pending: PendingLogin,
+    check: Callable[[], CodeCheck],
+    *,
+    now: datetime,
+    device: str = "",
 ) -> CodeCheck:
-    """The passcode step, whatever the factor: `check` decides (under the account's
-    throttle). On success the pending login is ended (once) and the caller starts the full
-    session; after five counted failures the pending login is voided."""
+    """The passcode step, whatever the factor: `check` decides (under the code throttle
+    of the account or of `device`, as it claimed). On success the pending login is ended
+    (once) and the caller starts the full session; after five counted failures the pending
+    login is voided."""
     finished = CodeCheck(ok=False, message=ALREADY_FINISHED, login_voided=True)
     live = db.exec(
         select(PendingLogin.id).where(
@@ -180,7 +224,8 @@ def finish_second_step(
         if not sessions.end_pending_login(db, pending.id, now=now):
             # Another request finished this sign-in meanwhile: keep the code unspent.
             db.rollback()
-            throttle.reset(db, pending.user_id)
+            device_id = devices.known_id(db, pending.user_id, device)
+            throttle.reset(db, pending.user_id, device_id=device_id)
             db.commit()
             return finished
         db.commit()
@@ -248,11 +293,12 @@ def disable(
     *,
     now: datetime,
     keep_session_id: int | None = None,
+    device: str = "",
 ) -> CodeCheck:
-    """Turn TOTP off after a current code: delete the secret, and end every other session
-    of the account, in one transaction; commit. Without passkeys left that turns 2FA off,
-    and every backup code is deleted too."""
-    result = check_code(db, user_id, raw_code, now=now)
+    """Turn TOTP off after a current code (checked as from `device`, see `check_code`):
+    delete the secret, and end every other session of the account, in one transaction;
+    commit. Without passkeys left that turns 2FA off, and every backup code is deleted too."""
+    result = check_code(db, user_id, raw_code, now=now, device=device)
     if not result.ok:
         return result
     remove_totp(db, user_id)
@@ -283,7 +329,7 @@ def off_without_a_method(db: Session, user_id: int) -> bool:
     )
     if not turned_off.rowcount:
         return False
-    throttle.reset(db, user_id)
+    throttle.reset_all(db, user_id)
     backup_codes.delete_all(db, user_id)
     return True
 
@@ -293,6 +339,6 @@ def remove(db: Session, user_id: int) -> None:
     code (the caller commits)."""
     remove_totp(db, user_id)
     db.exec(update(User).where(col(User.id) == user_id).values(twofa_active=False))
-    throttle.reset(db, user_id)
+    throttle.reset_all(db, user_id)
     backup_codes.delete_all(db, user_id)
     passkey_store.delete_all(db, user_id)

@@ -12,11 +12,12 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, User
-from rxapp.services import accounts, reauth, sessions
+from rxapp.services import accounts, devices, reauth, sessions, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.services.sessions import SignedIn
+from rxapp.services.tokens import new_token, token_hash
 
 pytestmark = pytest.mark.usefixtures("secret_key")
 
@@ -133,6 +134,24 @@ def test_with_2fa_a_wrong_code_counts_on_the_accounts_throttle(db, db_url, user)
     with Session(engine_for(db_url)) as other:
         assert other.get(User, user.id).second_factor_failures == 1
     assert proof_time(db_url, current.session.id) == SIGNED_IN_AT
+
+
+def test_with_2fa_a_strangers_lockout_never_holds_back_the_owners_own_browser(db, db_url, user):
+    secret = enable_2fa(db, user)
+    browser = token_hash(new_token())
+    devices.remember(db, user.id, browser, now=SIGNED_IN_AT)  # it signed in there
+    current = signed_in(db, user)
+    with Session(engine_for(db_url)) as other:  # strangers' wrong codes locked the account
+        locked = other.get(User, user.id)
+        locked.second_factor_failures = throttle.LOCKOUT_AFTER
+        locked.second_factor_blocked_until = T0 + throttle.LOCKOUT
+        other.add(locked)
+        other.commit()
+    code = pyotp.TOTP(secret).at(T0)
+
+    assert "Try again in 15 minutes" in (reauth.prove(db, current, code, now=T0) or "")
+    assert reauth.prove(db, current, code, now=T0, device=browser) is None
+    assert proof_time(db_url, current.session.id) == T0
 
 
 def test_with_2fa_a_backup_code_is_a_proof_and_is_spent(db, db_url, user):

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rxapp.models import Passkey, PendingLogin, User
-from rxapp.services import audit, sessions, throttle
+from rxapp.services import audit, devices, sessions, throttle
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.common import CodeCheck
 from rxapp.services.mfa.passkeys import ceremony, store
@@ -263,17 +263,20 @@ def finish_second_step(
     credential_json: object,
     *,
     now: datetime,
+    device: str = "",
 ) -> CodeCheck:
-    """The passcode step with a passkey, under the account's code throttle and the pending
-    login's failure limit; on success the pending login is ended (see mfa.flow)."""
+    """The passcode step with a passkey, under the code throttle (the account's, or that of
+    `device` when the account knows it) and the pending login's failure limit; on success
+    the pending login is ended (see mfa.flow)."""
     issued = spend(db, bound_to, Purpose.SECOND_STEP, now=now)
     return mfa.finish_second_step(
         db,
         pending,
         lambda: _check_own(
-            db, pending.user_id, rp, issued, credential_json, now=now, step="second"
+            db, pending.user_id, rp, issued, credential_json, now=now, step="second", device=device
         ),
         now=now,
+        device=device,
     )
 
 
@@ -286,22 +289,25 @@ def _check_own(
     *,
     now: datetime,
     step: str,
+    device: str = "",
 ) -> CodeCheck:
     """Check an answer that must come from one of the account's own passkeys, under the
-    account's code throttle (a refusal counts like a wrong code)."""
+    code throttle of the account or of its known `device` (a refusal counts like a wrong
+    code)."""
     if browser_error := ceremony.error_name(credential_json):
         _refused(db, user_id, now=now, detail=f"step={step} browser={browser_error}")
         return CodeCheck(ok=False, message=_browser_message(browser_error))
     if issued is None or issued.user_id != user_id:
         _refused(db, user_id, now=now, detail=f"step={step} refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
-    if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now):
+    device_id = devices.known_id(db, user_id, device)
+    if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now, device_id=device_id):
         return early
     verdict = _verify(
         db, rp, issued, credential_json, now=now, owner=user_id, require_user_verification=False
     )
     if verdict.outcome == "ok":
-        throttle.reset(db, user_id)
+        throttle.reset(db, user_id, device_id=device_id)
         audit.record(
             db,
             audit.Event.PASSKEY_USED,
@@ -314,9 +320,9 @@ def _check_own(
     if verdict.outcome == "counter-regressed" or verdict.passkey is not None:
         _audit_verdict(db, verdict, now=now, step=step, account=user_id)
     failure = mfa.count_failure(
-        db, user_id, now=now, detail=f"kind=passkey refused={verdict.outcome}"
+        db, user_id, now=now, detail=f"kind=passkey refused={verdict.outcome}", device_id=device_id
     )
-    wait = throttle.seconds_to_wait(db, user_id, now=now)
+    wait = throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
     message = NOT_THIS_ACCOUNT if verdict.outcome in ("other-account", "unknown") else NOT_ACCEPTED
     if mfa.says_the_wait(failure, wait):
         message = f"{message} {throttle.wait_message(wait)}"
@@ -341,13 +347,16 @@ def prove(
     credential_json: object,
     *,
     now: datetime,
+    device: str = "",
 ) -> str | None:
     """A fresh proof with a passkey, as `reauth.prove` with a code: None when it holds (the
     session then counts as freshly proven with a second factor); else what to tell the
     user. Commits."""
     user_id = signed_in.user.id
     issued = spend(db, bound_to, Purpose.REAUTH, now=now)
-    result = _check_own(db, user_id, rp, issued, credential_json, now=now, step="reauth")
+    result = _check_own(
+        db, user_id, rp, issued, credential_json, now=now, step="reauth", device=device
+    )
     event = audit.Event.REAUTH_OK if result.ok else audit.Event.REAUTH_FAILED
     audit.record(db, event, now=now, user_id=user_id, detail="passkey")
     db.commit()

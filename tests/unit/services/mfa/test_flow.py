@@ -19,13 +19,14 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, BackupCode, PendingLogin, User
-from rxapp.services import accounts, admin, secretbox, sessions, throttle
+from rxapp.services import accounts, admin, audit, devices, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.flow import PENDING_LOGIN_MAX_FAILURES as PENDING_TRIES
 from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.services.mfa.totp import flows as totp_flows
+from rxapp.services.tokens import new_token, token_hash
 
 pytestmark = pytest.mark.usefixtures("secret_key")
 
@@ -806,6 +807,132 @@ def test_below_the_cap_a_right_app_code_still_works(db, member):
         mfa.check_code(db, member.id, wrong_code(member.secret, now), now=now)
     now += SECOND * throttle.seconds_to_wait(db, member.id, now=now) + STEP
     assert mfa.check_code(db, member.id, code_for(member.secret, now), now=now).ok
+
+
+# --- no lockout by strangers: a browser that signed in before counts apart ----------------
+
+
+def a_browser() -> str:
+    """The device digest of a browser (its token's SHA-256)."""
+    return token_hash(new_token())
+
+
+@pytest.fixture
+def owners_browser(db, member) -> str:
+    """A browser that completed a sign-in for the member before."""
+    digest = a_browser()
+    devices.remember(db, member.id, digest, now=ENROLLED_AT)
+    return digest
+
+
+def _login_code(db: Session, member: Member, code: str, *, now: datetime, device: str):
+    """A fresh sign-in's second step with `code`, from `device`."""
+    pending = pending_of(db, sign_in(db, member.id, now=now), now=now)
+    return mfa.verify_login_code(db, pending, code, now=now, device=device)
+
+
+def _strangers_fail(db: Session, member: Member, times: int, *, now: datetime) -> datetime:
+    """Wrong codes from browsers the account does not know, each after its wait, each from a
+    fresh sign-in; returns the moment after the last one (its wait not waited)."""
+    for _ in range(times):
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+        wrong = wrong_code(member.secret, now)
+        assert _login_code(db, member, wrong, now=now, device=a_browser()).counted
+    return now
+
+
+def test_a_strangers_lockout_never_holds_back_the_owners_own_browser(
+    db, db_url, member, owners_browser
+):
+    now = _strangers_fail(db, member, throttle.LOCKOUT_AFTER, now=T0)
+    # Every browser the account does not know waits 15 minutes, even with the right code ...
+    refused = _login_code(db, member, code_for(member.secret, now), now=now, device=a_browser())
+    assert is_wait(refused) and "15 minutes" in refused.message
+    # ... while the owner's own browser signs in at once, with the same code.
+    signed_in = _login_code(
+        db, member, code_for(member.secret, now), now=now, device=owners_browser
+    )
+    assert signed_in.ok, signed_in.message
+    # The owner's success hands the strangers no fresh guesses.
+    assert failures_of(db_url, member.id) == throttle.LOCKOUT_AFTER
+    later = now + STEP
+    assert is_wait(_login_code(db, member, code_for(member.secret, later), now=later, device=""))
+
+
+def test_past_the_strangers_cap_the_owners_browser_still_takes_app_codes(
+    db, member, owners_browser
+):
+    now = _strangers_fail(db, member, throttle.CAP, now=T0) + throttle.LOCKOUT
+    stranger = _login_code(db, member, code_for(member.secret, now), now=now, device=a_browser())
+    assert stranger.capped and "a browser you used before" in stranger.message
+    owner = _login_code(db, member, code_for(member.secret, now), now=now, device=owners_browser)
+    assert owner.ok, owner.message
+
+
+def test_the_owners_wrong_codes_wait_on_their_own_browser_only(db, db_url, member, owners_browser):
+    device_id = devices.known_id(db, member.id, owners_browser)
+    now = T0
+    for _ in range(2):
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id)
+        wrong = wrong_code(member.secret, now)
+        assert _login_code(db, member, wrong, now=now, device=owners_browser).counted
+    # The owner's browser waits 2 seconds now; browsers the account does not know do not.
+    assert throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id) == 2
+    assert throttle.seconds_to_wait(db, member.id, now=now) == 0
+    assert failures_of(db_url, member.id) == 0
+    new_browser = _login_code(db, member, code_for(member.secret, now), now=now, device="")
+    assert new_browser.ok, new_browser.message
+    # The owner's right code after the wait clears the browser's own count.
+    later = now + 2 * SECOND + STEP
+    right = code_for(member.secret, later)
+    assert _login_code(db, member, right, now=later, device=owners_browser).ok
+    assert throttle.seconds_to_wait(db, member.id, now=later + SECOND, device_id=device_id) == 0
+    wrong = wrong_code(member.secret, later)
+    assert (
+        "Try again" not in _login_code(db, member, wrong, now=later, device=owners_browser).message
+    )
+
+
+def test_a_browser_known_to_another_account_counts_as_a_stranger(db, db_url, member):
+    bob = enroll(db, new_user(db, "bob@example.com"))
+    bobs_browser = a_browser()
+    devices.remember(db, bob.id, bobs_browser, now=ENROLLED_AT)
+
+    assert _login_code(
+        db, member, wrong_code(member.secret, T0), now=T0, device=bobs_browser
+    ).counted
+
+    assert failures_of(db_url, member.id) == 1
+
+
+def test_turning_2fa_off_or_an_admin_reset_clears_every_browsers_count(db, member, owners_browser):
+    now = T0
+    for _ in range(3):
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
+        _login_code(db, member, wrong_code(member.secret, now), now=now, device=owners_browser)
+    device_id = devices.known_id(db, member.id, owners_browser)
+    assert throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id) > 0
+
+    admin.reset_2fa(db, member.id, now=now, actor_id=None, via="test")
+
+    assert throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id) == 0
+    assert not throttle.is_locked(db, member.id, device_id=device_id)
+
+
+def test_lockouts_tell_the_owner_which_browsers_they_hold_back(db, member, owners_browser):
+    _strangers_fail(db, member, throttle.LOCKOUT_AFTER, now=T0)
+    later = T0 + timedelta(hours=1)
+    for _ in range(throttle.LOCKOUT_AFTER):
+        later += SECOND * throttle.seconds_to_wait(
+            db, member.id, now=later, device_id=devices.known_id(db, member.id, owners_browser)
+        )
+        wrong = wrong_code(member.secret, later)
+        assert _login_code(db, member, wrong, now=later, device=owners_browser).counted
+
+    shown = [a.what for a in audit.recent_activity(db, member.id, limit=50)]
+
+    assert "Code attempts paused for 15 minutes on browsers not signed in before" in shown
+    assert "Code attempts paused for 15 minutes on a browser signed in before" in shown
 
 
 @pytest.mark.parametrize(("offset", "says"), [(4, "2 minutes fast"), (-20, "10 minutes slow")])

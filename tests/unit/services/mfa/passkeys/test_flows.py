@@ -14,11 +14,12 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, AuthSession, Passkey, PendingLogin, User
-from rxapp.services import accounts, admin, sessions, throttle
+from rxapp.services import accounts, admin, devices, sessions, throttle
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.passkeys import ceremony, challenges, flows
 from rxapp.services.mfa.totp import flows as totp_flows
+from rxapp.services.tokens import new_token, token_hash
 from tests.unit.services.mfa.passkeys.soft_authenticator import SoftAuthenticator
 
 pytestmark = [pytest.mark.usefixtures("secret_key"), pytest.mark.both_databases]
@@ -48,12 +49,21 @@ def pending_for(db: Session, user: User, *, now: datetime = T0) -> PendingLogin:
 
 
 def second_step(
-    db: Session, pending: PendingLogin, answer, *, now: datetime = T0, later: datetime | None = None
+    db: Session,
+    pending: PendingLogin,
+    answer,
+    *,
+    now: datetime = T0,
+    later: datetime | None = None,
+    device: str = "",
 ) -> mfa.CodeCheck:
     """Begin the second step at `now`, answer with `answer(options)` at `later`."""
     bound = challenges.binding("pending", f"p{pending.id}")
     options = flows.begin_second_step(db, pending, RP, bound, now=now)
-    return flows.finish_second_step(db, pending, RP, bound, answer(options), now=later or now)
+    answered = answer(options)
+    return flows.finish_second_step(
+        db, pending, RP, bound, answered, now=later or now, device=device
+    )
 
 
 def sign_in(
@@ -238,6 +248,22 @@ def test_another_accounts_passkey_is_refused_in_the_second_step(db, alice, key):
     # The refusal is bob's sign-in's, not alice's activity.
     assert "passkey_refused" in events(db, bob.id)
     assert "passkey_refused" not in events(db, alice.id)
+
+
+def test_a_strangers_lockout_never_holds_back_the_owners_passkey_on_their_own_browser(
+    db, alice, key
+):
+    register(db, alice, key)
+    browser = token_hash(new_token())
+    devices.remember(db, alice.id, browser, now=T0)  # alice signed in there before
+    alice.second_factor_failures = throttle.LOCKOUT_AFTER  # strangers' wrong codes
+    alice.second_factor_blocked_until = T0 + throttle.LOCKOUT
+    db.add(alice)
+    db.commit()
+
+    stranger = second_step(db, pending_for(db, alice), key.assert_)
+    assert not stranger.ok and "Try again in 15 minutes" in stranger.message
+    assert second_step(db, pending_for(db, alice), key.assert_, device=browser).ok
 
 
 def test_an_expired_second_step_is_refused(db, alice, key):
