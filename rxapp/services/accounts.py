@@ -13,6 +13,8 @@ from rxapp.services import audit, devices, passwords, throttle
 from rxapp.services.emails import email_problem, normalize_email
 
 GENERIC_SIGN_IN_ERROR = "Incorrect email or password."
+# Said the same for every email, known or not: each has its key.
+BUSY_MESSAGE = "Another sign-in to this account is being checked. Try again in a moment."
 
 
 class AccountError(ValueError):
@@ -25,6 +27,9 @@ class PasswordStep:
 
     user: User | None
     message: str = ""
+    busy: bool = False
+    """Nothing was checked: another attempt on the same key is being checked right now
+    (two tabs or people signing in to one account at once). Try again in a moment."""
 
 
 def find_user(db: Session, email: str) -> User | None:
@@ -83,6 +88,8 @@ def check_password_step(
     wait = throttle.seconds_blocked(db, client, now=now) if client else 0
     if not wait:
         wait = throttle.claim_key(db, account_key, now=now)
+        if wait and throttle.held_by_a_check(db, account_key):
+            return PasswordStep(user=None, message=BUSY_MESSAGE, busy=True)
     if wait:
         by = "client" if client else "account"
         _record_attempt(

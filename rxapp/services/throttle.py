@@ -328,6 +328,14 @@ def claim_key(db: Session, key: str, *, now: datetime, policy: Policy = PASSWORD
     return max(1, seconds_blocked(db, key, now=now))
 
 
+def held_by_a_check(db: Session, key: str, *, policy: Policy = PASSWORD) -> bool:
+    """Whether a key that refused a claim waits only because another attempt on it is being
+    checked right now (its failures alone would not make it wait): that attempt's outcome,
+    not a penalty, decides what comes next."""
+    failures = _failures(db, _KEYS, key)
+    return failures is not None and delay_after(failures, policy) == timedelta(0)
+
+
 def seconds_blocked(db: Session, key: str, *, now: datetime) -> int:
     """Whole seconds before a password key may try again (0: now), without claiming it."""
     return _seconds(db, _KEYS, key, now=now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +26,19 @@ from rxapp.state.offloop import run_db
 from rxapp.state.passcode import PasscodeState, PendingView, pending_view
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
+# How long a sign-in waits for another one on the same account to be checked (a check
+# holds the account's key for at most 2 seconds), and how often it looks.
+BUSY_PATIENCE_SECONDS = 3.0
+BUSY_RETRY_SECONDS = 0.05
+
 
 @dataclass(frozen=True)
 class _Outcome:
     """What the password step decided (computed in a worker thread)."""
 
     message: str = ""
+    busy: bool = False
+    """Another attempt on the same account is being checked: try again in a moment."""
     user: User | None = None
     session_token: str = ""
     pending_token: str = ""
@@ -123,11 +132,20 @@ class LoginState(AuthState):
         device, where = self._device_digest, self._origin()
         proof = self._proof()
         earlier_pending = proof.pending_digest if proof else ""
-        outcome = await run_db(
-            lambda db: self._password_step(db, email, password, device, where.ip, earlier_pending),
-            heavy=True,
-            where=where,
-        )
+        # Another sign-in to the same account being checked holds its throttle key for a
+        # moment (two tabs, or two people, at once): wait for it rather than refuse.
+        give_up_at = time.monotonic() + BUSY_PATIENCE_SECONDS
+        while True:
+            outcome = await run_db(
+                lambda db: self._password_step(
+                    db, email, password, device, where.ip, earlier_pending
+                ),
+                heavy=True,
+                where=where,
+            )
+            if not outcome.busy or time.monotonic() >= give_up_at:
+                break
+            await asyncio.sleep(BUSY_RETRY_SECONDS)
         if outcome.user is None:
             self.error = outcome.message
             return [*device_events, rx.set_value("login-password", "")]
@@ -181,7 +199,7 @@ class LoginState(AuthState):
             db, email, password, now=now, device=device, client_ip=client_ip
         )
         if checked.user is None:
-            return _Outcome(message=checked.message)
+            return _Outcome(message=checked.message, busy=checked.busy)
         user = checked.user
         if mfa.has_second_factor(user):
             earlier = sessions.pending_login_by_digest(db, earlier_pending, now=now)

@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from rxapp.components.early_submit import RELEASE_BUSY_BUTTONS
 from rxapp.models import AuditEvent, AuthSession, User
-from rxapp.services import audit
+from rxapp.services import audit, throttle
+from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
@@ -330,3 +331,19 @@ def test_repeated_wrong_passwords_slow_down_that_email(page: Page, rxapp_user: A
         assert answer.startswith(MUST_WAIT), answer
         assert time.monotonic() < deadline
     expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+
+def test_signing_in_while_another_sign_in_to_the_account_is_checked_waits_for_it(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    """Two people (or tabs, or test workers) signing in to one account at the same moment:
+    the later one waits for the earlier one's check, instead of being told "too many failed
+    attempts" without any failure."""
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    with rxapp_server.db() as db:  # another sign-in has just claimed the account's key
+        assert throttle.claim_key(db, throttle.key_for(rxapp_user.email), now=utcnow()) == 0
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(PROFILE_URL, timeout=10_000)
+    assert _failed_sign_ins(rxapp_server, rxapp_user) == 0

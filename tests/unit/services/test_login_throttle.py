@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from rxapp.models import LoginThrottle
+from rxapp.models import AuditEvent, LoginThrottle
 from rxapp.services import accounts, passwords, throttle
 from rxapp.services.database import engine_for
 
@@ -118,7 +118,31 @@ def test_a_burst_of_attempts_checks_one_password(db, db_url, alice, monkeypatch)
 
     assert len(checking) == 1
     assert messages.count(accounts.GENERIC_SIGN_IN_ERROR) == 1
-    assert all("Try again" in m for m in messages if m != accounts.GENERIC_SIGN_IN_ERROR)
+    # The others were not checked, and are told so (not that they failed too often).
+    assert messages.count(accounts.BUSY_MESSAGE) == threads - 1
+
+
+@pytest.mark.parametrize("email", ["alice@example.com", "nobody@example.com"])
+def test_while_another_attempt_is_being_checked_one_is_told_to_retry_not_to_wait(db, alice, email):
+    # Another tab (or person) has claimed the account's key and is being checked.
+    assert throttle.claim_key(db, throttle.key_for(email), now=T0) == 0
+
+    step = accounts.check_password_step(db, email, "alice-password", now=T0)
+
+    assert step.user is None and step.busy
+    assert step.message == accounts.BUSY_MESSAGE  # the same for every email
+    events = db.exec(select(AuditEvent.event).where(AuditEvent.email == email)).all()
+    assert "sign_in_throttled" not in events
+
+
+def test_a_real_wait_is_never_passed_off_as_another_check(db, alice):
+    for _ in range(throttle.FREE_FAILURES):
+        fail(db, alice.email, T0)
+
+    step = accounts.check_password_step(db, alice.email, "alice-password", now=T0)
+
+    assert not step.busy
+    assert step.message == "Too many failed attempts. Try again in 1 second."
 
 
 def test_asking_the_password_again_shares_the_throttle(db, alice):
