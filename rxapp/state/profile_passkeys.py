@@ -248,7 +248,7 @@ class PasskeysState(ProfileState):
             self.remove_open = False
             return await self._start_remove(target)
         self._close_all()
-        return rx.toast("Passkey removed")
+        return rx.toast("Passkey removed. Your other devices were signed out.")
 
     @rx.event
     def close_remove(self, _open: object = False) -> None:

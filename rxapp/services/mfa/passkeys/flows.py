@@ -446,8 +446,9 @@ def rename(db: Session, user_id: int, passkey_id: int, raw_name: object, *, now:
 def remove(
     db: Session, user_id: int, passkey_id: int, *, now: datetime, keep_session_id: int | None
 ) -> bool:
-    """Remove one of the account's passkeys; the account's last method going turns 2FA off
-    (backup codes deleted, other sessions ended). Commits; False when it was not there."""
+    """Remove one of the account's passkeys and end every other session (one the passkey
+    opened, on a lost or stolen device, must not outlive it); the account's last method
+    going turns 2FA off (backup codes deleted). Commits; False when it was not there."""
     # The account's row first, as turning TOTP off locks it: the two never decide at once.
     db.exec(select(User.id).where(col(User.id) == user_id).with_for_update()).one()
     name = store.delete_one(db, user_id, passkey_id)
@@ -459,6 +460,6 @@ def remove(
         audit.record(
             db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id, detail="last passkey"
         )
-        sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return True

@@ -323,6 +323,22 @@ def test_a_first_passkey_ends_other_sessions(db, alice, key):
     assert db.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all()
 
 
+def test_removing_a_passkey_ends_every_other_session_even_with_2fa_still_on(db, alice, key):
+    register(db, alice, key)
+    register(db, alice, SoftAuthenticator(), name="Phone")
+    kept = sessions.start_session(db, alice, now=T0)
+    opened_by_the_lost_phone = sessions.start_session(db, alice, now=T0)
+    kept_id = sessions.current_session(db, kept, now=T0).session.id
+    phone_id = db.exec(select(Passkey.id).where(Passkey.name == "Phone")).one()
+
+    assert flows.remove(db, alice.id, phone_id, now=T0, keep_session_id=kept_id)
+
+    db.refresh(alice)
+    assert alice.twofa_active  # the laptop's passkey is left
+    assert sessions.current_session(db, kept, now=T0) is not None
+    assert sessions.current_session(db, opened_by_the_lost_phone, now=T0) is None
+
+
 # --- a fresh proof -----------------------------------------------------------------------------
 
 
