@@ -183,6 +183,10 @@ class KnownDevice(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     last_used_at: datetime = Field(sa_column=_ts(nullable=False))
+    # When this browser last completed a sign-in with a second factor since 2FA was last
+    # turned on (None: not yet). Only such a browser has a code throttle of its own: one
+    # known from password-only sign-ins (2FA off) shares the account's.
+    second_factor_at: datetime | None = Field(default=None, sa_column=_ts())
     # This device's own second-factor throttle (the account's row counts every other one).
     second_factor_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     second_factor_blocked_until: datetime | None = Field(default=None, sa_column=_ts())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from rxapp.models import User
-from rxapp.services import audit, sessions
+from rxapp.services import audit, devices, sessions
 from rxapp.services.mfa import flow as mfa
 
 OWN_ACCOUNT = (
@@ -25,8 +25,9 @@ def may_reset(actor_id: int | None, user_id: int) -> bool:
 def reset_2fa(
     db: Session, user_id: int, *, now: datetime, actor_id: int | None, via: str
 ) -> User | None:
-    """Turn a user's 2FA off (secret and backup codes deleted) and end their sessions and
-    pending logins, so they sign in again with the password alone and can enrol again.
+    """Turn a user's 2FA off (secret and backup codes deleted), end their sessions and
+    pending logins and forget their devices, so they sign in again with the password alone
+    and can enrol again.
     Commits; returns the user, or None if there is no such user. An actor's own account is
     refused (ValueError): see `may_reset`."""
     if not may_reset(actor_id, user_id):
@@ -36,6 +37,7 @@ def reset_2fa(
         return None
     mfa.remove(db, user_id)
     sessions.revoke_all_sessions(db, user_id, now=now)
+    devices.forget_others(db, user_id)
     audit.record(
         db,
         audit.Event.ADMIN_RESET_2FA,

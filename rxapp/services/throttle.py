@@ -12,10 +12,10 @@ and every app instance shares it:
 
 Where each policy applies:
 
-- SECOND_FACTOR, shared by TOTP, backup codes and passkeys, per account for browsers the
-  account does not know (kept in the user's row), and per known device (kept in that
-  device's row: a browser that signed in before counts apart, so a stranger who has the
-  password never locks the owner's own browser out): after the n-th failure the next try
+- SECOND_FACTOR, shared by TOTP, backup codes and passkeys, per account (kept in the user's
+  row), and per known device that signed in with a second factor since 2FA was last turned
+  on (kept in that device's row: it counts apart, so a stranger who has the password never
+  locks the owner's own browser out): after the n-th failure the next try
   waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because they came too early
   are counted too (a burst costs what the same guesses one by one would), except the
   retries of a sign-in whose own code was already refused (see
@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rxapp.models import KnownDevice, LoginThrottle, User, UTCDateTime
+from rxapp.services import devices
 from rxapp.settings import get_settings
 
 MAX_WAIT = timedelta(minutes=15)
@@ -222,8 +223,8 @@ def _clear(db: Session, store: _Store, key: object) -> None:
 
 
 def _code_key(user_id: int, device_id: int | None) -> tuple[_Store, int]:
-    """Where a code attempt is throttled: on the device's row when the account knows the
-    device (`device_id`, see `devices.known_id`), else on the account's row."""
+    """Where a code attempt is throttled: on the device's row when it has a code throttle
+    of its own (`device_id`, see `devices.code_throttle_id`), else on the account's row."""
     return (_ACCOUNTS, user_id) if device_id is None else (_DEVICES, device_id)
 
 
@@ -247,14 +248,11 @@ def reset(db: Session, user_id: int, *, device_id: int | None = None) -> None:
 
 
 def reset_all(db: Session, user_id: int) -> None:
-    """Clear every code throttle key of the account, its own and its known devices', when
-    its second factors change or an admin resets them (the caller commits)."""
+    """2FA turned on or off (or an admin reset it): clear the account's code throttle, and
+    no known device keeps one of its own until it signs in with a second factor again (the
+    caller commits)."""
     _clear(db, _ACCOUNTS, user_id)
-    db.exec(
-        update(KnownDevice)
-        .where(col(KnownDevice.user_id) == user_id, col(KnownDevice.second_factor_failures) > 0)
-        .values(second_factor_failures=0, second_factor_blocked_until=None)
-    )
+    devices.forget_second_factors(db, user_id)
 
 
 def seconds_to_wait(

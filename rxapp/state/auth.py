@@ -340,7 +340,7 @@ def begin_session(db: Session, user_id: int, device: str, *, second_factor: bool
     remember this browser as one of the account's devices; return the token."""
     now = utcnow()
     user = db.get(User, user_id)
-    devices.remember(db, user_id, device, now=now)
+    devices.remember(db, user_id, device, now=now, second_factor=second_factor)
     token = sessions.start_session(db, user, now=now, second_factor=second_factor)
     audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
     db.commit()

@@ -27,9 +27,11 @@ from rxapp.state.passcode import PasscodeState, PendingView, pending_view
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
 # How long a sign-in waits for another one on the same account to be checked (a check
-# holds the account's key for at most 2 seconds), and how often it looks.
+# holds the account's key for at most 2 seconds), and how often it looks: first after
+# 50 ms (a check takes about that), then less and less often.
 BUSY_PATIENCE_SECONDS = 3.0
 BUSY_RETRY_SECONDS = 0.05
+BUSY_RETRY_MAX_SECONDS = 0.4
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class LoginState(AuthState):
         # Another sign-in to the same account being checked holds its throttle key for a
         # moment (two tabs, or two people, at once): wait for it rather than refuse.
         give_up_at = time.monotonic() + BUSY_PATIENCE_SECONDS
+        pause = BUSY_RETRY_SECONDS
         while True:
             outcome = await run_db(
                 lambda db: self._password_step(
@@ -145,7 +148,8 @@ class LoginState(AuthState):
             )
             if not outcome.busy or time.monotonic() >= give_up_at:
                 break
-            await asyncio.sleep(BUSY_RETRY_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, BUSY_RETRY_MAX_SECONDS)
         if outcome.user is None:
             self.error = outcome.message
             return [*device_events, rx.set_value("login-password", "")]

@@ -229,12 +229,18 @@ class PasskeysState(ProfileState):
     async def confirm_remove(self) -> Any:
         """Remove it (the proof must still be fresh)."""
         target = self._target
+        device = self._proven_device()
 
         def remove(db: Session, signed_in: SignedIn) -> tuple[bool, AccountView]:
             if not reauth.may_change_methods(signed_in, now=utcnow()):
                 return False, read_account(db, signed_in)
             removed = flows.remove(
-                db, signed_in.user.id, target, now=utcnow(), keep_session_id=signed_in.session.id
+                db,
+                signed_in.user.id,
+                target,
+                now=utcnow(),
+                keep_session_id=signed_in.session.id,
+                keep_device=device,
             )
             return removed, read_account(db, signed_in)
 

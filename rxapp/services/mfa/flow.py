@@ -1,9 +1,9 @@
-"""The flow every method shares: checking a code under the account's one throttle, the
-passcode step (whatever the factor), turning TOTP or all of 2FA off.
+"""The flow every method shares: checking a code under the code throttle, the passcode
+step (whatever the factor), turning TOTP or all of 2FA off.
 
 Everything that must happen once (a TOTP step, a backup code, ending a pending login) is one
-conditional UPDATE whose row count decides. Failures of every kind of factor share the
-account's throttle (`rxapp.services.throttle`).
+conditional UPDATE whose row count decides. Failures of every kind of factor share one code
+throttle: the account's, or that of the owner's own browser (`rxapp.services.throttle`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def check_code(
     user = db.get(User, user_id)
     if user is None or not has_second_factor(user):
         return CodeCheck(ok=False, message="Two-factor authentication is not active.")
-    device_id = devices.known_id(db, user_id, device)
+    device_id = devices.code_throttle_id(db, user_id, device)
     totp_code = totp.normalize_code(raw_code)
     backup_code = None if totp_code else backup_codes.normalize(raw_code)
     if totp_code is None and backup_code is None:
@@ -224,7 +224,7 @@ def finish_second_step(
         if not sessions.end_pending_login(db, pending.id, now=now):
             # Another request finished this sign-in meanwhile: keep the code unspent.
             db.rollback()
-            device_id = devices.known_id(db, pending.user_id, device)
+            device_id = devices.code_throttle_id(db, pending.user_id, device)
             throttle.reset(db, pending.user_id, device_id=device_id)
             db.commit()
             return finished
@@ -296,8 +296,9 @@ def disable(
     device: str = "",
 ) -> CodeCheck:
     """Turn TOTP off after a current code (checked as from `device`, see `check_code`):
-    delete the secret, and end every other session of the account, in one transaction;
-    commit. Without passkeys left that turns 2FA off, and every backup code is deleted too."""
+    delete the secret, end every other session of the account and forget every other device,
+    in one transaction; commit. Without passkeys left that turns 2FA off, and every backup
+    code is deleted too."""
     result = check_code(db, user_id, raw_code, now=now, device=device)
     if not result.ok:
         return result
@@ -307,6 +308,7 @@ def disable(
     else:
         audit.record(db, audit.Event.TOTP_REMOVED, now=now, user_id=user_id)
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    devices.forget_others(db, user_id, keep=device)
     db.commit()
     return result
 

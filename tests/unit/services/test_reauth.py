@@ -139,7 +139,7 @@ def test_with_2fa_a_wrong_code_counts_on_the_accounts_throttle(db, db_url, user)
 def test_with_2fa_a_strangers_lockout_never_holds_back_the_owners_own_browser(db, db_url, user):
     secret = enable_2fa(db, user)
     browser = token_hash(new_token())
-    devices.remember(db, user.id, browser, now=SIGNED_IN_AT)  # it signed in there
+    devices.remember(db, user.id, browser, now=SIGNED_IN_AT, second_factor=True)
     current = signed_in(db, user)
     with Session(engine_for(db_url)) as other:  # strangers' wrong codes locked the account
         locked = other.get(User, user.id)

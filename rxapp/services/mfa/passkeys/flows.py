@@ -1,8 +1,8 @@
 """Passkey flows: register one, finish the second step with one, sign in with one alone,
 rename and remove. Every registration, use, removal and refusal is audited.
 
-Throttling: the second step shares the account's code throttle (the password is already
-proven there, as for codes). Sign-in without a password has no account yet, so its failures
+Throttling: the second step shares the code throttle with codes (the account's, or the
+browser's own; the password is already proven there). Sign-in without a password has no account yet, so its failures
 count per client address, like wrong passwords from unknown browsers: a stranger can never
 lock an owner out with forged answers.
 """
@@ -134,6 +134,7 @@ def finish_registration(
         audit.record(
             db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id, detail="method=passkey"
         )
+        throttle.reset_all(db, user_id)
         mfa.secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()
     return Registered(ok=True, turned_on=turned_on)
@@ -300,7 +301,7 @@ def _check_own(
     if issued is None or issued.user_id != user_id:
         _refused(db, user_id, now=now, detail=f"step={step} refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
-    device_id = devices.known_id(db, user_id, device)
+    device_id = devices.code_throttle_id(db, user_id, device)
     if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now, device_id=device_id):
         return early
     verdict = _verify(
@@ -444,11 +445,18 @@ def rename(db: Session, user_id: int, passkey_id: int, raw_name: object, *, now:
 
 
 def remove(
-    db: Session, user_id: int, passkey_id: int, *, now: datetime, keep_session_id: int | None
+    db: Session,
+    user_id: int,
+    passkey_id: int,
+    *,
+    now: datetime,
+    keep_session_id: int | None,
+    keep_device: str = "",
 ) -> bool:
-    """Remove one of the account's passkeys and end every other session (one the passkey
-    opened, on a lost or stolen device, must not outlive it); the account's last method
-    going turns 2FA off (backup codes deleted). Commits; False when it was not there."""
+    """Remove one of the account's passkeys, end every other session and forget every other
+    device (a browser the passkey opened, lost or stolen, must not stay signed in or known);
+    the account's last method going turns 2FA off (backup codes deleted). Commits; False
+    when it was not there."""
     # The account's row first, as turning TOTP off locks it: the two never decide at once.
     db.exec(select(User.id).where(col(User.id) == user_id).with_for_update()).one()
     name = store.delete_one(db, user_id, passkey_id)
@@ -461,5 +469,6 @@ def remove(
             db, audit.Event.TWOFA_DISABLED, now=now, user_id=user_id, detail="last passkey"
         )
     sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    devices.forget_others(db, user_id, keep=keep_device)
     db.commit()
     return True

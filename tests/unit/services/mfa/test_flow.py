@@ -819,9 +819,9 @@ def a_browser() -> str:
 
 @pytest.fixture
 def owners_browser(db, member) -> str:
-    """A browser that completed a sign-in for the member before."""
+    """A browser that completed a sign-in with a second factor for the member before."""
     digest = a_browser()
-    devices.remember(db, member.id, digest, now=ENROLLED_AT)
+    devices.remember(db, member.id, digest, now=ENROLLED_AT, second_factor=True)
     return digest
 
 
@@ -870,7 +870,7 @@ def test_past_the_strangers_cap_the_owners_browser_still_takes_app_codes(
 
 
 def test_the_owners_wrong_codes_wait_on_their_own_browser_only(db, db_url, member, owners_browser):
-    device_id = devices.known_id(db, member.id, owners_browser)
+    device_id = devices.code_throttle_id(db, member.id, owners_browser)
     now = T0
     for _ in range(2):
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id)
@@ -896,7 +896,7 @@ def test_the_owners_wrong_codes_wait_on_their_own_browser_only(db, db_url, membe
 def test_a_browser_known_to_another_account_counts_as_a_stranger(db, db_url, member):
     bob = enroll(db, new_user(db, "bob@example.com"))
     bobs_browser = a_browser()
-    devices.remember(db, bob.id, bobs_browser, now=ENROLLED_AT)
+    devices.remember(db, bob.id, bobs_browser, now=ENROLLED_AT, second_factor=True)
 
     assert _login_code(
         db, member, wrong_code(member.secret, T0), now=T0, device=bobs_browser
@@ -905,18 +905,71 @@ def test_a_browser_known_to_another_account_counts_as_a_stranger(db, db_url, mem
     assert failures_of(db_url, member.id) == 1
 
 
-def test_turning_2fa_off_or_an_admin_reset_clears_every_browsers_count(db, member, owners_browser):
+def _fail_on(db: Session, member: Member, device: str, times: int) -> datetime:
+    """Wrong codes from `device`, each after its own key's wait; the moment after."""
     now = T0
-    for _ in range(3):
+    for _ in range(times):
+        device_id = devices.code_throttle_id(db, member.id, device)
+        now += SECOND * throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id)
+        assert _login_code(
+            db, member, wrong_code(member.secret, now), now=now, device=device
+        ).counted
+    return now
+
+
+def test_browsers_known_only_from_sign_ins_without_2fa_share_the_accounts_count(db, db_url):
+    """Whoever had the password while 2FA was off could have signed in from any number of
+    browsers: none of them gets a guessing cap of its own once 2FA is on."""
+    user = new_user(db)
+    browsers = [a_browser() for _ in range(3)]
+    for browser in browsers:
+        devices.remember(db, user.id, browser, now=ENROLLED_AT)  # the password alone
+    member = enroll(db, user, now=ENROLLED_AT + SECOND)
+
+    now = T0
+    for browser in browsers * 2:
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
-        _login_code(db, member, wrong_code(member.secret, now), now=now, device=owners_browser)
-    device_id = devices.known_id(db, member.id, owners_browser)
-    assert throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id) > 0
+        assert _login_code(
+            db, member, wrong_code(member.secret, now), now=now, device=browser
+        ).counted
 
-    admin.reset_2fa(db, member.id, now=now, actor_id=None, via="test")
+    assert failures_of(db_url, member.id) == 6
+    assert all(devices.code_throttle_id(db, member.id, b) is None for b in browsers)
 
-    assert throttle.seconds_to_wait(db, member.id, now=now, device_id=device_id) == 0
-    assert not throttle.is_locked(db, member.id, device_id=device_id)
+
+def test_turning_2fa_off_and_on_again_takes_every_browsers_own_count_away(
+    db, db_url, member, owners_browser
+):
+    now = _fail_on(db, member, owners_browser, 3)
+    assert mfa.disable(db, member.id, code_for(member.secret, now + STEP), now=now + STEP).ok
+    again = enroll(db, db.get(User, member.id), now=now + 2 * STEP)
+
+    # The browser signed in with a second factor under the old 2FA: not under this one.
+    assert devices.code_throttle_id(db, again.id, owners_browser) is None
+    later = now + 3 * STEP
+    wrong = wrong_code(again.secret, later)
+    assert _login_code(db, again, wrong, now=later, device=owners_browser).counted
+    assert failures_of(db_url, again.id) == 1
+
+
+def test_an_admin_reset_forgets_every_browser(db, db_url, member, owners_browser):
+    _fail_on(db, member, owners_browser, 3)
+
+    admin.reset_2fa(db, member.id, now=T0, actor_id=None, via="test")
+
+    assert not devices.is_known(db, member.id, owners_browser)
+    assert failures_of(db_url, member.id) == 0
+
+
+def test_turning_the_app_off_forgets_every_browser_but_this_one(db, member, owners_browser):
+    lost_phone = a_browser()
+    devices.remember(db, member.id, lost_phone, now=ENROLLED_AT, second_factor=True)
+
+    code = code_for(member.secret, T0)
+    assert mfa.disable(db, member.id, code, now=T0, device=owners_browser).ok
+
+    assert devices.is_known(db, member.id, owners_browser)
+    assert not devices.is_known(db, member.id, lost_phone)
 
 
 def test_lockouts_tell_the_owner_which_browsers_they_hold_back(db, member, owners_browser):
@@ -924,7 +977,10 @@ def test_lockouts_tell_the_owner_which_browsers_they_hold_back(db, member, owner
     later = T0 + timedelta(hours=1)
     for _ in range(throttle.LOCKOUT_AFTER):
         later += SECOND * throttle.seconds_to_wait(
-            db, member.id, now=later, device_id=devices.known_id(db, member.id, owners_browser)
+            db,
+            member.id,
+            now=later,
+            device_id=devices.code_throttle_id(db, member.id, owners_browser),
         )
         wrong = wrong_code(member.secret, later)
         assert _login_code(db, member, wrong, now=later, device=owners_browser).counted

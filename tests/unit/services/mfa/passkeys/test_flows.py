@@ -255,7 +255,7 @@ def test_a_strangers_lockout_never_holds_back_the_owners_passkey_on_their_own_br
 ):
     register(db, alice, key)
     browser = token_hash(new_token())
-    devices.remember(db, alice.id, browser, now=T0)  # alice signed in there before
+    devices.remember(db, alice.id, browser, now=T0, second_factor=True)  # alice's, with 2FA
     alice.second_factor_failures = throttle.LOCKOUT_AFTER  # strangers' wrong codes
     alice.second_factor_blocked_until = T0 + throttle.LOCKOUT
     db.add(alice)
@@ -323,7 +323,9 @@ def test_a_first_passkey_ends_other_sessions(db, alice, key):
     assert db.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all()
 
 
-def test_removing_a_passkey_ends_every_other_session_even_with_2fa_still_on(db, alice, key):
+def test_removing_a_passkey_ends_every_other_session_and_forgets_every_other_browser(
+    db, alice, key
+):
     register(db, alice, key)
     register(db, alice, SoftAuthenticator(), name="Phone")
     kept = sessions.start_session(db, alice, now=T0)
@@ -331,12 +333,21 @@ def test_removing_a_passkey_ends_every_other_session_even_with_2fa_still_on(db, 
     kept_id = sessions.current_session(db, kept, now=T0).session.id
     phone_id = db.exec(select(Passkey.id).where(Passkey.name == "Phone")).one()
 
-    assert flows.remove(db, alice.id, phone_id, now=T0, keep_session_id=kept_id)
+    this_browser, lost_phone = token_hash(new_token()), token_hash(new_token())
+    for browser in (this_browser, lost_phone):
+        devices.remember(db, alice.id, browser, now=T0, second_factor=True)
+
+    assert flows.remove(
+        db, alice.id, phone_id, now=T0, keep_session_id=kept_id, keep_device=this_browser
+    )
 
     db.refresh(alice)
     assert alice.twofa_active  # the laptop's passkey is left
     assert sessions.current_session(db, kept, now=T0) is not None
     assert sessions.current_session(db, opened_by_the_lost_phone, now=T0) is None
+    # The lost phone's browser is a stranger now: no throttles of its own.
+    assert devices.is_known(db, alice.id, this_browser)
+    assert not devices.is_known(db, alice.id, lost_phone)
 
 
 # --- a fresh proof -----------------------------------------------------------------------------
