@@ -43,9 +43,9 @@ CAP_MESSAGE = (
 )
 # The cap on the account's own key holds back browsers it has not signed in from.
 CAP_MESSAGE_NEW_BROWSER = (
-    "Too many wrong codes were tried on this account from browsers it has not signed in "
-    "from, so codes from the app no longer work here. Use one of your backup codes, sign in "
-    "from a browser you used before, or ask an admin to reset two-factor authentication."
+    "Too many wrong codes were tried on this account, so codes from the app no longer work "
+    "in this browser. Use one of your backup codes, sign in from a browser where you have "
+    "entered a code before, or ask an admin to reset two-factor authentication."
 )
 
 

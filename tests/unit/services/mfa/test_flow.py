@@ -864,7 +864,7 @@ def test_past_the_strangers_cap_the_owners_browser_still_takes_app_codes(
 ):
     now = _strangers_fail(db, member, throttle.CAP, now=T0) + throttle.LOCKOUT
     stranger = _login_code(db, member, code_for(member.secret, now), now=now, device=a_browser())
-    assert stranger.capped and "a browser you used before" in stranger.message
+    assert stranger.capped and "a browser where you have entered a code before" in stranger.message
     owner = _login_code(db, member, code_for(member.secret, now), now=now, device=owners_browser)
     assert owner.ok, owner.message
 
