@@ -299,7 +299,7 @@ def disable(
     delete the secret, end every other session of the account and forget every other device,
     in one transaction; commit. Without passkeys left that turns 2FA off, and every backup
     code is deleted too."""
-    result = check_code(db, user_id, raw_code, now=now, device=device)
+    result = check_code(db, user_id, raw_code, now=now, device=device, count_early=False)
     if not result.ok:
         return result
     remove_totp(db, user_id)

@@ -154,6 +154,23 @@ def test_with_2fa_a_strangers_lockout_never_holds_back_the_owners_own_browser(db
     assert proof_time(db_url, current.session.id) == T0
 
 
+def test_with_2fa_retrying_before_the_wait_is_over_never_lengthens_it(db, db_url, user):
+    secret = enable_2fa(db, user)
+    current = signed_in(db, user)
+    near = {pyotp.TOTP(secret).at(T0 + timedelta(seconds=30 * s)) for s in range(-2, 3)}
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in near)
+    assert reauth.prove(db, current, wrong, now=T0) is not None  # 1 s to wait now
+
+    for _ in range(5):  # impatient clicks, the right code among them
+        told = reauth.prove(db, current, pyotp.TOTP(secret).at(T0), now=T0)
+        assert told is not None and "Try again in 1 second" in told
+
+    with Session(engine_for(db_url)) as other:
+        assert other.get(User, user.id).second_factor_failures == 1
+    later = T0 + timedelta(seconds=1)
+    assert reauth.prove(db, current, pyotp.TOTP(secret).at(later), now=later) is None
+
+
 def test_with_2fa_a_backup_code_is_a_proof_and_is_spent(db, db_url, user):
     enable_2fa(db, user)
     codes = backup_codes.replace_batch(db, user.id, now=T0 - timedelta(minutes=5))

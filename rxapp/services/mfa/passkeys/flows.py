@@ -2,9 +2,9 @@
 rename and remove. Every registration, use, removal and refusal is audited.
 
 Throttling: the second step shares the code throttle with codes (the account's, or the
-browser's own; the password is already proven there). Sign-in without a password has no account yet, so its failures
-count per client address, like wrong passwords from unknown browsers: a stranger can never
-lock an owner out with forged answers.
+browser's own; the password is already proven there). Sign-in without a password has no
+account yet, so its failures count per client address, like wrong passwords from unknown
+browsers: a stranger can never lock an owner out with forged answers.
 """
 
 from __future__ import annotations
