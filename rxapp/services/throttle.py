@@ -19,8 +19,10 @@ Where each policy applies:
   waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because they came too early
   are counted too (a burst costs what the same guesses one by one would), except the
   retries of a sign-in whose own code was already refused (see
-  `mfa.flow.verify_login_code`); at 20 consecutive failures codes from the app stop working
-  on that key (CAP). A success clears the key it was made on.
+  `mfa.flow.verify_login_code`) and of a signed-in person confirming a change (see
+  `reauth`); at 20 consecutive failures codes from the app stop working on that key (CAP),
+  and on every browser's key once the account's keys together reach 100 (ACCOUNT_CAP). A
+  success clears the key it was made on.
 - PASSWORD, per account for devices the account does not know (and per account *and* known
   device: a browser that signed in before counts apart, so strangers never delay the owner):
   five failures free, then 2^(n-5) s up to 15 minutes; no hard lockout.
@@ -57,6 +59,9 @@ LOCKOUT_AFTER = 10
 # of drift), and needs 2.5 hours of lockouts for the last ten; the owner, who may mistype a
 # few times, keeps backup codes (80 bits: hopeless to guess) and an admin reset.
 CAP = 20
+# However many browsers have a key of their own, the current failures of all of an
+# account's keys together never pass NIST's 100 before app codes stop working.
+ACCOUNT_CAP = 100
 FREE_FAILURES = 5  # wrong passwords that cost nothing
 PRUNE_AFTER = timedelta(days=1)
 
@@ -238,7 +243,10 @@ def claim_attempt(
 def record_failure(
     db: Session, user_id: int, *, now: datetime, device_id: int | None = None
 ) -> Failure:
-    """Count one wrong code (the caller commits)."""
+    """Count one wrong code (the caller commits). A browser forgotten meanwhile (its
+    account's factors changed) counts on the account's key."""
+    if device_id is not None and _failures(db, _DEVICES, device_id) is None:
+        device_id = None
     return _count(db, *_code_key(user_id, device_id), now=now, policy=SECOND_FACTOR)
 
 
@@ -269,10 +277,23 @@ def is_locked(db: Session, user_id: int, *, device_id: int | None = None) -> boo
 
 
 def is_capped(db: Session, user_id: int, *, device_id: int | None = None) -> bool:
-    """Whether the key reached the cap: app codes are refused there until a backup code or
-    an admin reset clears it."""
+    """Whether the key reached the cap, or the account's keys together ACCOUNT_CAP: app
+    codes are refused there until a backup code or an admin reset clears it."""
     failures = _failures(db, *_code_key(user_id, device_id))
-    return failures is not None and failures >= CAP
+    if failures is not None and failures >= CAP:
+        return True
+    return device_id is not None and _account_total(db, user_id) >= ACCOUNT_CAP
+
+
+def _account_total(db: Session, user_id: int) -> int:
+    """The current failures of the account's key and of all its browsers' keys."""
+    own = _failures(db, _ACCOUNTS, user_id) or 0
+    browsers = db.exec(
+        select(sa.func.coalesce(sa.func.sum(KnownDevice.second_factor_failures), 0)).where(
+            col(KnownDevice.user_id) == user_id
+        )
+    ).one()
+    return own + int(browsers)
 
 
 # --- passwords: per account (and known device), per client; keyed rows -----------------

@@ -335,12 +335,26 @@ class AuthState(rx.State):
         return [browser_tokens.forget(), rx.redirect(routes.LOGIN, replace=True)]
 
 
-def begin_session(db: Session, user_id: int, device: str, *, second_factor: bool = False) -> str:
+def begin_session(
+    db: Session,
+    user_id: int,
+    device: str,
+    *,
+    second_factor: bool = False,
+    own_code_throttle: bool | None = None,
+) -> str:
     """Start a full session for a user who passed every factor (in a worker thread), and
-    remember this browser as one of the account's devices; return the token."""
+    remember this browser as one of the account's devices; return the token.
+
+    `own_code_throttle`: whether the browser gets a code throttle of its own (see
+    `devices`); by default when it entered a second factor itself. A sign-in approved
+    from another session proves nothing of this browser: whoever holds one session could
+    otherwise mint browsers, each with a guessing cap of its own.
+    """
     now = utcnow()
     user = db.get(User, user_id)
-    devices.remember(db, user_id, device, now=now, second_factor=second_factor)
+    own = second_factor if own_code_throttle is None else own_code_throttle
+    devices.remember(db, user_id, device, now=now, second_factor=own)
     token = sessions.start_session(db, user, now=now, second_factor=second_factor)
     audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
     db.commit()

@@ -411,5 +411,5 @@ def _approval_outcome(
         return _ApprovalOutcome(kind)
     if not approvals.consume(db, ref, pending.id, now=now):
         return _ApprovalOutcome("gone")
-    token = begin_session(db, pending.user_id, device, second_factor=True)
+    token = begin_session(db, pending.user_id, device, second_factor=True, own_code_throttle=False)
     return _ApprovalOutcome("approved", db.get(User, pending.user_id), token)

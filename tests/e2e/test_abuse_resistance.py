@@ -209,7 +209,9 @@ def test_a_strangers_wrong_codes_never_lock_the_owners_own_browser(
         sign_in_with_code(stranger, rxapp_user, code)  # even the right code
         error = stranger.get_by_test_id("passcode-error")
         expect(error).to_contain_text("codes from the app no longer work in this browser")
-        expect(error).to_contain_text("a browser where you have entered a code before")
+        expect(error).to_contain_text(
+            "a browser where you have used two-factor authentication before"
+        )
     finally:
         stranger.context.close()
     # The owner signs in from their own browser at once, with an app code.

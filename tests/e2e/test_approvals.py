@@ -9,9 +9,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
-from rxapp.models import User
+from rxapp.models import KnownDevice, User
 from rxapp.services import sessions
 from rxapp.services.clock import utcnow
+from rxapp.services.tokens import token_hash
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
@@ -78,6 +79,29 @@ def test_picking_the_right_number_signs_the_waiting_browser_in(
     expect(laptop).to_have_url(PROFILE_URL)
     expect(laptop.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
     expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+
+
+def _browser_row(server: RxappServer, page: Page) -> KnownDevice | None:
+    """The account's row for this browser's device token."""
+    digest = token_hash(page.evaluate("() => localStorage.getItem('rxapp_device')"))
+    with server.db() as db:
+        return db.exec(select(KnownDevice).where(KnownDevice.token_hash == digest)).first()
+
+
+def test_a_browser_signed_in_by_approval_gets_no_code_throttle_of_its_own(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    """Whoever holds one signed-in session could otherwise approve their own sign-ins from
+    any number of browsers, each with a guessing cap of its own."""
+    phone, laptop = phone_and_laptop
+    number = _ask(laptop)
+    _choices(phone)
+    phone.get_by_test_id("approval-choice").filter(has_text=number).click()
+    expect(laptop).to_have_url(PROFILE_URL)
+
+    row = _browser_row(rxapp_server, laptop)
+    assert row is not None  # known, for its own password throttle ...
+    assert row.second_factor_at is None  # ... but its codes count on the account's key
 
 
 def test_a_wrong_number_ends_the_request_and_counts_as_a_failure(

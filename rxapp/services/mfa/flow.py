@@ -45,7 +45,7 @@ CAP_MESSAGE = (
 CAP_MESSAGE_NEW_BROWSER = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work "
     "in this browser. Use one of your backup codes, sign in from a browser where you have "
-    "entered a code before, or ask an admin to reset two-factor authentication."
+    "used two-factor authentication before, or ask an admin to reset it."
 )
 
 
@@ -66,8 +66,9 @@ def check_code(
     count_early: bool = True,
     device: str = "",
 ) -> CodeCheck:
-    """Check a TOTP or backup code for a user with 2FA, under the code throttle: the
-    device's own when the account knows `device` (a device digest), else the account's.
+    """Check a TOTP or backup code for a user with 2FA, under the code throttle: that of
+    `device` (a device digest) when it has one of its own (see `devices`), else the
+    account's.
 
     A well-formed code first claims the key's attempt slot (see `throttle`); a code that
     finds it taken is refused unchecked and counted as a failure (unless not `count_early`).
@@ -137,7 +138,8 @@ def claim_or_refuse(
     if counted:
         detail = f"kind={kind} refused=too-early"
         count_failure(db, user_id, now=now, detail=detail, device_id=device_id)
-    wait = throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
+    # At least 1: a browser forgotten during the attempt has no wait of its own to tell.
+    wait = max(1, throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id))
     return CodeCheck(
         ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted, unchecked=True
     )

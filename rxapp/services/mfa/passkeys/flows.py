@@ -267,8 +267,8 @@ def finish_second_step(
     device: str = "",
 ) -> CodeCheck:
     """The passcode step with a passkey, under the code throttle (the account's, or that of
-    `device` when the account knows it) and the pending login's failure limit; on success
-    the pending login is ended (see mfa.flow)."""
+    `device` when it has one of its own, see `devices`) and the pending login's failure
+    limit; on success the pending login is ended (see mfa.flow)."""
     issued = spend(db, bound_to, Purpose.SECOND_STEP, now=now)
     return mfa.finish_second_step(
         db,
@@ -302,7 +302,12 @@ def _check_own(
         _refused(db, user_id, now=now, detail=f"step={step} refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
     device_id = devices.code_throttle_id(db, user_id, device)
-    if early := mfa.claim_or_refuse(db, user_id, kind="passkey", now=now, device_id=device_id):
+    # A signed-in person's early retries are not counted (see `reauth`).
+    count = step != "reauth"
+    early = mfa.claim_or_refuse(
+        db, user_id, kind="passkey", now=now, device_id=device_id, count=count
+    )
+    if early:
         return early
     verdict = _verify(
         db, rp, issued, credential_json, now=now, owner=user_id, require_user_verification=False

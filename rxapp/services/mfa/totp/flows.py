@@ -159,7 +159,10 @@ def confirm_enrollment(
         return CodeCheck(
             ok=False, message="This setup has changed. Close the dialog and start again."
         )
-    throttle.reset_all(db, user_id)
+    if was_on:  # an app added to passkeys: the owner's browsers keep their own keys
+        throttle.reset(db, user_id)
+    else:
+        throttle.reset_all(db, user_id)
     audit.record(db, audit.Event.TWOFA_ENABLED, now=now, user_id=user_id, detail="method=totp")
     secure_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
     db.commit()

@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import pyotp
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, AuthSession, BackupCode, PendingLogin, User
+from rxapp.models import AuditEvent, AuthSession, BackupCode, KnownDevice, PendingLogin, User
 from rxapp.services import accounts, admin, audit, devices, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
@@ -864,7 +864,10 @@ def test_past_the_strangers_cap_the_owners_browser_still_takes_app_codes(
 ):
     now = _strangers_fail(db, member, throttle.CAP, now=T0) + throttle.LOCKOUT
     stranger = _login_code(db, member, code_for(member.secret, now), now=now, device=a_browser())
-    assert stranger.capped and "a browser where you have entered a code before" in stranger.message
+    assert (
+        stranger.capped
+        and "a browser where you have used two-factor authentication before" in stranger.message
+    )
     owner = _login_code(db, member, code_for(member.secret, now), now=now, device=owners_browser)
     assert owner.ok, owner.message
 
@@ -970,6 +973,48 @@ def test_turning_the_app_off_forgets_every_browser_but_this_one(db, member, owne
 
     assert devices.is_known(db, member.id, owners_browser)
     assert not devices.is_known(db, member.id, lost_phone)
+
+
+def test_past_100_failures_on_all_of_the_accounts_keys_no_browser_takes_app_codes(
+    db, db_url, member, owners_browser
+):
+    """However many browsers have a key of their own, the account's keys together stop at
+    NIST's 100 consecutive failures."""
+    others = [a_browser() for _ in range(4)]
+    for browser in others:
+        devices.remember(db, member.id, browser, now=ENROLLED_AT, second_factor=True)
+    with Session(engine_for(db_url)) as other:  # what the strangers' and owner's codes left
+        other.exec(
+            update(KnownDevice)
+            .where(KnownDevice.token_hash.in_(others))
+            .values(second_factor_failures=throttle.CAP - 1)
+        )
+        other.exec(
+            update(KnownDevice)
+            .where(KnownDevice.token_hash == owners_browser)
+            .values(second_factor_failures=5)
+        )
+        other.exec(
+            update(User).where(User.id == member.id).values(second_factor_failures=throttle.CAP - 1)
+        )
+        other.commit()  # 4 x 19 + 5 + 19: no key at its own cap, 100 together
+
+    capped = _login_code(db, member, code_for(member.secret, T0), now=T0, device=owners_browser)
+
+    assert capped.capped and not capped.ok
+
+
+def test_a_browser_forgotten_during_its_attempt_counts_on_the_account(db, db_url, member):
+    browser = a_browser()
+    devices.remember(db, member.id, browser, now=ENROLLED_AT, second_factor=True)
+    device_id = devices.code_throttle_id(db, member.id, browser)
+    devices.forget_others(db, member.id)  # an admin reset, a removed passkey, meanwhile
+    db.commit()
+
+    failure = throttle.record_failure(db, member.id, now=T0, device_id=device_id)
+    db.commit()
+
+    assert failure.failures == 1 and failures_of(db_url, member.id) == 1
 
 
 def test_lockouts_tell_the_owner_which_browsers_they_hold_back(db, member, owners_browser):

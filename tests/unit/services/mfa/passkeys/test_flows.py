@@ -366,16 +366,36 @@ def test_a_passkey_is_a_fresh_proof_of_the_second_factor(db, alice, key):
     assert events(db, alice.id)[-1] == "reauth_ok"
 
 
-def test_another_accounts_passkey_is_no_fresh_proof(db, alice, key):
-    register(db, alice, key)
-    bob = new_user(db, "bob@example.com")
-    register(db, bob, SoftAuthenticator())
+def _bob_proves_with(db: Session, alice: User, key: SoftAuthenticator) -> tuple[User, str | None]:
+    """Bob, signed in and with a passkey of his own, offers alice's passkey (`key`) as his
+    fresh proof: bob, and what he is told."""
+    bob = db.exec(select(User).where(User.email == "bob@example.com")).first()
+    if bob is None:
+        register(db, alice, key)
+        bob = new_user(db, "bob@example.com")
+        register(db, bob, SoftAuthenticator())
     token = sessions.start_session(db, bob, now=T0)
     signed_in = sessions.current_session(db, token, now=T0)
     bound = challenges.binding("session", "s-bob")
     options = flows.begin_reauth(db, bob.id, RP, bound, now=T0)
-    assert flows.prove(db, signed_in, RP, bound, key.assert_(options), now=T0) is not None
+    return bob, flows.prove(db, signed_in, RP, bound, key.assert_(options), now=T0)
+
+
+def test_another_accounts_passkey_is_no_fresh_proof(db, alice, key):
+    bob, told = _bob_proves_with(db, alice, key)
+    assert told is not None
     assert events(db, bob.id)[-1] == "reauth_failed"
+
+
+def test_retrying_a_passkey_proof_before_the_wait_is_over_never_lengthens_it(db, alice, key):
+    _bob_proves_with(db, alice, key)  # refused and counted: a wait of 1 second
+
+    for _ in range(3):  # again at once: refused, not counted
+        bob, told = _bob_proves_with(db, alice, key)
+        assert told is not None and "Try again in" in told
+
+    db.refresh(bob)
+    assert bob.second_factor_failures == 1
 
 
 # --- passkeys beside an authenticator app ------------------------------------------------------
