@@ -37,6 +37,7 @@ def remember(
         .values(values)
     )
     if touched.rowcount == 0:
+        db.commit()  # the caller's work first: losing the race below must not undo it
         try:
             db.add(
                 KnownDevice(

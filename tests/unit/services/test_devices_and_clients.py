@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, LoginThrottle
+from rxapp.models import AuditEvent, KnownDevice, LoginThrottle
 from rxapp.services import accounts, devices, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.tokens import new_token, token_hash
@@ -131,3 +132,26 @@ def test_ipv6_clients_are_limited_by_their_64_network():
     assert one == throttle.client_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
     assert one != throttle.client_key("2001:db8:1:3::1")
     assert throttle.client_key("203.0.113.1") != throttle.client_key("203.0.113.2")
+
+
+def test_a_sign_in_losing_the_race_to_remember_its_browser_keeps_the_callers_work(
+    db, sqlite_db_url, alice
+):
+    """Two sign-ins from one browser at once (two tabs): the one that finds the browser's
+    row added by the other meanwhile must not roll back what its caller did before (a
+    spent approval, say)."""
+    digest = token_hash(new_token())
+    db.add(AuditEvent(at=T0, event="caller_work", user_id=alice.id))  # not committed yet
+
+    def the_other_tab_first(session, _context, _instances) -> None:
+        if not any(isinstance(row, KnownDevice) for row in session.new):
+            return  # only just before this browser's row is inserted
+        with Session(engine_for(sqlite_db_url)) as other:
+            devices.remember(other, alice.id, digest, now=T0)
+
+    event.listen(db, "before_flush", the_other_tab_first)
+    devices.remember(db, alice.id, digest, now=T0)
+
+    with Session(engine_for(sqlite_db_url)) as fresh:
+        assert fresh.exec(select(AuditEvent).where(AuditEvent.event == "caller_work")).first()
+    assert devices.is_known(db, alice.id, digest)
