@@ -3,10 +3,11 @@
 The browser keeps a random device token (256 bits); the server stores its SHA-256 per
 account. It grants nothing by itself: it only lets the owner's own browser be throttled
 apart from strangers' attempts (see `throttle`): for passwords once it signed in, for
-second-factor codes once it signed in with a second factor since 2FA was last turned on
-(a browser that only ever gave the password, while 2FA was off, proves nothing of the
-owner's: otherwise whoever had the password then could make as many as they like, each with
-a guessing cap of its own).
+second-factor codes once it signed in with a second factor entered there since 2FA was last
+turned on. A browser that only ever gave the password (while 2FA was off), or was signed in
+by an approval from another session, proves nothing of the owner's: otherwise whoever had
+the password then, or holds one session now, could make as many as they like, each with a
+guessing cap of its own.
 """
 
 from __future__ import annotations

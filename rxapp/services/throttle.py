@@ -13,12 +13,12 @@ and every app instance shares it:
 Where each policy applies:
 
 - SECOND_FACTOR, shared by TOTP, backup codes and passkeys, per account (kept in the user's
-  row), and per known device that signed in with a second factor since 2FA was last turned
-  on (kept in that device's row: it counts apart, so a stranger who has the password never
-  locks the owner's own browser out): after the n-th failure the next try
-  waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because they came too early
-  are counted too (a burst costs what the same guesses one by one would), except the
-  retries of a sign-in whose own code was already refused (see
+  row), and per known device that signed in with a second factor entered there since 2FA
+  was last turned on (kept in that device's row, see `devices`: it counts apart, so a
+  stranger who has the password never locks the owner's own browser out): after the n-th
+  failure the next try waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because
+  they came too early are counted too (a burst costs what the same guesses one by one
+  would), except the retries of a sign-in whose own code was already refused (see
   `mfa.flow.verify_login_code`) and of a signed-in person confirming a change (see
   `reauth`); at 20 consecutive failures codes from the app stop working on that key (CAP),
   and on every browser's key once the account's keys together reach 100 (ACCOUNT_CAP). A

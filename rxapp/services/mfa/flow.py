@@ -41,7 +41,7 @@ CAP_MESSAGE = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work. "
     "Use one of your backup codes, or ask an admin to reset two-factor authentication."
 )
-# The cap on the account's own key holds back browsers it has not signed in from.
+# The cap on the account's own key holds back every browser without a key of its own.
 CAP_MESSAGE_NEW_BROWSER = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work "
     "in this browser. Use one of your backup codes, sign in from a browser where you have "
@@ -179,7 +179,7 @@ def verify_login_code(
     db: Session, pending: PendingLogin, raw_code: object, *, now: datetime, device: str = ""
 ) -> CodeCheck:
     """The passcode step with a code (see `finish_second_step`), from `device` (a device
-    digest: a browser the account knows is throttled on its own, see `check_code`).
+    digest: a browser with a code throttle of its own counts there, see `check_code`).
 
     Codes sent too early by a sign-in that already had a code checked and refused are
     refused but not counted: that is a person retrying before their wait is over, and
