@@ -270,11 +270,20 @@ def finish_second_step(
     `device` when it has one of its own, see `devices`) and the pending login's failure
     limit; on success the pending login is ended (see mfa.flow)."""
     issued = spend(db, bound_to, Purpose.SECOND_STEP, now=now)
+    impatient = pending.failures > 0  # as with codes: see mfa.flow.verify_login_code
     return mfa.finish_second_step(
         db,
         pending,
         lambda: _check_own(
-            db, pending.user_id, rp, issued, credential_json, now=now, step="second", device=device
+            db,
+            pending.user_id,
+            rp,
+            issued,
+            credential_json,
+            now=now,
+            step="second",
+            device=device,
+            count_early=not impatient,
         ),
         now=now,
         device=device,
@@ -291,6 +300,7 @@ def _check_own(
     now: datetime,
     step: str,
     device: str = "",
+    count_early: bool = True,
 ) -> CodeCheck:
     """Check an answer that must come from one of the account's own passkeys, under the
     code throttle of the account or of its known `device` (a refusal counts like a wrong
@@ -302,10 +312,8 @@ def _check_own(
         _refused(db, user_id, now=now, detail=f"step={step} refused=expired")
         return CodeCheck(ok=False, message=EXPIRED)
     device_id = devices.code_throttle_id(db, user_id, device)
-    # A signed-in person's early retries are not counted (see `reauth`).
-    count = step != "reauth"
     early = mfa.claim_or_refuse(
-        db, user_id, kind="passkey", now=now, device_id=device_id, count=count
+        db, user_id, kind="passkey", now=now, device_id=device_id, count=count_early
     )
     if early:
         return early
@@ -360,8 +368,17 @@ def prove(
     user. Commits."""
     user_id = signed_in.user.id
     issued = spend(db, bound_to, Purpose.REAUTH, now=now)
+    # A signed-in person's early retries are not counted (see `reauth`).
     result = _check_own(
-        db, user_id, rp, issued, credential_json, now=now, step="reauth", device=device
+        db,
+        user_id,
+        rp,
+        issued,
+        credential_json,
+        now=now,
+        step="reauth",
+        device=device,
+        count_early=False,
     )
     event = audit.Event.REAUTH_OK if result.ok else audit.Event.REAUTH_FAILED
     audit.record(db, event, now=now, user_id=user_id, detail="passkey")

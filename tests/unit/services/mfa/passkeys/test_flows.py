@@ -237,6 +237,22 @@ def test_the_second_step_with_a_passkey_ends_the_pending_login(db, alice, key):
     assert events(db, alice.id)[-1] == "passkey_used"
 
 
+def test_retrying_the_second_step_before_the_wait_is_over_never_lengthens_it(db, alice, key):
+    register(db, alice, key)
+    bob = new_user(db, "bob@example.com")
+    register(db, bob, SoftAuthenticator())
+    pending = pending_for(db, bob)
+    assert second_step(db, pending, key.assert_).counted  # alice's passkey: 1 s to wait
+
+    for _ in range(3):  # the same sign-in again at once: refused, not counted
+        db.refresh(pending)
+        early = second_step(db, pending, key.assert_)
+        assert not early.ok and "Try again in" in early.message
+
+    db.refresh(bob)
+    assert bob.second_factor_failures == 1
+
+
 def test_another_accounts_passkey_is_refused_in_the_second_step(db, alice, key):
     register(db, alice, key)
     bob = new_user(db, "bob@example.com")
