@@ -4,7 +4,7 @@ import sys
 
 import reflex as rx
 
-from rxapp import event_guard, http_security, routes
+from rxapp import event_guard, http_security, log_redaction, routes
 from rxapp.api import api
 from rxapp.canonical_urls import canonical_paths
 from rxapp.components.early_submit import HOLD_EARLY_SUBMITS
@@ -48,6 +48,7 @@ app = rx.App(
 )
 event_guard.install(app)
 open_tabs.install(app)
+log_redaction.install()
 http_security.allow_inline_script(OPENER_TRACKER)
 http_security.allow_inline_script(HOLD_EARLY_SUBMITS)
 # The websocket's origin is checked by http_security before the upgrade (same origin or

@@ -347,3 +347,28 @@ def test_signing_in_while_another_sign_in_to_the_account_is_checked_waits_for_it
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(PROFILE_URL, timeout=10_000)
     assert _failed_sign_ins(rxapp_server, rxapp_user) == 0
+
+
+def test_a_tab_closed_while_its_sign_in_is_checked_leaves_its_token_out_of_the_log(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    """Reflex warns about the update it cannot send to a closed tab, naming the tab's
+    client token: the line is written with the token withheld."""
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    tab = page.evaluate("window.sessionStorage.getItem('token')")
+    since = rxapp_server.log_size()
+    with rxapp_server.db() as db:  # the check waits about 2 s for another one
+        assert throttle.claim_key(db, throttle.key_for(rxapp_user.email), now=utcnow()) == 0
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_timeout(300)  # the event has left
+    page.close()
+
+    deadline = time.monotonic() + 15
+    log = ""
+    while "disconnected client" not in log and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log = rxapp_server.log_path.read_bytes()[since:].decode("utf-8", "replace")
+    assert "<client token>" in log  # the warning was written (the console may wrap it)
+    assert tab not in log
