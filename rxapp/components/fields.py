@@ -32,10 +32,12 @@ def labelled_input(
     hint: str = "",
     error: rx.Var[str] | None = None,
     error_id: str = "",
+    attrs: dict[str, str] | None = None,
     **props: object,
 ) -> rx.Component:
     """An input with a visible <label>, its `data-testid` on the <input> itself; `error`
-    (shown in `error_id`) marks it invalid and describes it while set."""
+    (shown in `error_id`) marks it invalid and describes it while set; `attrs`: more HTML
+    attributes of the <input>."""
     control_id = test_id
     return rx.vstack(
         rx.el.label(rx.text(label, size="2", weight="medium"), html_for=control_id),
@@ -47,6 +49,7 @@ def labelled_input(
             size="3",
             width="100%",
             custom_attrs={
+                **(attrs or {}),
                 **testid(test_id),
                 **described(
                     hint_id=f"{control_id}-hint" if hint else "", error=error, error_id=error_id

@@ -27,7 +27,13 @@ def login_page() -> rx.Component:
                         "Email",
                         name="email",
                         test_id="login-email",
-                        input_type="email",
+                        # Not type=email: browsers refuse addresses with a non-ASCII local
+                        # part that accounts may have; the server explains a malformed one.
+                        attrs={
+                            "inputmode": "email",
+                            "autocapitalize": "none",
+                            "spellcheck": "false",
+                        },
                         autocomplete="username",
                         required=True,
                         max_length=254,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -212,12 +213,18 @@ def test_an_invalid_email_is_explained_before_any_check(page: Page) -> None:
     page.goto("/login")
     page.get_by_test_id("login-email").fill("not an email")
     page.get_by_test_id("login-password").fill("some-password")
-    # Bypass the browser's own type=email check to reach the server's, once the page is live
-    # (it shows and takes input before its scripts run, and React sets `type` again then).
-    page.wait_for_function("() => window.__rxLive === true")
-    page.get_by_test_id("login-email").evaluate("el => el.type = 'text'")
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_contain_text("valid email")
+
+
+def test_an_account_with_a_unicode_address_signs_in(page: Page, rxapp_server: RxappServer) -> None:
+    """Browsers refuse a non-ASCII local part in type=email fields; such an address is a
+    valid account (SMTPUTF8), created from the command line."""
+    email = f"ünï-{uuid.uuid4().hex[:8]}@exämple.com"
+    account = rxapp_server.create_user(email=email)
+    sign_in(page, account)
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(email)
 
 
 def test_the_profile_without_a_session_goes_to_login(page: Page) -> None:
