@@ -116,7 +116,8 @@ def delay_after(failures: int, policy: Policy = SECOND_FACTOR) -> timedelta:
 
 def wait_message(seconds: int) -> str:
     """What people are told while they must wait."""
-    if seconds >= 60:
+    if seconds >= 100:
+        # Rounded up: a try a little early from a new sign-in would count as a failure.
         minutes = math.ceil(seconds / 60)
         wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
     else:

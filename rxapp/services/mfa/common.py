@@ -30,6 +30,9 @@ class CodeCheck:
     of the sign-in (it may well have been the right code, sent too soon)."""
     capped: bool = False
     """Whether app codes are refused for good (the cap): only a backup code works now."""
+    held_back: bool = False
+    """Whether the account's key is locked (every browser without a key of its own waits),
+    so the owner may rather use a browser where they used 2FA before."""
     turned_on: bool = False
     """Whether this turned two-factor authentication on (the account's first method)."""
 

@@ -41,7 +41,12 @@ CAP_MESSAGE = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work. "
     "Use one of your backup codes, or ask an admin to reset two-factor authentication."
 )
-# The cap on the account's own key holds back every browser without a key of its own.
+# The account's lockout holds back every browser without a key of its own.
+ELSEWHERE_HINT = (
+    "Meanwhile, you can sign in from a browser where you have used two-factor "
+    "authentication before."
+)
+# So does the cap on the account's own key.
 CAP_MESSAGE_NEW_BROWSER = (
     "Too many wrong codes were tried on this account, so codes from the app no longer work "
     "in this browser. Use one of your backup codes, sign in from a browser where you have "
@@ -115,7 +120,10 @@ def check_code(
         message = ALREADY_USED
     else:
         message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
-    return CodeCheck(ok=False, message=message, wait_seconds=wait, counted=True)
+    held_back = failure.locked and device_id is None
+    return CodeCheck(
+        ok=False, message=message, wait_seconds=wait, counted=True, held_back=held_back
+    )
 
 
 def claim_or_refuse(
@@ -134,14 +142,20 @@ def claim_or_refuse(
         return None
     # Too early: refused unchecked. Counted, so that a burst costs what the same guesses
     # one by one would; but a locked key's lockout is not stretched by early tries.
-    counted = count and not throttle.is_locked(db, user_id, device_id=device_id)
+    locked = throttle.is_locked(db, user_id, device_id=device_id)
+    counted = count and not locked
     if counted:
         detail = f"kind={kind} refused=too-early"
         count_failure(db, user_id, now=now, detail=detail, device_id=device_id)
     # At least 1: a browser forgotten during the attempt has no wait of its own to tell.
     wait = max(1, throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id))
     return CodeCheck(
-        ok=False, message=_wait_message(wait), wait_seconds=wait, counted=counted, unchecked=True
+        ok=False,
+        message=_wait_message(wait),
+        wait_seconds=wait,
+        counted=counted,
+        unchecked=True,
+        held_back=locked and device_id is None,
     )
 
 
@@ -278,7 +292,8 @@ def _with_tries_left(result: CodeCheck, left: int) -> str:
     told_to_wait = bool(waited) and _wait_message(waited) in result.message
     after = "After that, " if told_to_wait else ""
     tries = plural(left, "try", "tries")
-    return f"{result.message} {after}{tries} left before you must sign in again."
+    message = f"{result.message} {after}{tries} left before you must sign in again."
+    return f"{message} {ELSEWHERE_HINT}" if result.held_back else message
 
 
 def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:

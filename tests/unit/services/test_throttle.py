@@ -207,3 +207,17 @@ def test_a_claim_is_free_again_once_the_wait_is_over(db):
 
 def test_a_claim_for_an_unknown_account_fails(db):
     assert not throttle.claim_attempt(db, 12345, now=T0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (1, "1 second"),
+        (64, "64 seconds"),
+        (99, "99 seconds"),
+        (100, "2 minutes"),
+        (900, "15 minutes"),
+    ],
+)
+def test_a_wait_is_said_in_seconds_up_to_100_then_in_minutes_rounded_up(seconds, said):
+    assert throttle.wait_message(seconds) == f"Too many failed attempts. Try again in {said}."

@@ -466,8 +466,8 @@ def test_ten_consecutive_failures_lock_the_account_for_15_minutes(db, db_url, me
     blocked = mfa.verify_login_code(db, pending, code_for(member.secret, almost), now=almost)
     assert not blocked.ok
     assert blocked.message == (
-        "Too many failed attempts. Try again in 1 minute. "
-        "After that, 5 tries left before you must sign in again."
+        "Too many failed attempts. Try again in 60 seconds. "
+        "After that, 5 tries left before you must sign in again. " + mfa.ELSEWHERE_HINT
     )
     assert failures_of(db_url, member.id) == 10
 
@@ -834,10 +834,14 @@ def _login_code(db: Session, member: Member, code: str, *, now: datetime, device
 def _strangers_fail(db: Session, member: Member, times: int, *, now: datetime) -> datetime:
     """Wrong codes from browsers the account does not know, each after its wait, each from a
     fresh sign-in; returns the moment after the last one (its wait not waited)."""
-    for _ in range(times):
+    for failures in range(1, times + 1):
         now += SECOND * throttle.seconds_to_wait(db, member.id, now=now)
         wrong = wrong_code(member.secret, now)
-        assert _login_code(db, member, wrong, now=now, device=a_browser()).counted
+        result = _login_code(db, member, wrong, now=now, device=a_browser())
+        assert result.counted
+        # Only the lockout (not a short wait, not the cap) says to use the owner's browser.
+        locked = throttle.LOCKOUT_AFTER <= failures < throttle.CAP
+        assert (mfa.ELSEWHERE_HINT in result.message) == locked, result.message
     return now
 
 
@@ -848,6 +852,7 @@ def test_a_strangers_lockout_never_holds_back_the_owners_own_browser(
     # Every browser the account does not know waits 15 minutes, even with the right code ...
     refused = _login_code(db, member, code_for(member.secret, now), now=now, device=a_browser())
     assert is_wait(refused) and "15 minutes" in refused.message
+    assert refused.message.endswith(mfa.ELSEWHERE_HINT)  # the owner may use their own
     # ... while the owner's own browser signs in at once, with the same code.
     signed_in = _login_code(
         db, member, code_for(member.secret, now), now=now, device=owners_browser
