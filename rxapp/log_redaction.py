@@ -25,7 +25,10 @@ class RedactClientTokens(logging.Filter):
     """Replace every client token in a record's message (the record is always kept)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it as it would have
+            return True
         if CLIENT_TOKEN.search(message):
             record.msg = CLIENT_TOKEN.sub(WITHHELD, message)
             record.args = ()

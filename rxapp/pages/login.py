@@ -32,6 +32,7 @@ def login_page() -> rx.Component:
                         attrs={
                             "inputmode": "email",
                             "autocapitalize": "none",
+                            "autocorrect": "off",
                             "spellcheck": "false",
                         },
                         autocomplete="username",

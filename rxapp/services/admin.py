@@ -25,11 +25,10 @@ def may_reset(actor_id: int | None, user_id: int) -> bool:
 def reset_2fa(
     db: Session, user_id: int, *, now: datetime, actor_id: int | None, via: str
 ) -> User | None:
-    """Turn a user's 2FA off (secret and backup codes deleted), end their sessions and
-    pending logins and forget their devices, so they sign in again with the password alone
-    and can enrol again.
-    Commits; returns the user, or None if there is no such user. An actor's own account is
-    refused (ValueError): see `may_reset`."""
+    """Turn a user's 2FA off (secret, passkeys and backup codes deleted), end their
+    sessions and pending logins and forget their devices, so they sign in again with the
+    password alone and can enrol again. Commits; returns the user, or None if there is no
+    such user. An actor's own account is refused (ValueError): see `may_reset`."""
     if not may_reset(actor_id, user_id):
         raise ValueError(OWN_ACCOUNT)
     user = db.get(User, user_id)

@@ -18,8 +18,8 @@ Where each policy applies:
   stranger who has the password never locks the owner's own browser out): after the n-th
   failure the next try waits 2^(n-1) s, from the 10th on 15 minutes. Codes refused because
   they came too early are counted too (a burst costs what the same guesses one by one
-  would), except the retries of a sign-in whose own code was already refused (see
-  `mfa.flow.verify_login_code`) and of a signed-in person confirming a change (see
+  would), except the retries of a sign-in whose own code or passkey was already refused
+  (see `mfa.flow.verify_login_code`) and of a signed-in person confirming a change (see
   `reauth`); at 20 consecutive failures codes from the app stop working on that key (CAP),
   and on every browser's key once the account's keys together reach 100 (ACCOUNT_CAP). A
   success clears the key it was made on.

@@ -42,3 +42,9 @@ def test_lines_without_a_token_are_left_as_they_are(caplog):
     with caplog.at_level(logging.WARNING, logger="reflex.app"):
         logging.getLogger("reflex.app").warning("No token provided in connection for %s", "sid")
     assert "No token provided in connection for sid" in caplog.text
+
+
+def test_a_malformed_logging_call_is_not_made_worse():
+    record = logging.LogRecord("reflex.app", logging.WARNING, __file__, 1, "%s %s", ("one",), None)
+
+    assert log_redaction.RedactClientTokens().filter(record) is True

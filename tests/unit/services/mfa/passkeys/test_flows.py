@@ -253,6 +253,22 @@ def test_retrying_the_second_step_before_the_wait_is_over_never_lengthens_it(db,
     assert bob.second_factor_failures == 1
 
 
+def test_a_wrong_passkey_that_meets_the_accounts_lockout_points_to_the_owners_browser(
+    db, alice, key
+):
+    register(db, alice, key)
+    bob = new_user(db, "bob@example.com")
+    register(db, bob, SoftAuthenticator())
+    bob.second_factor_failures = throttle.LOCKOUT_AFTER - 1  # strangers' wrong codes
+    db.add(bob)
+    db.commit()
+
+    refused = second_step(db, pending_for(db, bob), key.assert_)  # alice's: the 10th failure
+
+    assert refused.counted and "15 minutes" in refused.message
+    assert refused.message.endswith(mfa.ELSEWHERE_HINT)
+
+
 def test_another_accounts_passkey_is_refused_in_the_second_step(db, alice, key):
     register(db, alice, key)
     bob = new_user(db, "bob@example.com")
