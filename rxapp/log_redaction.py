@@ -29,9 +29,9 @@ class RedactClientTokens(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed call: logging reports it as it would have
             return True
-        if CLIENT_TOKEN.search(message):
-            record.msg = CLIENT_TOKEN.sub(WITHHELD, message)
-            record.args = ()
+        redacted, found = CLIENT_TOKEN.subn(WITHHELD, message)
+        if found:
+            record.msg, record.args = redacted, ()
         return True
 
 

@@ -172,8 +172,9 @@ class SecretReveal(SQLModel, table=True):
 
 class KnownDevice(SQLModel, table=True):
     """A browser that completed a sign-in for an account (by the SHA-256 of its device
-    token): its password and second-factor attempts are throttled apart from everyone
-    else's, so strangers cannot lock the owner out."""
+    token): its password attempts, and once it signed in with a second factor its code
+    attempts, are throttled apart from everyone else's, so strangers cannot lock the owner
+    out (see `rxapp.services.devices`)."""
 
     __tablename__ = "known_device"
     __table_args__ = (sa.UniqueConstraint("user_id", "token_hash", name="uq_known_device"),)

@@ -133,8 +133,9 @@ def failed_codes_since(
     return FailedCodes(count=count, latest_at=latest.at, latest_ip=latest.ip)
 
 
-# Which code throttle a failure counted on: a browser that signed in to the account before
-# has its own; every other browser shares the account's (see `throttle`).
+# Which code throttle a failure counted on: a browser where the owner entered a second factor
+# since 2FA was last turned on has its own; every other browser shares the account's (see
+# `devices`).
 KNOWN_BROWSER = "browser=known"
 NEW_BROWSER = "browser=new"
 _WHICH_BROWSERS = {

@@ -120,6 +120,14 @@ def check_code(
         message = ALREADY_USED
     else:
         message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
+    return counted_refusal(message, wait, failure, device_id=device_id)
+
+
+def counted_refusal(
+    message: str, wait: int, failure: throttle.Failure, *, device_id: int | None
+) -> CodeCheck:
+    """The answer to a counted failure of any factor: held back (see `CodeCheck`) when it
+    locked the account's key rather than a browser's own."""
     held_back = failure.locked and device_id is None
     return CodeCheck(
         ok=False, message=message, wait_seconds=wait, counted=True, held_back=held_back

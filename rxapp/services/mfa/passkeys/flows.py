@@ -340,10 +340,7 @@ def _check_own(
     message = NOT_THIS_ACCOUNT if verdict.outcome in ("other-account", "unknown") else NOT_ACCEPTED
     if mfa.says_the_wait(failure, wait):
         message = f"{message} {throttle.wait_message(wait)}"
-    held_back = failure.locked and device_id is None
-    return CodeCheck(
-        ok=False, message=message, wait_seconds=wait, counted=True, held_back=held_back
-    )
+    return mfa.counted_refusal(message, wait, failure, device_id=device_id)
 
 
 # --- a fresh proof ---------------------------------------------------------------------------
