@@ -364,7 +364,8 @@ def test_a_tab_closed_while_its_sign_in_is_checked_leaves_its_token_out_of_the_l
     page.goto("/login")
     page.get_by_test_id("login-email").fill(rxapp_user.email)
     page.get_by_test_id("login-password").fill(rxapp_user.password)
-    tab = page.evaluate("window.sessionStorage.getItem('token')")
+    # The form takes input before the page's scripts run; the tab's token comes with them.
+    tab = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()
     since = rxapp_server.log_size()
     with rxapp_server.db() as db:  # the check waits about 2 s for another one
         assert throttle.claim_key(db, throttle.key_for(rxapp_user.email), now=utcnow()) == 0
