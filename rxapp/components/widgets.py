@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import reflex as rx
 from reflex.vars.base import Var
+from reflex_base.utils.imports import ImportVar
 
 from rxapp.components.early_submit import busy_until_answered
 from rxapp.components.fields import described
@@ -204,4 +205,68 @@ def scroll_region(table: rx.Component, *, label: str, **props: object) -> rx.Com
         role="region",
         aria_label=label,
         **props,
+    )
+
+
+# Counts down in the browser (no round trip per second) from each answer that sets
+# `seconds`; shown only while the error it belongs to (`message`) is. The visible line is a
+# timer (silent); the polite region beside it says once that the wait is over.
+_WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, ...rest}) {
+  const [shown, setShown] = useState({left: 0, message: null});
+  useEffect(() => {
+    if (!seconds) { setShown({left: 0, message: null}); return; }
+    const end = performance.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((end - performance.now()) / 1000));
+      setShown({left, message});
+      return left;
+    };
+    tick();
+    const timer = setInterval(() => { if (tick() === 0) clearInterval(timer); }, 250);
+    return () => clearInterval(timer);
+  }, [seconds, restart]);
+  if (shown.message === null || shown.message !== message) return null;
+  const {left} = shown;
+  const when = left >= 60
+    ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`
+    : `${left} second${left === 1 ? '' : 's'}`;
+  const done = left === 0 ? 'You can try again now.' : '';
+  return createElement(Fragment, null,
+    createElement('p', {...rest, role: 'timer', 'aria-live': 'off',
+      'aria-hidden': done ? 'true' : undefined, className: 'rt-Text rt-r-size-2',
+      'data-accent-color': 'gray', style: {margin: 0}},
+      done || `You can try again in ${when}.`),
+    createElement('p', {className: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true'}, done));
+}"""
+
+
+_REACT_NAMES = ("useState", "useEffect", "createElement", "Fragment")
+
+
+class WaitCountdown(rx.Component):
+    """The time left of a throttle's wait, counted down in the browser (see `wait_countdown`)."""
+
+    tag = "RxappWaitCountdown"
+
+    seconds: Var[int]
+    restart: Var[int]
+    message: Var[str]
+
+    def add_imports(self) -> dict[str, list[ImportVar]]:
+        """React's hooks, for the custom code."""
+        return {"react": [ImportVar(tag=name) for name in _REACT_NAMES]}
+
+    def add_custom_code(self) -> list[str]:
+        """The component itself."""
+        return [_WAIT_COUNTDOWN_JS]
+
+
+def wait_countdown(
+    seconds: rx.Var[int], *, message: rx.Var[str], answers: rx.Var[int], test_id: str
+) -> rx.Component:
+    """While `message` (an error that tells a wait of `seconds`) is shown, the time left,
+    counted down to "You can try again now." (said once to screen readers); each answer
+    (`answers` changes) starts it again."""
+    return WaitCountdown.create(
+        seconds=seconds, restart=answers, message=message, custom_attrs=testid(test_id)
     )

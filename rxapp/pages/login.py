@@ -13,6 +13,7 @@ from rxapp.components.fields import (
 )
 from rxapp.components.layout import card, page
 from rxapp.components.prefetch import prefetch_pages
+from rxapp.components.widgets import wait_countdown
 from rxapp.paint_first import FIRST_PAINT_MARK
 from rxapp.state.login import LoginState
 
@@ -55,6 +56,12 @@ def login_page() -> rx.Component:
                     ),
                     error_message(
                         LoginState.error, test_id="login-error", answers=LoginState.answers
+                    ),
+                    wait_countdown(
+                        LoginState.wait_seconds,
+                        message=LoginState.error,
+                        answers=LoginState.answers,
+                        test_id="login-wait",
                     ),
                     submit_button("Log in", test_id="login-submit", answers=LoginState.answers),
                     spacing="4",

@@ -9,7 +9,7 @@ from rxapp.components.approvals import approval_panel
 from rxapp.components.fields import error_message, passkey_button, submit_button
 from rxapp.components.layout import card, page, testid, when_ready
 from rxapp.components.prefetch import prefetch_pages
-from rxapp.components.widgets import NB_HYPHEN, code_input
+from rxapp.components.widgets import NB_HYPHEN, code_input, wait_countdown
 from rxapp.state.passcode import PasscodeState
 
 
@@ -93,6 +93,12 @@ def _form() -> rx.Component:
                 ),
                 error_message(
                     PasscodeState.error, test_id="passcode-error", answers=PasscodeState.answers
+                ),
+                wait_countdown(
+                    PasscodeState.wait_seconds,
+                    message=PasscodeState.error,
+                    answers=PasscodeState.answers,
+                    test_id="passcode-wait",
                 ),
                 submit_button("Log in", test_id="passcode-submit", answers=PasscodeState.answers),
                 spacing="4",

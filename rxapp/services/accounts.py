@@ -30,6 +30,8 @@ class PasswordStep:
     busy: bool = False
     """Nothing was checked: another attempt on the same key is being checked right now
     (two tabs or people signing in to one account at once). Try again in a moment."""
+    wait_seconds: int = 0
+    """Nothing was checked: the throttle asks to wait this long (`message` says so)."""
 
 
 def find_user(db: Session, email: str) -> User | None:
@@ -95,7 +97,7 @@ def check_password_step(
         _record_attempt(
             db, audit.Event.SIGN_IN_THROTTLED, user, normalized, now=now, detail=f"throttled={by}"
         )
-        return PasswordStep(user=None, message=throttle.wait_message(wait))
+        return PasswordStep(user=None, message=throttle.wait_message(wait), wait_seconds=wait)
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash if user else None)
     if user is None or not result.ok:

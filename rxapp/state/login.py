@@ -41,6 +41,8 @@ class _Outcome:
     message: str = ""
     busy: bool = False
     """Another attempt on the same account is being checked: try again in a moment."""
+    wait_seconds: int = 0
+    """The throttle's wait that `message` tells of."""
     user: User | None = None
     session_token: str = ""
     pending_token: str = ""
@@ -54,6 +56,8 @@ class LoginState(AuthState):
     """The login form: one generic message for every wrong email/password pair."""
 
     error: str = ""
+    # The wait `error` tells of, counted down on the page (see widgets).
+    wait_seconds: int = 0
     # Submissions of the form answered: the submit button is busy until this changes
     # (components/early_submit.py), with no round trip of its own.
     answers: int = 0
@@ -152,6 +156,7 @@ class LoginState(AuthState):
             pause = min(pause * 2, BUSY_RETRY_MAX_SECONDS)
         if outcome.user is None:
             self.error = outcome.message
+            self.wait_seconds = outcome.wait_seconds
             return [*device_events, rx.set_value("login-password", "")]
         self.error = ""
         if outcome.pending_token:
@@ -203,7 +208,9 @@ class LoginState(AuthState):
             db, email, password, now=now, device=device, client_ip=client_ip
         )
         if checked.user is None:
-            return _Outcome(message=checked.message, busy=checked.busy)
+            return _Outcome(
+                message=checked.message, busy=checked.busy, wait_seconds=checked.wait_seconds
+            )
         user = checked.user
         if mfa.has_second_factor(user):
             earlier = sessions.pending_login_by_digest(db, earlier_pending, now=now)

@@ -84,6 +84,8 @@ class PasscodeState(AuthState):
     """Only a live pending login proved on this connection may use this page."""
 
     error: str = ""
+    # The wait `error` tells of after a code, counted down on the page (see widgets).
+    wait_seconds: int = 0
     # Submissions of the form answered: the submit button is busy until this changes
     # (components/early_submit.py), with no round trip of its own.
     answers: int = 0
@@ -319,6 +321,7 @@ class PasscodeState(AuthState):
         result = outcome.check
         if not result.ok:
             self.error = result.message
+            self.wait_seconds = result.told_wait
             if result.login_voided:
                 self._pending_digest = ""
                 self.voided = True

@@ -136,6 +136,9 @@ def test_a_strangers_wrong_passwords_never_delay_the_owners_own_browser(
         # The stranger's own right guess would wait too ...
         sign_in(stranger, rxapp_user)
         expect(stranger.get_by_test_id("login-error")).to_contain_text("Too many failed attempts")
+        # ... and sees the wait counted down.
+        left = stranger.get_by_test_id("login-wait")
+        expect(left).to_have_text(re.compile(r"You can try again in \d+ seconds?\."))
     finally:
         stranger.context.close()
     # ... while the owner signs in from their own browser at once.

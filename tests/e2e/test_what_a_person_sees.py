@@ -45,6 +45,18 @@ def _write(server: RxappServer, statement: Any) -> None:
         db.commit()
 
 
+def _codes_blocked(
+    server: RxappServer, account: Account, *, failures: int, for_: timedelta
+) -> None:
+    """The account's codes after `failures` wrong ones, blocked for `for_` from now."""
+    _write(
+        server,
+        update(User)
+        .where(User.id == user_id(server, account.email))
+        .values(second_factor_failures=failures, second_factor_blocked_until=utcnow() + for_),
+    )
+
+
 # --- first paint ---------------------------------------------------------------------------
 
 
@@ -137,20 +149,42 @@ def test_a_wait_says_how_long_and_what_follows(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
-    account = user_id(rxapp_server, rxapp_user.email)
-    _write(
-        rxapp_server,
-        update(User)
-        .where(User.id == account)
-        .values(
-            second_factor_failures=3, second_factor_blocked_until=utcnow() + timedelta(minutes=2)
-        ),
-    )
+    _codes_blocked(rxapp_server, rxapp_user, failures=3, for_=timedelta(minutes=2))
     page.get_by_test_id("passcode-input").fill(twofa.code())
     page.get_by_test_id("passcode-submit").click()
     error = page.get_by_test_id("passcode-error")
     expect(error).to_contain_text("Try again in 2 minutes.")
     expect(error).not_to_contain_text("Try again in 2 minutes. 4 tries left")
+
+
+def test_a_wait_counts_down_to_the_moment_a_code_is_taken(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    # Two wrong codes already: a code now comes too early, counts, and a 4-second wait follows.
+    _codes_blocked(rxapp_server, rxapp_user, failures=2, for_=timedelta(seconds=2))
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("passcode-error")).to_contain_text("Try again in 4 seconds.")
+    left = page.get_by_test_id("passcode-wait")
+    expect(left).to_have_attribute("role", "timer")  # silent while it ticks
+    expect(left).to_have_text(re.compile(r"You can try again in [34] seconds\."))
+    expect(left).to_have_text(re.compile(r"You can try again in [12] seconds?\."))
+    expect(left).to_have_text("You can try again now.", timeout=6000)
+    said = page.locator(".sr-only[aria-live=polite]", has_text="You can try again now.")
+    expect(said).to_have_count(1)
+    # And it is true: the code is taken at once.
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+
+
+def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Account) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("passcode-error")).to_contain_text("That code is not right.")
+    expect(page.get_by_test_id("passcode-wait")).to_have_count(0)
 
 
 def test_a_voided_sign_in_says_so_and_offers_a_new_one(

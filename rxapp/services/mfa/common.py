@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from rxapp.models import User
-from rxapp.services import sessions
+from rxapp.services import sessions, throttle
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class CodeCheck:
     so the owner may rather use a browser where they used 2FA before."""
     turned_on: bool = False
     """Whether this turned two-factor authentication on (the account's first method)."""
+
+    @property
+    def told_wait(self) -> int:
+        """The wait `message` tells of, in seconds (0 when it tells none)."""
+        waited = self.wait_seconds
+        return waited if waited and throttle.wait_message(waited) in self.message else 0
 
 
 def has_second_factor(user: User) -> bool:

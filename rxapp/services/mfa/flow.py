@@ -296,9 +296,7 @@ def finish_second_step(
 
 def _with_tries_left(result: CodeCheck, left: int) -> str:
     """The message, then how many codes this sign-in still takes (after any wait)."""
-    waited = result.wait_seconds
-    told_to_wait = bool(waited) and _wait_message(waited) in result.message
-    after = "After that, " if told_to_wait else ""
+    after = "After that, " if result.told_wait else ""
     tries = plural(left, "try", "tries")
     message = f"{result.message} {after}{tries} left before you must sign in again."
     return f"{message} {ELSEWHERE_HINT}" if result.held_back else message

@@ -48,6 +48,7 @@ def test_known_and_unknown_emails_are_throttled_alike(db, alice, email):
     sixth = fail(db, email, T0)
     assert sixth.user is None
     assert sixth.message == "Too many failed attempts. Try again in 1 second."
+    assert sixth.wait_seconds == 1  # counted down on the page
     # Waiting it out lets the next attempt through, and the wait then doubles.
     assert fail(db, email, T0 + SECOND).message == accounts.GENERIC_SIGN_IN_ERROR
     assert (
@@ -143,6 +144,7 @@ def test_a_real_wait_is_never_passed_off_as_another_check(db, alice):
 
     assert not step.busy
     assert step.message == "Too many failed attempts. Try again in 1 second."
+    assert step.wait_seconds == 1
 
 
 def test_asking_the_password_again_shares_the_throttle(db, alice):
