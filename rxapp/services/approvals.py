@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import AuthSession, PendingLogin, SignInApproval
 from rxapp.services import audit, secretbox, sessions, throttle, user_agents
-from rxapp.services.mfa.common import plural
+from rxapp.services.mfa.common import audit_thresholds, plural
 from rxapp.services.sessions import SignedIn
 
 LIFETIME = timedelta(minutes=2)
@@ -244,6 +244,8 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
             user_id=approval.user_id,
             detail=f"{reason}; {detail}",
         )
-        throttle.record_failure(db, approval.user_id, now=now)
+        # On the account's key: nothing vouches for the browser that asked.
+        failure = throttle.record_failure(db, approval.user_id, now=now)
+        audit_thresholds(db, approval.user_id, failure, now=now, browser=audit.NEW_BROWSER)
     db.commit()
     return status

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from rxapp.models import User
-from rxapp.services import sessions, throttle
+from rxapp.services import audit, sessions, throttle
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class CodeCheck:
 def has_second_factor(user: User) -> bool:
     """Whether 2FA is on: TOTP, or at least one passkey (`twofa_active` summarises both)."""
     return bool(user.twofa_active)
+
+
+def audit_thresholds(
+    db: Session, user_id: int, failure: throttle.Failure, *, now: datetime, browser: str
+) -> None:
+    """The lockout and the cap in the audit trail, when `failure` (counted on the throttle
+    of `browser`, an `audit` browser label) reached one (the caller commits)."""
+    if failure.failures == throttle.LOCKOUT_AFTER:
+        audit.record(
+            db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id, detail=browser
+        )
+    if failure.failures == throttle.CAP:
+        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id, detail=browser)
 
 
 def plural(count: int, word: str, plural: str = "") -> str:

@@ -19,7 +19,13 @@ from sqlmodel import Session, col, select
 from rxapp.models import Passkey, PendingLogin, User, UTCDateTime
 from rxapp.services import audit, devices, sessions, throttle
 from rxapp.services.mfa.backup_codes import codes as backup_codes
-from rxapp.services.mfa.common import CodeCheck, has_second_factor, plural, secure_sessions
+from rxapp.services.mfa.common import (
+    CodeCheck,
+    audit_thresholds,
+    has_second_factor,
+    plural,
+    secure_sessions,
+)
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, remove_totp
@@ -187,12 +193,7 @@ def count_failure(
         user_id=user_id,
         detail=f"{detail} consecutive={failure.failures} {browser}",
     )
-    if failure.failures == throttle.LOCKOUT_AFTER:
-        audit.record(
-            db, audit.Event.SECOND_FACTOR_LOCKOUT, now=now, user_id=user_id, detail=browser
-        )
-    if failure.failures == throttle.CAP:
-        audit.record(db, audit.Event.SECOND_FACTOR_CAP, now=now, user_id=user_id, detail=browser)
+    audit_thresholds(db, user_id, failure, now=now, browser=browser)
     db.commit()
     return failure
 

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, SignInApproval, User
-from rxapp.services import accounts, approvals, secretbox, sessions
+from rxapp.services import accounts, approvals, audit, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from tests.conftest import stored_bytes
 
@@ -73,6 +73,20 @@ def test_a_wrong_number_or_deny_ends_the_request_and_counts_a_failure(db, user):
     assert user.second_factor_failures == 2
     events = db.exec(select(AuditEvent.event).where(AuditEvent.user_id == user.id)).all()
     assert events.count("approval_denied") == 2
+
+
+def test_a_denial_that_locks_the_second_step_is_audited_as_a_lockout(db, user):
+    phone = _device(db, user)
+    user.second_factor_failures = throttle.LOCKOUT_AFTER - 1  # wrong codes before
+    db.add(user)
+    db.commit()
+    request = approvals.ask(db, _pending(db, user), now=T0)
+    assert approvals.decide(db, request.ref, phone, None, now=T0) == "denied"
+    rows = db.exec(
+        select(AuditEvent.event, AuditEvent.detail).where(AuditEvent.user_id == user.id)
+    ).all()
+    assert ("second_factor_lockout", audit.NEW_BROWSER) in rows
+    assert throttle.is_locked(db, user.id)
 
 
 def test_a_request_expires_after_two_minutes(db, user):
