@@ -259,6 +259,7 @@ class PasscodeState(AuthState):
                 db, pending, code, now=utcnow(), device=device
             ),
             heavy=totp.normalize_code(code) is None,  # only a backup code verifies argon2
+            patient=True,
         )
 
     @rx.event
@@ -308,13 +309,21 @@ class PasscodeState(AuthState):
         check: Callable[[Session, PendingLogin], mfa.CodeCheck],
         *,
         heavy: bool = False,
+        patient: bool = False,
     ) -> list[rx.event.EventSpec]:
-        """Run the second step's `check`; start the full session, or say what went wrong."""
+        """Run the second step's `check`; start the full session, or say what went wrong.
+        When `patient`, a check refused unchecked for a moment's wait (`_worth_waiting`) is
+        made again once that wait is over."""
         device_events = self._new_device_if_needed()
         device = self._device_digest
-        outcome = await self._as_pending(
-            lambda db, pending: self._check(db, pending, check, device), heavy=heavy
-        )
+
+        def run(db: Session, pending: PendingLogin) -> _Outcome:
+            return self._check(db, pending, check, device)
+
+        outcome = await self._as_pending(run, heavy=heavy)
+        if patient and _worth_waiting(outcome):
+            await asyncio.sleep(outcome.check.wait_seconds)
+            outcome = await self._as_pending(run, heavy=heavy)
         if isinstance(outcome, SignedOut):
             self.error = ""
             return self._back_to_login()
@@ -379,6 +388,21 @@ class PasscodeState(AuthState):
 
         await self._as_pending(abandon)
         return self._back_to_login()
+
+
+def _worth_waiting(outcome: _Outcome | SignedOut) -> bool:
+    """A code sent a moment too soon after a wrong one (by a person correcting a typo, say)
+    was refused unchecked and uncounted, for a wait too short to be worth a message (the
+    backoff after one or two wrong codes): the server waits it out and checks the code then,
+    rather than ask the person to send it again."""
+    if isinstance(outcome, SignedOut):
+        return False
+    result = outcome.check
+    return (
+        result.unchecked
+        and not result.counted
+        and 0 < result.wait_seconds < mfa.NOTICEABLE_WAIT_SECONDS
+    )
 
 
 def _failed_codes_notice(failed: audit.FailedCodes) -> str:

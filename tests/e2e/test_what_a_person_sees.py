@@ -179,6 +179,22 @@ def test_a_wait_counts_down_to_the_moment_a_code_is_taken(
     expect(page).to_have_url(PROFILE_URL)
 
 
+def test_a_right_code_sent_just_after_a_wrong_one_is_checked_not_refused(
+    page: Page, rxapp_user: Account
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("passcode-error")).to_contain_text("That code is not right.")
+    # At once, inside the 1-second backoff that follows a wrong code (a typo corrected):
+    # the server waits the moment out and checks it, instead of asking for it again.
+    sent = time.monotonic()
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+    assert time.monotonic() - sent < 4
+
+
 def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Account) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
     page.get_by_test_id("passcode-input").fill(wrong_code(twofa))
