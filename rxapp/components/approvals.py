@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.layout import testid
+from rxapp.components.layout import keep_focus_script, testid
 from rxapp.components.widgets import dialog_focus
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.passcode import PasscodeState
+
+# Where keyboard focus goes when the control that had it is replaced: the number to pick,
+# then what became of the request.
+_WAITING_ID = "approval-waiting"
+_MESSAGE_ID = "approval-message"
 
 
 def approval_panel() -> rx.Component:
@@ -34,6 +39,9 @@ def approval_panel() -> rx.Component:
         padding="1rem",
         border=f"1px solid {rx.color('accent', 6)}",
         border_radius="var(--radius-3)",
+        id=_WAITING_ID,
+        tab_index=-1,
+        on_mount=keep_focus_script(_WAITING_ID),
     )
     ask = rx.button(
         rx.icon("smartphone", size=16),
@@ -56,6 +64,9 @@ def approval_panel() -> rx.Component:
                 icon="info",
                 color_scheme="gray",
                 size="1",
+                id=_MESSAGE_ID,
+                tab_index=-1,
+                on_mount=keep_focus_script(_MESSAGE_ID),
                 custom_attrs=testid("approval-message"),
             ),
         ),

@@ -22,6 +22,15 @@ def focus_script(element_id: str) -> rx.event.EventSpec:
     return rx.call_script(f"document.getElementById('{element_id}')?.focus()")
 
 
+def keep_focus_script(element_id: str) -> rx.event.EventSpec:
+    """Move focus to `element_id` if it was lost (the focused control went away, as a
+    button replaced by what it started does), so keyboard users go on from there."""
+    return rx.call_script(
+        "if (!document.activeElement || document.activeElement === document.body) "
+        f"document.getElementById('{element_id}')?.focus()"
+    )
+
+
 # After a navigation inside the app (not on a fresh load, where a screen reader starts at
 # the top and the skip link comes first), focus the new page's heading when it asks for it.
 def _on_page_shown(*, focus_heading: bool) -> rx.event.EventSpec:

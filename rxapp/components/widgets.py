@@ -210,15 +210,17 @@ def scroll_region(table: rx.Component, *, label: str, **props: object) -> rx.Com
 
 # Counts down in the browser (no round trip per second) from each answer that sets
 # `seconds`; shown only while the error it belongs to (`message`) is. The visible line is a
-# timer (silent); the polite region beside it says once that the wait is over.
+# timer (silent, as `countdown`); the polite region beside it (as `announcer`) says once
+# that the wait is over. Its text takes Radix Themes' classes for `rx.text(size="2",
+# color_scheme="gray")`.
 _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, ...rest}) {
   const [shown, setShown] = useState({left: 0, message: null});
   useEffect(() => {
-    if (!seconds) { setShown({left: 0, message: null}); return; }
+    if (!seconds || !message) { setShown({left: 0, message: null}); return; }
     const end = performance.now() + seconds * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((end - performance.now()) / 1000));
-      setShown({left, message});
+      setShown((was) => (was.left === left && was.message === message ? was : {left, message}));
       return left;
     };
     tick();

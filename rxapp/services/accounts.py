@@ -88,7 +88,9 @@ def check_password_step(
     account_key = throttle.account_key(normalized, device if known else "")
     client = throttle.client_key(client_ip) if client_ip and not known else ""
     wait = throttle.seconds_blocked(db, client, now=now) if client else 0
-    if not wait:
+    if wait:  # the account's own wait may be longer: tell the longer one (it is counted down)
+        wait = max(wait, throttle.seconds_blocked(db, account_key, now=now))
+    else:
         wait = throttle.claim_key(db, account_key, now=now)
         if wait and throttle.held_by_a_check(db, account_key):
             return PasswordStep(user=None, message=BUSY_MESSAGE, busy=True)

@@ -126,6 +126,7 @@ class LoginState(AuthState):
     async def submit(self, form: dict) -> list[rx.event.EventSpec] | None:
         """Check email and password; start a session or, for 2FA users, a pending login."""
         self.answers += 1
+        self.wait_seconds = 0
         email = normalize_email(form.get("email"))
         password = form.get("password")
         if problem := email_problem(email):

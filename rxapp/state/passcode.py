@@ -252,6 +252,7 @@ class PasscodeState(AuthState):
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
         """Check the code; start the full session, or explain what went wrong."""
         self.answers += 1
+        self.wait_seconds = 0
         code = form.get("code")
         device = self._proven_device()
         return await self._second_step(

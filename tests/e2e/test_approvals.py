@@ -131,6 +131,25 @@ def test_deny_ends_the_request(
     assert _failures(rxapp_server, rxapp_user) == 1
 
 
+def test_asking_by_keyboard_keeps_the_focus_on_what_follows(
+    phone_and_laptop: tuple[Page, Page],
+) -> None:
+    phone, laptop = phone_and_laptop
+    laptop.get_by_test_id("passcode-request-approval").focus()
+    laptop.keyboard.press("Enter")
+    # The button is replaced by the number to pick: focus goes there, not to the page's top.
+    expect(laptop.get_by_test_id("approval-number")).to_have_text(re.compile(r"^\d{2}$"))
+    expect(laptop.locator("#approval-waiting")).to_be_focused()
+    _choices(phone)
+    phone.get_by_test_id("approval-deny").click()
+    # And then to what became of the request.
+    expect(laptop.get_by_test_id("approval-message")).to_contain_text("denied")
+    expect(laptop.get_by_test_id("approval-message")).to_be_focused()
+    laptop.keyboard.press("Tab")
+    focused = laptop.evaluate("() => document.activeElement.dataset.testid || ''")
+    assert focused != "skip-link"
+
+
 def test_without_a_device_that_passed_2fa_there_is_nothing_to_ask(
     browser: Browser, page: Page, base_url: str, rxapp_user: Account
 ) -> None:

@@ -177,6 +177,12 @@ def test_a_wait_counts_down_to_the_moment_a_code_is_taken(
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
+    # Nothing of it is left for the next sign-in in this tab.
+    sign_out(page)
+    sign_in(page, rxapp_user)
+    expect(page.get_by_test_id("passcode-input")).to_be_visible()
+    expect(page.get_by_test_id("passcode-wait")).to_have_count(0)
+    expect(said).to_have_count(0)
 
 
 def test_a_right_code_sent_just_after_a_wrong_one_is_checked_not_refused(
@@ -193,6 +199,22 @@ def test_a_right_code_sent_just_after_a_wrong_one_is_checked_not_refused(
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
     assert time.monotonic() - sent < 4
+
+
+def test_the_login_pages_countdown_goes_with_its_error(page: Page, rxapp_user: Account) -> None:
+    error = page.get_by_test_id("login-error")
+    for _ in range(12):  # five wrong passwords are free, then each must wait
+        sign_in(page, rxapp_user, password="not-the-password")
+        expect(error).not_to_be_empty()
+        if "Too many failed attempts" in (error.text_content() or ""):
+            break
+    expect(page.get_by_test_id("login-wait")).to_contain_text("You can try again")
+    # Another error, of the form's own: the countdown goes with the wait's message.
+    page.get_by_test_id("login-email").fill("not-an-address@")
+    page.get_by_test_id("login-password").fill("not-the-password")
+    page.get_by_test_id("login-submit").click()
+    expect(error).to_contain_text("valid email")
+    expect(page.get_by_test_id("login-wait")).to_have_count(0)
 
 
 def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Account) -> None:

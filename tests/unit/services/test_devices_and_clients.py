@@ -108,6 +108,25 @@ def test_one_client_spraying_many_accounts_is_made_to_wait(db):
     assert again.message == accounts.GENERIC_SIGN_IN_ERROR
 
 
+def test_a_blocked_client_is_told_the_accounts_wait_when_that_is_longer(db, alice):
+    client, per_client = throttle.client_key(STRANGER_IP), throttle.per_client()
+    for _ in range(per_client.free_failures):
+        throttle.record_key_failure(db, client, now=T0, policy=per_client)
+    account = throttle.account_key(alice.email, "")
+    for _ in range(throttle.FREE_FAILURES + 4):
+        throttle.record_key_failure(db, account, now=T0)
+    db.commit()
+    client_wait = throttle.seconds_blocked(db, client, now=T0)
+    account_wait = throttle.seconds_blocked(db, account, now=T0)
+    assert 0 < client_wait < account_wait
+
+    step = _try(db, PASSWORD, now=T0)
+
+    # The page counts this down: at its end, the account may really try again.
+    assert step.wait_seconds == account_wait
+    assert step.message == throttle.wait_message(account_wait)
+
+
 def test_throttled_attempts_leave_an_audit_row(db, alice):
     now = T0
     for _ in range(throttle.FREE_FAILURES + 1):
