@@ -6,6 +6,7 @@ import reflex as rx
 
 from rxapp.components.layout import card, testid
 from rxapp.components.widgets import local_time, scroll_region
+from rxapp.state.auth import AuthState
 from rxapp.state.profile import ActivityRow, ProfileState
 
 
@@ -23,10 +24,17 @@ def activity_card() -> rx.Component:
     return card(
         rx.heading("Recent security activity", size="4", as_="h2"),
         rx.text(
-            "If you do not recognise something here, turn on two-factor authentication or "
-            "generate new backup codes, and tell your admin.",
+            "If you do not recognise something here, ",
+            rx.cond(
+                ProfileState.twofa_active,
+                "generate new backup codes (the old ones stop working), remove any passkey "
+                "you do not know, ",
+                "turn on two-factor authentication now, ",
+            ),
+            rx.cond(AuthState.user_is_admin, "and tell another admin.", "and tell your admin."),
             size="2",
             color_scheme="gray",
+            custom_attrs=testid("activity-advice"),
         ),
         scroll_region(
             rx.table.root(

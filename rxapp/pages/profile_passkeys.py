@@ -16,7 +16,13 @@ def _row(passkey: rx.Var[PasskeyRow]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(passkey["name"], weight="medium", custom_attrs=testid("passkey-name-cell")),
+                rx.text(
+                    passkey["name"],
+                    weight="medium",
+                    # A long name wraps, anywhere if it must: the dates stay in view.
+                    overflow_wrap="anywhere",
+                    custom_attrs=testid("passkey-name-cell"),
+                ),
                 rx.hstack(
                     rx.button(
                         "Rename",
@@ -39,7 +45,9 @@ def _row(passkey: rx.Var[PasskeyRow]) -> rx.Component:
                     spacing="2",
                 ),
                 spacing="2",
-            )
+            ),
+            class_name="wraps",
+            min_width="9rem",
         ),
         rx.table.cell(local_time(passkey["created"], with_time=False)),
         rx.table.cell(
@@ -74,6 +82,7 @@ def passkeys_card() -> rx.Component:
                     rx.table.body(rx.foreach(ProfileState.passkeys, _row)),
                     size="1",
                     width="100%",
+                    class_name="fits",
                     custom_attrs=testid("passkeys-table"),
                 ),
                 label="Passkeys",

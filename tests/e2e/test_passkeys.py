@@ -304,3 +304,20 @@ def test_with_2fa_a_sign_in_alone_never_adds_a_passkey(
     page.get_by_test_id("passkey-save").click()
     expect(page.get_by_test_id("passkey-row")).to_have_count(1)
     assert len(authenticator.credentials()) == 1
+
+
+def test_a_long_passkey_name_wraps_and_its_dates_stay_in_view(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    name = "Ключ 🔑 " + "x" * 56  # as long as a name may be, with no space to wrap at
+    give_passkey(rxapp_server, rxapp_user, name, "a-long-named-credential")
+    page.reload()
+    expect(page.get_by_test_id("passkey-name-cell")).to_have_text(name)
+    table = page.get_by_test_id("passkeys-table")
+    expect(table).to_contain_text("Last used")
+    # The table fits its card: nothing to scroll sideways to.
+    overflow = table.evaluate(
+        "t => { const s = t.closest('.table-scroll'); return s.scrollWidth - s.clientWidth; }"
+    )
+    assert overflow <= 0

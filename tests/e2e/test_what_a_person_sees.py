@@ -225,6 +225,17 @@ def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Acc
     expect(page.get_by_test_id("passcode-wait")).to_have_count(0)
 
 
+def test_the_activity_advice_fits_the_account(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    advice = page.get_by_test_id("activity-advice")
+    expect(advice).to_contain_text("turn on two-factor authentication now")
+    expect(advice).not_to_contain_text("backup codes")  # it has none
+    expect(advice).to_contain_text("tell your admin")
+    enable_2fa(page)
+    expect(advice).to_contain_text("generate new backup codes")
+    expect(advice).not_to_contain_text("turn on two-factor")
+
+
 def test_a_voided_sign_in_says_so_and_offers_a_new_one(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
