@@ -272,3 +272,46 @@ def wait_countdown(
     return WaitCountdown.create(
         seconds=seconds, restart=answers, message=message, custom_attrs=testid(test_id)
     )
+
+
+_ON_RETURN_JS = """function RxappOnReturn({onReturn}) {
+  const handler = useRef(onReturn);
+  handler.current = onReturn;
+  useEffect(() => {
+    let last = Date.now();  // the page's own load has just read what it shows
+    const fire = () => {
+      if (document.visibilityState !== 'visible' || Date.now() - last < 2000) return;
+      last = Date.now();
+      handler.current?.();
+    };
+    document.addEventListener('visibilitychange', fire);
+    window.addEventListener('focus', fire);
+    return () => {
+      document.removeEventListener('visibilitychange', fire);
+      window.removeEventListener('focus', fire);
+    };
+  }, []);
+  return null;
+}"""
+
+
+class OnReturn(rx.Component):
+    """Fires `on_return` when the person comes back to the tab (see `on_return`)."""
+
+    tag = "RxappOnReturn"
+
+    on_return: rx.EventHandler[rx.event.no_args_event_spec]
+
+    def add_imports(self) -> dict[str, list[ImportVar]]:
+        """React's hooks, for the custom code."""
+        return {"react": [ImportVar(tag="useRef"), ImportVar(tag="useEffect")]}
+
+    def add_custom_code(self) -> list[str]:
+        """The component itself."""
+        return [_ON_RETURN_JS]
+
+
+def on_return(handler: rx.event.EventType[()]) -> rx.Component:
+    """Run `handler` when the person comes back to this tab or window (shown again, or
+    focused; at most every 2 seconds), so that what another tab changed meanwhile shows."""
+    return OnReturn.create(on_return=handler)

@@ -7,7 +7,7 @@ import reflex as rx
 from rxapp.components.activity import activity_card
 from rxapp.components.approvals import approval_dialog
 from rxapp.components.layout import card, page, testid, when_ready
-from rxapp.components.widgets import local_time, status_badge
+from rxapp.components.widgets import local_time, on_return, status_badge
 from rxapp.pages.profile_dialogs import (
     backup_dialog,
     disable_dialog,
@@ -203,6 +203,7 @@ def profile_page() -> rx.Component:
         rename_passkey_dialog(),
         remove_passkey_dialog(),
         approval_dialog(),
+        on_return(ProfileState.refresh),
         title="My profile",
         signed_in=True,
         width="40rem",

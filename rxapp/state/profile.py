@@ -161,6 +161,17 @@ class ProfileState(AuthState):
         self.profile_loaded = False
 
     @rx.event
+    async def refresh(self) -> list[rx.event.EventSpec] | None:
+        """The person came back to this tab: show what changed meanwhile (2FA turned on or
+        off in another tab, passkeys, backup codes), or go to the login page."""
+        view = await self._as_user(read_account)
+        if isinstance(view, SignedOut):
+            self._clear_account()
+            return self._to_login()
+        self._apply(view)
+        return None
+
+    @rx.event
     async def open_profile(self) -> list[rx.event.EventSpec] | None:
         """on_load: load the account, or go to the login page. A navigation closes the
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""

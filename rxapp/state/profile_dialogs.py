@@ -40,6 +40,12 @@ SHOW_ENROLL_ERROR = rx.call_script(
 NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 
 
+# A button from before a change made elsewhere (another tab, another device): the page
+# shows the account as it is now, and says why nothing else happened.
+ALREADY_ON = "An authenticator app is already set up (in another tab or on another device)."
+ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
+
+
 class ReauthState(ProfileState):
     """A fresh proof before a sensitive action: a code when 2FA is on, else the password."""
 
@@ -241,7 +247,7 @@ class EnrollState(ProfileState):
             return None
         if verdict == "fresh":
             return await self._begin()
-        return None
+        return rx.toast.info(ALREADY_ON)
 
     @rx.event
     async def submit(self, form: dict) -> Any:
@@ -331,7 +337,7 @@ class DisableState(ProfileState):
         self._apply(result)
         self.error = ""
         self.open = result.totp_active
-        return None
+        return None if self.open else rx.toast.info(ALREADY_OFF)
 
     @rx.event
     async def submit(self, form: dict) -> Any:

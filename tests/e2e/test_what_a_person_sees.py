@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     enable_2fa,
     generate_backup_codes,
+    keep_trying,
     sign_in,
     sign_in_admin,
     sign_in_to_profile,
@@ -223,6 +224,39 @@ def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Acc
     page.get_by_test_id("passcode-submit").click()
     expect(page.get_by_test_id("passcode-error")).to_contain_text("That code is not right.")
     expect(page.get_by_test_id("passcode-wait")).to_have_count(0)
+
+
+def test_a_tab_shown_again_shows_what_another_tab_changed(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    other = page.context.new_page()  # a second tab of the same browser: the same session
+    other.goto("/profile")
+    expect(other.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    enable_2fa(page)
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
+    # Back to the other tab (what the browser tells a page shown again), no reload.
+    keep_trying(
+        lambda: other.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))"),
+        lambda seconds: expect(other.get_by_test_id("twofa-status")).to_have_text(
+            "Activated", timeout=seconds * 1000
+        ),
+        timeout=15,
+    )
+    other.close()
+
+
+def test_a_button_from_before_a_change_elsewhere_says_what_happened(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    other = page.context.new_page()
+    other.goto("/profile")
+    expect(other.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    enable_2fa(page)
+    # The other tab still offers to enable 2FA: pressing it explains, and shows it is on.
+    other.get_by_test_id("enable-2fa").click()
+    expect(other.get_by_text("An authenticator app is already set up")).to_be_visible()
+    expect(other.get_by_test_id("twofa-status")).to_have_text("Activated")
+    other.close()
 
 
 def test_the_activity_advice_fits_the_account(page: Page, rxapp_user: Account) -> None:
