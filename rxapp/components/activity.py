@@ -24,12 +24,12 @@ def activity_card() -> rx.Component:
     return card(
         rx.heading("Recent security activity", size="4", as_="h2"),
         rx.text(
-            "If you do not recognise something here, ",
+            "If you do not recognise something here, change your password, ",
             rx.cond(
                 ProfileState.twofa_active,
                 "generate new backup codes (the old ones stop working), remove any passkey "
                 "you do not know, ",
-                "turn on two-factor authentication now, ",
+                "turn on two-factor authentication, ",
             ),
             rx.cond(AuthState.user_is_admin, "and tell another admin.", "and tell your admin."),
             size="2",

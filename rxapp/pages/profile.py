@@ -21,8 +21,10 @@ from rxapp.pages.profile_passkeys import (
     remove_passkey_dialog,
     rename_passkey_dialog,
 )
+from rxapp.pages.profile_password import password_dialog
 from rxapp.state.profile import ProfileState
 from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState
+from rxapp.state.profile_password import PasswordState
 
 
 def _notice() -> rx.Component:
@@ -75,6 +77,15 @@ def account_card() -> rx.Component:
                 ),
             ),
             orientation=rx.breakpoints(initial="vertical", sm="horizontal"),
+        ),
+        rx.box(
+            rx.button(
+                rx.icon("key-square", size=16),
+                "Change password",
+                variant="soft",
+                on_click=PasswordState.start,
+                custom_attrs=testid("change-password"),
+            ),
         ),
     )
 
@@ -203,6 +214,7 @@ def profile_page() -> rx.Component:
         rename_passkey_dialog(),
         remove_passkey_dialog(),
         approval_dialog(),
+        password_dialog(),
         on_return(ProfileState.refresh),
         title="My profile",
         signed_in=True,

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from rxapp.models import User
-from rxapp.services import audit, devices, passwords, throttle
+from rxapp.services import audit, devices, passwords, sessions, throttle
 from rxapp.services.emails import email_problem, normalize_email
 
 GENERIC_SIGN_IN_ERROR = "Incorrect email or password."
@@ -141,6 +141,52 @@ def check_password_again(
         throttle.record_key_failure(db, key, now=now)
         return "That password is not right."
     _passed(db, user, result.new_hash, key=key)
+    return None
+
+
+CURRENT_PASSWORD_MISSING = "Enter your current password."  # noqa: S105 (a message)
+PASSWORD_UNCHANGED = "Choose a new password: this one is the current one."  # noqa: S105
+
+
+@dataclass(frozen=True)
+class PasswordRefused:
+    """Why a new password was not set, and which of the two was refused."""
+
+    message: str
+    new_one: bool
+    """The new password was refused (else the current one was)."""
+
+
+def change_password(
+    db: Session,
+    user: User,
+    current: object,
+    new: object,
+    *,
+    now: datetime,
+    device: str = "",
+    keep_session_id: int | None = None,
+) -> PasswordRefused | None:
+    """Replace `user`'s password with `new` once `current` is right (checked as a fresh
+    proof, under the same throttle); every other session and pending sign-in of the account
+    ends (all but `keep_session_id`), audited; commits. None when changed."""
+    if not isinstance(current, str) or current == "":
+        return PasswordRefused(CURRENT_PASSWORD_MISSING, new_one=False)
+    if problem := passwords.password_problem(new):
+        return PasswordRefused(problem, new_one=True)
+    if problem := check_password_again(db, user, current, now=now, device=device):
+        audit.record(
+            db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail="password change"
+        )
+        db.commit()
+        return PasswordRefused(problem, new_one=False)
+    if new == current:
+        return PasswordRefused(PASSWORD_UNCHANGED, new_one=True)
+    user.password_hash = passwords.hash_password(str(new))  # a str: password_problem says so
+    db.add(user)
+    sessions.revoke_all_sessions(db, user.id, now=now, keep_session_id=keep_session_id)
+    audit.record(db, audit.Event.PASSWORD_CHANGED, now=now, user_id=user.id)
+    db.commit()
     return None
 
 

@@ -46,6 +46,7 @@ class Event(StrEnum):
     PASSKEY_USED = "passkey_used"
     PASSKEY_REFUSED = "passkey_refused"
     PASSKEY_CLONED = "passkey_counter_regressed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ ACTIVITY_LABELS = {
     Event.PASSKEY_USED: "Signed in with a passkey",
     Event.PASSKEY_REFUSED: "Passkey refused",
     Event.PASSKEY_CLONED: "Passkey refused: its counter went backwards (possible copy)",
+    Event.PASSWORD_CHANGED: "Password changed (other sessions signed out)",
 }
 
 

@@ -262,7 +262,7 @@ def test_a_button_from_before_a_change_elsewhere_says_what_happened(
 def test_the_activity_advice_fits_the_account(page: Page, rxapp_user: Account) -> None:
     sign_in_to_profile(page, rxapp_user)
     advice = page.get_by_test_id("activity-advice")
-    expect(advice).to_contain_text("turn on two-factor authentication now")
+    expect(advice).to_contain_text("change your password, turn on two-factor authentication")
     expect(advice).not_to_contain_text("backup codes")  # it has none
     expect(advice).to_contain_text("tell your admin")
     enable_2fa(page)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from passlib.context import CryptContext
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, User
-from rxapp.services import accounts, passwords
+from rxapp.services import accounts, passwords, sessions
 from rxapp.services.database import engine_for
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -275,3 +275,88 @@ def test_nfc_and_nfd_spellings_of_an_email_are_one_account(sqlite_db_url):
             accounts.create_user(db, nfc, "another-password", now=NOW)
         step = accounts.check_password_step(db, nfc.upper(), "a-long-password", now=NOW)
         assert step.user is not None and step.user.id == created.id
+
+
+# --- changing the password ------------------------------------------------------------
+
+
+SOON = NOW + timedelta(minutes=1)  # the sessions are still live
+
+
+def _signed_in_twice(db: Session) -> tuple[User, sessions.SignedIn, str]:
+    """An account signed in on two browsers: this one (signed in) and the other's token."""
+    user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
+    here = sessions.start_session(db, user, now=NOW)
+    there = sessions.start_session(db, user, now=NOW)
+    signed_in = sessions.current_session(db, here, now=NOW)
+    assert signed_in is not None
+    return user, signed_in, there
+
+
+def test_a_new_password_replaces_the_old_and_signs_every_other_session_out(db):
+    user, here, there = _signed_in_twice(db)
+    pending = sessions.start_pending_login(db, user, now=NOW)
+
+    refused = accounts.change_password(
+        db, user, PASSWORD, "a much better passphrase", now=SOON, keep_session_id=here.session.id
+    )
+
+    assert refused is None
+    assert accounts.check_password_step(db, user.email, PASSWORD, now=SOON).user is None
+    assert accounts.check_password_step(db, user.email, "a much better passphrase", now=SOON).user
+    assert sessions.current_session(db, there, now=SOON) is None
+    assert sessions.current_pending_login(db, pending, now=SOON) is None
+    assert sessions.session_by_digest(db, here.session.token_hash, now=SOON) is not None
+    assert "password_changed" in [row.event for row in _audit(db)]
+    stored = db.exec(select(User.password_hash).where(User.id == user.id)).one()
+    assert stored.startswith("$argon2id$") and "passphrase" not in stored
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message", "new_one"),
+    [
+        ("", "a much better passphrase", "Enter your current password.", False),
+        (None, "a much better passphrase", "Enter your current password.", False),
+        ("not-the-password", "a much better passphrase", "That password is not right.", False),
+        (PASSWORD, "short", "The password must have at least 8 characters.", True),
+        (PASSWORD, "x" * 1025, "The password must have at most 1024 characters.", True),
+        (PASSWORD, ["a list"], "Enter a password.", True),
+        (PASSWORD, PASSWORD, accounts.PASSWORD_UNCHANGED, True),
+    ],
+)
+def test_a_refused_change_says_why_and_changes_nothing(db, current, new, message, new_one):
+    user, here, there = _signed_in_twice(db)
+    before = user.password_hash
+
+    refused = accounts.change_password(
+        db, user, current, new, now=SOON, keep_session_id=here.session.id
+    )
+
+    assert refused == accounts.PasswordRefused(message, new_one=new_one)
+    db.refresh(user)
+    assert user.password_hash == before
+    assert sessions.current_session(db, there, now=SOON) is not None
+    assert "password_changed" not in [row.event for row in _audit(db)]
+
+
+def test_guessing_the_current_password_is_throttled_like_signing_in(db):
+    user, here, _there = _signed_in_twice(db)
+    answers = [
+        accounts.change_password(
+            db,
+            user,
+            "guess",
+            "a much better passphrase",
+            now=SOON,
+            keep_session_id=here.session.id,
+        )
+        for _ in range(7)
+    ]
+    assert answers[-1] is not None and answers[-1].message.startswith("Too many failed attempts")
+    # Even the right one waits now.
+    right = accounts.change_password(
+        db, user, PASSWORD, "a much better passphrase", now=SOON, keep_session_id=here.session.id
+    )
+    assert right is not None and right.message.startswith("Too many failed attempts")
+    failed = [r for r in _audit(db) if r.event == "reauth_failed"]
+    assert len(failed) == 8 and {r.detail for r in failed} == {"password change"}

@@ -1,0 +1,74 @@
+"""PasswordState: changing the password from the profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from rxapp.services import accounts
+from rxapp.services.clock import utcnow
+from rxapp.services.sessions import SignedIn
+from rxapp.state.auth import SignedOut
+from rxapp.state.profile import AccountView, ProfileState, read_account
+
+CHANGED = "Password changed. Every other session of your account was signed out."
+CURRENT_FIELD = "password-current"
+NEW_FIELD = "password-new"
+
+
+class PasswordState(ProfileState):
+    """The change-password dialog: the current password, then the new one."""
+
+    open: bool = False
+    error: str = ""
+    # Submissions of the dialog's form answered: its submit button is busy until this changes.
+    answers: int = 0
+
+    @rx.event
+    def start(self) -> None:
+        """Open the dialog."""
+        self.error = ""
+        self.open = True
+
+    @rx.event
+    def close(self, _open: object = False) -> None:
+        """Keep the password."""
+        self.open = False
+        self.error = ""
+
+    @rx.event
+    async def submit(self, form: dict) -> Any:
+        """Check the current password, then store the new one; other sessions end."""
+        self.answers += 1
+        current, new = form.get("current"), form.get("new")
+        device = self._proven_device()
+
+        def change(
+            db: Session, signed_in: SignedIn
+        ) -> tuple[accounts.PasswordRefused | None, AccountView]:
+            refused = accounts.change_password(
+                db,
+                signed_in.user,
+                current,
+                new,
+                now=utcnow(),
+                device=device,
+                keep_session_id=signed_in.session.id,
+            )
+            return refused, read_account(db, signed_in)
+
+        result = await self._as_user(change, heavy=True)
+        if isinstance(result, SignedOut):
+            self.open = False
+            return self._to_login()
+        refused, view = result
+        self._apply(view)
+        if refused is not None:
+            self.error = refused.message
+            # Empty only the field to type again.
+            return rx.set_value(NEW_FIELD if refused.new_one else CURRENT_FIELD, "")
+        self.open = False
+        self.error = ""
+        return rx.toast.success(CHANGED)

@@ -1,0 +1,69 @@
+"""Changing the password from the profile, in a real browser against the production build."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from rxapp.testing import Account
+from tests.e2e.conftest import LOGIN_URL, PROFILE_URL, sign_in, sign_in_to_profile, sign_out
+from tests.e2e.people import assert_accessible
+
+pytestmark = pytest.mark.e2e
+
+NEW_PASSWORD = "a much better passphrase ✓"
+
+
+def _change(page: Page, current: str, new: str) -> None:
+    page.get_by_test_id("password-current").fill(current)
+    page.get_by_test_id("password-new").fill(new)
+    page.get_by_test_id("password-save").click()
+
+
+def test_a_new_password_works_the_old_one_not_and_other_browsers_are_signed_out(
+    browser: Browser, page: Page, base_url: str, rxapp_user: Account
+) -> None:
+    other = browser.new_context(base_url=base_url).new_page()
+    try:
+        sign_in_to_profile(other, rxapp_user)
+        sign_in_to_profile(page, rxapp_user)
+        page.get_by_test_id("change-password").click()
+        expect(page.get_by_test_id("password-current")).to_be_focused()
+        assert_accessible(page, "the change-password dialog")
+
+        _change(page, "not-the-password", NEW_PASSWORD)
+        error = page.get_by_test_id("password-error")
+        expect(error).to_have_text("That password is not right.")
+        expect(page.get_by_test_id("password-current")).to_have_value("")  # to type again
+        expect(page.get_by_test_id("password-new")).to_have_value(NEW_PASSWORD)
+
+        _change(page, rxapp_user.password, NEW_PASSWORD)
+        expect(page.get_by_text("Password changed.")).to_be_visible()
+        expect(page.get_by_test_id("password-save")).to_have_count(0)  # the dialog closed
+        expect(page).to_have_url(PROFILE_URL)  # this browser stays signed in
+        # The other browser's session ended: it goes to the login page by itself.
+        expect(other).to_have_url(LOGIN_URL, timeout=15_000)
+    finally:
+        other.context.close()
+
+    sign_out(page)
+    sign_in(page, rxapp_user)  # the old password
+    expect(page.get_by_test_id("login-error")).to_contain_text("Incorrect")
+    sign_in(page, rxapp_user, password=NEW_PASSWORD)
+    expect(page).to_have_url(PROFILE_URL)
+    activity = page.get_by_test_id("activity-table")
+    expect(activity).to_contain_text("Password changed")
+
+
+def test_a_new_password_too_short_is_refused_in_the_dialog(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("change-password").click()
+    # The browser's own check is bypassed (as a script could): the server says why.
+    page.get_by_test_id("password-new").evaluate("e => e.removeAttribute('minlength')")
+    _change(page, rxapp_user.password, "short")
+    expect(page.get_by_test_id("password-error")).to_contain_text("at least 8 characters")
+    expect(page.get_by_test_id("password-new")).to_have_value("")
+    expect(page.get_by_test_id("password-current")).to_have_value(rxapp_user.password)
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("password-save")).to_have_count(0)
+    expect(page.get_by_test_id("change-password")).to_be_focused()  # back where it started
