@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from rxapp.models import User
 from rxapp.services import audit, devices, passwords, sessions, throttle
@@ -125,6 +125,14 @@ def _record_attempt(
     db.commit()
 
 
+CURRENT_PASSWORD_MISSING = "Enter your current password."  # noqa: S105 (a message)
+PASSWORD_UNCHANGED = "The new password must differ from the current one."  # noqa: S105
+WRONG_PASSWORD_AGAIN = "That password is not right."  # noqa: S105
+CHANGED_MEANWHILE = (
+    "Your password was changed a moment ago, elsewhere. If that was not you, tell your admin."
+)
+
+
 def check_password_again(
     db: Session, user: User, password: object, *, now: datetime, device: str = ""
 ) -> str | None:
@@ -139,13 +147,9 @@ def check_password_again(
     result = passwords.check_password(pw, user.password_hash)
     if not result.ok:
         throttle.record_key_failure(db, key, now=now)
-        return "That password is not right."
+        return WRONG_PASSWORD_AGAIN
     _passed(db, user, result.new_hash, key=key)
     return None
-
-
-CURRENT_PASSWORD_MISSING = "Enter your current password."  # noqa: S105 (a message)
-PASSWORD_UNCHANGED = "Choose a new password: this one is the current one."  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -168,23 +172,32 @@ def change_password(
     keep_session_id: int | None = None,
 ) -> PasswordRefused | None:
     """Replace `user`'s password with `new` once `current` is right (checked as a fresh
-    proof, under the same throttle); every other session and pending sign-in of the account
-    ends (all but `keep_session_id`), audited; commits. None when changed."""
+    proof, under the same throttle), in one conditional `UPDATE` (a change made meanwhile
+    wins: this one is refused); every other session and pending sign-in ends, and every
+    browser but `device` (a digest) is forgotten; audited; commits. None when changed."""
     if not isinstance(current, str) or current == "":
         return PasswordRefused(CURRENT_PASSWORD_MISSING, new_one=False)
     if problem := passwords.password_problem(new):
         return PasswordRefused(problem, new_one=True)
-    if problem := check_password_again(db, user, current, now=now, device=device):
-        audit.record(
-            db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail="password change"
-        )
-        db.commit()
-        return PasswordRefused(problem, new_one=False)
     if new == current:
         return PasswordRefused(PASSWORD_UNCHANGED, new_one=True)
-    user.password_hash = passwords.hash_password(str(new))  # a str: password_problem says so
-    db.add(user)
+    if problem := check_password_again(db, user, current, now=now, device=device):
+        if problem == WRONG_PASSWORD_AGAIN:  # a guess; a throttle's refusal checked nothing
+            detail = "password change"
+            audit.record(db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail=detail)
+            db.commit()
+        return PasswordRefused(problem, new_one=False)
+    checked = user.password_hash  # as verified (or as upgraded by that check)
+    changed = db.exec(
+        update(User)
+        .where(col(User.id) == user.id, col(User.password_hash) == checked)
+        .values(password_hash=passwords.hash_password(str(new)))  # a str: see password_problem
+    )
+    if changed.rowcount != 1:
+        db.rollback()
+        return PasswordRefused(CHANGED_MEANWHILE, new_one=False)
     sessions.revoke_all_sessions(db, user.id, now=now, keep_session_id=keep_session_id)
+    devices.forget_others(db, user.id, keep=device)
     audit.record(db, audit.Event.PASSWORD_CHANGED, now=now, user_id=user.id)
     db.commit()
     return None

@@ -29,6 +29,13 @@ def may_change_methods(signed_in: SignedIn, *, now: datetime) -> bool:
     return not asks_for_code(signed_in) or session.fresh_proof_at > session.created_at
 
 
+def may_change_password(signed_in: SignedIn, *, now: datetime) -> bool:
+    """Whether the session may change the password now (the current one is asked as well):
+    with 2FA on, only after a second factor entered since the sign-in, as for adding or
+    removing a way in (a phished password and code must not lock the owner out)."""
+    return not asks_for_code(signed_in) or may_change_methods(signed_in, now=now)
+
+
 def prove(
     db: Session, signed_in: SignedIn, value: object, *, now: datetime, device: str = ""
 ) -> str | None:

@@ -164,12 +164,19 @@ class ProfileState(AuthState):
     async def refresh(self) -> list[rx.event.EventSpec] | None:
         """The person came back to this tab: show what changed meanwhile (2FA turned on or
         off in another tab, passkeys, backup codes), or go to the login page."""
-        view = await self._as_user(read_account)
+        if await self._show_account() is None:
+            return self._to_login()
+        return None
+
+    async def _show_account(self, arrived: AccountView | None = None) -> AccountView | None:
+        """Show the account (`arrived`: handed over with the step that led here; else read
+        now). None when signed out: the account is forgotten."""
+        view = arrived or await self._as_user(read_account)
         if isinstance(view, SignedOut):
             self._clear_account()
-            return self._to_login()
+            return None
         self._apply(view)
-        return None
+        return view
 
     @rx.event
     async def open_profile(self) -> list[rx.event.EventSpec] | None:
@@ -178,11 +185,9 @@ class ProfileState(AuthState):
         from rxapp.state.profile_dialogs import open_setup, restore_dialogs
 
         arrived = self._take_arrival(routes.PROFILE)
-        view = arrived or await self._as_user(read_account)
-        if isinstance(view, SignedOut):
-            self._clear_account()
+        view = await self._show_account(arrived)
+        if view is None:
             return self._to_login()
-        self._apply(view)
         reconnected = self._loaded_sid not in ("", self._sid())
         self._loaded_sid = self._sid()
         # A tab that arrives with its data handed over shows the page before this runs: a

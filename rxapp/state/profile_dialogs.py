@@ -50,7 +50,7 @@ class ReauthState(ProfileState):
     """A fresh proof before a sensitive action: a code when 2FA is on, else the password."""
 
     open: bool = False
-    # What the proof is for: enable, backup, passkey_add, passkey_remove.
+    # What the proof is for: enable, backup, passkey_add, passkey_remove, password.
     purpose: str = ""
     # What it asks for: "code" (2FA on) or "password".
     kind: str = ""
@@ -162,11 +162,15 @@ class ReauthState(ProfileState):
     async def _carry_on(self, purpose: str) -> Any:
         """What the fresh proof was asked for."""
         from rxapp.state.profile_passkeys import PasskeysState
+        from rxapp.state.profile_password import PasswordState
 
         if purpose == "enable":
             return await (await self.get_state(EnrollState))._begin()
         if purpose == "backup":
             return await (await self.get_state(BackupCodesState))._new_batch(first=False)
+        if purpose == "password":
+            (await self.get_state(PasswordState))._open()
+            return None
         passkeys = await self.get_state(PasskeysState)
         if purpose == "passkey_add":
             passkeys._open_add()

@@ -7,13 +7,14 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from rxapp.services import accounts
+from rxapp.services import accounts, reauth
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.state.auth import SignedOut
 from rxapp.state.profile import AccountView, ProfileState, read_account
 
 CHANGED = "Password changed. Every other session of your account was signed out."
+PROOF_EXPIRED = "Confirm it is you first: close this and choose Change password again."
 CURRENT_FIELD = "password-current"
 NEW_FIELD = "password-new"
 
@@ -27,8 +28,26 @@ class PasswordState(ProfileState):
     answers: int = 0
 
     @rx.event
-    def start(self) -> None:
-        """Open the dialog."""
+    async def start(self) -> Any:
+        """Open the dialog; with 2FA on, after a fresh code (or passkey) first."""
+        from rxapp.state.profile_dialogs import ReauthState
+
+        def check(db: Session, signed_in: SignedIn) -> tuple[bool, AccountView]:
+            allowed = reauth.may_change_password(signed_in, now=utcnow())
+            return allowed, read_account(db, signed_in)
+
+        result = await self._as_user(check)
+        if isinstance(result, SignedOut):
+            return self._to_login()
+        allowed, view = result
+        self._apply(view)
+        if not allowed:
+            (await self.get_state(ReauthState))._ask("password", view)
+            return None
+        self._open()
+        return None
+
+    def _open(self) -> None:
         self.error = ""
         self.open = True
 
@@ -48,6 +67,10 @@ class PasswordState(ProfileState):
         def change(
             db: Session, signed_in: SignedIn
         ) -> tuple[accounts.PasswordRefused | None, AccountView]:
+            if not reauth.may_change_password(signed_in, now=utcnow()):
+                return accounts.PasswordRefused(PROOF_EXPIRED, new_one=False), read_account(
+                    db, signed_in
+                )
             refused = accounts.change_password(
                 db,
                 signed_in.user,

@@ -9,8 +9,9 @@ from passlib.context import CryptContext
 from sqlmodel import Session, select
 
 from rxapp.models import AuditEvent, User
-from rxapp.services import accounts, passwords, sessions
+from rxapp.services import accounts, devices, passwords, sessions, throttle
 from rxapp.services.database import engine_for
+from rxapp.services.tokens import new_token, token_hash
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 LATER = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -307,9 +308,59 @@ def test_a_new_password_replaces_the_old_and_signs_every_other_session_out(db):
     assert sessions.current_session(db, there, now=SOON) is None
     assert sessions.current_pending_login(db, pending, now=SOON) is None
     assert sessions.session_by_digest(db, here.session.token_hash, now=SOON) is not None
-    assert "password_changed" in [row.event for row in _audit(db)]
-    stored = db.exec(select(User.password_hash).where(User.id == user.id)).one()
-    assert stored.startswith("$argon2id$") and "passphrase" not in stored
+    rows = _audit(db)
+    assert "password_changed" in [row.event for row in rows]
+    assert not [r for r in rows if "passphrase" in f"{r.detail} {r.email}"]
+
+
+def test_a_change_forgets_every_other_browser(db):
+    user, here, _there = _signed_in_twice(db)
+    mine, stolen = token_hash(new_token()), token_hash(new_token())
+    for digest in (mine, stolen):
+        devices.remember(db, user.id, digest, now=NOW)
+    db.commit()
+
+    accounts.change_password(
+        db,
+        user,
+        PASSWORD,
+        "a much better passphrase",
+        now=SOON,
+        device=mine,
+        keep_session_id=here.session.id,
+    )
+
+    assert devices.is_known(db, user.id, mine)
+    assert not devices.is_known(db, user.id, stolen)
+
+
+def test_of_two_changes_at_once_with_the_old_password_only_the_first_is_made(db_url):
+    with Session(engine_for(db_url), expire_on_commit=False) as db:
+        user, here, _there = _signed_in_twice(db)
+    # Both requests read the account (and its old hash) before either writes.
+    first = Session(engine_for(db_url), expire_on_commit=False)
+    second = Session(engine_for(db_url), expire_on_commit=False)
+    with first, second:
+        user_a, user_b = first.get(User, user.id), second.get(User, user.id)
+        assert user_a is not None and user_b is not None
+        made = accounts.change_password(
+            first,
+            user_a,
+            PASSWORD,
+            "the owner's new one",
+            now=SOON,
+            keep_session_id=here.session.id,
+        )
+        late = accounts.change_password(second, user_b, PASSWORD, "the thief's new one", now=SOON)
+
+    assert made is None
+    assert late == accounts.PasswordRefused(accounts.CHANGED_MEANWHILE, new_one=False)
+    with Session(engine_for(db_url)) as db:
+        assert accounts.check_password_step(db, user.email, "the owner's new one", now=SOON).user
+        assert (
+            accounts.check_password_step(db, user.email, "the thief's new one", now=SOON).user
+            is None
+        )
 
 
 @pytest.mark.parametrize(
@@ -358,5 +409,7 @@ def test_guessing_the_current_password_is_throttled_like_signing_in(db):
         db, user, PASSWORD, "a much better passphrase", now=SOON, keep_session_id=here.session.id
     )
     assert right is not None and right.message.startswith("Too many failed attempts")
+    # The guesses checked are audited; refusals of the throttle checked nothing.
     failed = [r for r in _audit(db) if r.event == "reauth_failed"]
-    assert len(failed) == 8 and {r.detail for r in failed} == {"password change"}
+    assert len(failed) == throttle.FREE_FAILURES
+    assert {r.detail for r in failed} == {"password change"}

@@ -221,6 +221,20 @@ def test_with_2fa_a_sign_in_alone_may_not_add_a_way_in(db, user):
     assert not reauth.may_change_methods(proven, now=later + timedelta(minutes=6))
 
 
+def test_the_password_changes_with_the_password_alone_only_without_2fa(db, user):
+    current = signed_in(db, user, now=T0)
+    # Without 2FA the current password (asked in the dialog) is the proof, at any time.
+    assert reauth.may_change_password(current, now=T0 + timedelta(hours=1))
+
+    secret = enable_2fa(db, user)
+    current = signed_in(db, user, now=T0)
+    # With 2FA, a phished password and code must not lock the owner out: a fresh code first.
+    assert not reauth.may_change_password(current, now=T0 + timedelta(seconds=1))
+    later = T0 + timedelta(seconds=40)
+    assert reauth.prove(db, current, pyotp.TOTP(secret).at(later), now=later) is None
+    assert reauth.may_change_password(signed_in_again(db, current), now=later)
+
+
 def signed_in_again(db: Session, current: SignedIn) -> SignedIn:
     """`current` as the next request reads it (its proof times from the database)."""
     row = db.get(AuthSession, current.session.id)
