@@ -9,7 +9,14 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from rxapp.testing import Account, RxappServer
-from tests.e2e.conftest import PASSCODE_URL, TwoFactor, enable_2fa, sign_in, sign_in_to_profile
+from tests.e2e.conftest import (
+    PASSCODE_URL,
+    PROFILE_URL,
+    TwoFactor,
+    enable_2fa,
+    sign_in,
+    sign_in_to_profile,
+)
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -97,6 +104,15 @@ def with_2fa_at_passcode(page: Page, account: Account) -> TwoFactor:
     page.get_by_test_id("logout").click()
     sign_in(page, account)
     expect(page).to_have_url(PASSCODE_URL)
+    return twofa
+
+
+def signed_in_with_a_backup_code(page: Page, account: Account) -> TwoFactor:
+    """Enable 2FA for `account`, sign out, and sign in again with its first backup code."""
+    twofa = with_2fa_at_passcode(page, account)
+    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
     return twofa
 
 

@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from rxapp.testing import Account
 from tests.e2e.conftest import LOGIN_URL, PROFILE_URL, sign_in, sign_in_to_profile, sign_out
-from tests.e2e.people import assert_accessible, with_2fa_at_passcode
+from tests.e2e.people import assert_accessible, signed_in_with_a_backup_code
 
 pytestmark = pytest.mark.e2e
 
@@ -72,10 +72,7 @@ def test_a_new_password_too_short_is_refused_in_the_dialog(page: Page, rxapp_use
 def test_with_2fa_a_fresh_second_factor_comes_before_the_new_password(
     page: Page, rxapp_user: Account
 ) -> None:
-    twofa = with_2fa_at_passcode(page, rxapp_user)
-    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
-    page.get_by_test_id("passcode-submit").click()
-    expect(page).to_have_url(PROFILE_URL)
+    twofa = signed_in_with_a_backup_code(page, rxapp_user)
     # Signed in with a password and one code (which a phisher may have): not enough.
     page.get_by_test_id("change-password").click()
     expect(page.get_by_test_id("reauth-input")).to_be_visible()

@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
 from tests.e2e.people import (
     sample_every_20ms,
     samples,
+    signed_in_with_a_backup_code,
     user_id,
     with_2fa_at_passcode,
     wrong_code,
@@ -304,10 +305,7 @@ def test_the_enable_dialog_diagnoses_a_phone_clock_that_is_off(
 def test_the_backup_code_notice_goes_once_it_is_out_of_date(
     page: Page, rxapp_user: Account
 ) -> None:
-    twofa = with_2fa_at_passcode(page, rxapp_user)
-    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
-    page.get_by_test_id("passcode-submit").click()
-    expect(page).to_have_url(PROFILE_URL)
+    twofa = signed_in_with_a_backup_code(page, rxapp_user)
     notice = page.get_by_test_id("profile-notice")
     expect(notice).to_contain_text("4")
     generate_backup_codes(page, twofa.backup_codes[1])
@@ -319,9 +317,7 @@ def test_the_backup_code_notice_goes_once_it_is_out_of_date(
 def test_the_backup_code_notice_goes_when_2fa_is_turned_off(
     page: Page, rxapp_user: Account
 ) -> None:
-    twofa = with_2fa_at_passcode(page, rxapp_user)
-    page.get_by_test_id("passcode-input").fill(twofa.backup_codes[0])
-    page.get_by_test_id("passcode-submit").click()
+    twofa = signed_in_with_a_backup_code(page, rxapp_user)
     notice = page.get_by_test_id("profile-notice")
     expect(notice).to_be_visible()
     page.get_by_test_id("disable-2fa").click()
