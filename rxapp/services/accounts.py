@@ -128,6 +128,9 @@ def _record_attempt(
 CURRENT_PASSWORD_MISSING = "Enter your current password."  # noqa: S105 (a message)
 PASSWORD_UNCHANGED = "The new password must differ from the current one."  # noqa: S105
 WRONG_PASSWORD_AGAIN = "That password is not right."  # noqa: S105
+PASSWORD_BEING_CHECKED = (
+    "Your password is being checked in another tab or window. Try again in a moment."  # noqa: S105
+)
 CHANGED_MEANWHILE = (
     "Your password was changed a moment ago, elsewhere. If that was not you, tell your admin."
 )
@@ -142,7 +145,9 @@ def check_password_again(
     known = devices.is_known(db, user.id, device)
     key = throttle.account_key(user.email, device if known else "")
     if wait := throttle.claim_key(db, key, now=now):
-        return throttle.wait_message(wait)
+        # Two tabs asking at once: the other one's check decides, no penalty is due.
+        held = throttle.held_by_a_check(db, key)
+        return PASSWORD_BEING_CHECKED if held else throttle.wait_message(wait)
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash)
     if not result.ok:

@@ -156,3 +156,14 @@ def test_asking_the_password_again_shares_the_throttle(db, alice):
     )
     later = T0 + 10 * SECOND
     assert accounts.check_password_again(db, alice, "alice-password", now=later) is None
+
+
+def test_asking_the_password_again_in_two_tabs_at_once_is_no_failed_attempt(db, alice):
+    # One tab's check holds the key (a signed-in account's password asked again).
+    key = throttle.account_key(alice.email, "")
+    assert throttle.claim_key(db, key, now=T0) == 0
+
+    answer = accounts.check_password_again(db, alice, "alice-password", now=T0)
+
+    assert answer == accounts.PASSWORD_BEING_CHECKED
+    assert not answer.startswith("Too many failed attempts")
