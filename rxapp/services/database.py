@@ -28,6 +28,14 @@ def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
         cursor.close()
 
 
+@sa.event.listens_for(Engine, "engine_connect")
+def _hide_parameters(connection: sa.Connection) -> None:
+    """A database error's message (logged with its traceback) never carries the statement's
+    parameters, which may be token digests, password hashes or encrypted secrets: for every
+    engine, Reflex's included (its `get_engine` takes no such option)."""
+    connection.engine.hide_parameters = True
+
+
 def create_private_sqlite_file(url: str) -> None:
     """Create the file of a SQLite URL, readable by its owner only, if it does not exist yet
     (SQLite gives its -wal and -shm files the same mode)."""

@@ -98,3 +98,16 @@ def test_session_for_gives_a_session_on_that_database(sqlite_db_url):
     with session_for(sqlite_db_url) as db:
         assert isinstance(db, Session)
         assert str(db.get_bind().url) == sqlite_db_url
+
+
+def test_a_database_error_names_no_parameter_value(db_url):
+    marker = "$argon2id$a-hash-that-must-not-reach-a-log"
+    with Session(engine_for(db_url)) as db:
+        db.add(User(email="twice@example.com", password_hash="x", created_at=T0))
+        db.commit()
+        db.add(User(email="twice@example.com", password_hash=marker, created_at=T0))
+        with pytest.raises(IntegrityError) as raised:
+            db.commit()
+    # (PostgreSQL's own message names the duplicate key, the email: no secret.)
+    assert marker not in str(raised.value)
+    assert "parameters hidden" in str(raised.value)
