@@ -25,9 +25,11 @@ def focus_script(element_id: str) -> rx.event.EventSpec:
 def keep_focus_script(element_id: str) -> rx.event.EventSpec:
     """Move focus to `element_id` if it was lost (the focused control went away, as a
     button replaced by what it started does), so keyboard users go on from there."""
+    # After the frame in which the page changed: the replaced control is gone by then.
     return rx.call_script(
-        "if (!document.activeElement || document.activeElement === document.body) "
-        f"document.getElementById('{element_id}')?.focus()"
+        "requestAnimationFrame(() => { if (!document.activeElement || "
+        "document.activeElement === document.body) "
+        f"document.getElementById('{element_id}')?.focus(); }})"
     )
 
 

@@ -232,12 +232,12 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
   const when = left >= 60
     ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`
     : `${left} second${left === 1 ? '' : 's'}`;
-  const done = left === 0 ? 'You can try again now.' : '';
+  const done = left === 0 ? 'The wait is over: you can try again now.' : '';
   return createElement(Fragment, null,
     createElement('p', {...rest, role: 'timer', 'aria-live': 'off',
       'aria-hidden': done ? 'true' : undefined, className: 'rt-Text rt-r-size-2',
       'data-accent-color': 'gray', style: {margin: 0}},
-      done || `You can try again in ${when}.`),
+      done || `${when} left.`),
     createElement('p', {className: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true'}, done));
 }"""
 
@@ -267,8 +267,8 @@ def wait_countdown(
     seconds: rx.Var[int], *, message: rx.Var[str], answers: rx.Var[int], test_id: str
 ) -> rx.Component:
     """While `message` (an error that tells a wait of `seconds`) is shown, the time left,
-    counted down to "You can try again now." (said once to screen readers); each answer
-    (`answers` changes) starts it again."""
+    counted down ("4 seconds left.") to "The wait is over: you can try again now." (said
+    once to screen readers); each answer (`answers` changes) starts it again."""
     return WaitCountdown.create(
         seconds=seconds, restart=answers, message=message, custom_attrs=testid(test_id)
     )

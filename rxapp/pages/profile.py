@@ -23,7 +23,12 @@ from rxapp.pages.profile_passkeys import (
 )
 from rxapp.pages.profile_password import password_dialog
 from rxapp.state.profile import ProfileState
-from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState
+from rxapp.state.profile_dialogs import (
+    TWOFA_HEADING_ID,
+    BackupCodesState,
+    DisableState,
+    EnrollState,
+)
 from rxapp.state.profile_password import PasswordState
 
 
@@ -125,7 +130,7 @@ def twofa_card() -> rx.Component:
                 "Two-factor authentication",
                 size="4",
                 as_="h2",
-                id="twofa-heading",
+                id=TWOFA_HEADING_ID,
                 tab_index=-1,
                 outline="none",
                 custom_attrs={"data-focus-fallback": "true"},

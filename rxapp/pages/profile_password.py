@@ -31,7 +31,7 @@ def password_dialog() -> rx.Component:
                         autocomplete="current-password",
                         required=True,
                         max_length=MAX_PASSWORD_LENGTH,
-                        error=PasswordState.error,
+                        error=rx.cond(PasswordState.error_on_new, "", PasswordState.error),
                         error_id="password-error",
                     ),
                     labelled_input(
@@ -44,7 +44,7 @@ def password_dialog() -> rx.Component:
                         required=True,
                         min_length=MIN_PASSWORD_LENGTH,
                         max_length=MAX_PASSWORD_LENGTH,
-                        error=PasswordState.error,
+                        error=rx.cond(PasswordState.error_on_new, PasswordState.error, ""),
                         error_id="password-error",
                     ),
                     error_message(

@@ -17,6 +17,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp.components.layout import keep_focus_script
 from rxapp.services import reauth, reveals
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
@@ -43,6 +44,8 @@ NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 # A button from before a change made elsewhere (another tab, another device): the page
 # shows the account as it is now, and says why nothing else happened.
 ALREADY_ON = "An authenticator app is already set up (in another tab or on another device)."
+# Where focus goes when the button pressed went away with the change (the 2FA card's heading).
+TWOFA_HEADING_ID = "twofa-heading"
 ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
 
 
@@ -251,7 +254,7 @@ class EnrollState(ProfileState):
             return None
         if verdict == "fresh":
             return await self._begin()
-        return rx.toast.info(ALREADY_ON)
+        return [rx.toast.info(ALREADY_ON), keep_focus_script(TWOFA_HEADING_ID)]
 
     @rx.event
     async def submit(self, form: dict) -> Any:
@@ -341,7 +344,9 @@ class DisableState(ProfileState):
         self._apply(result)
         self.error = ""
         self.open = result.totp_active
-        return None if self.open else rx.toast.info(ALREADY_OFF)
+        if self.open:
+            return None
+        return [rx.toast.info(ALREADY_OFF), keep_focus_script(TWOFA_HEADING_ID)]
 
     @rx.event
     async def submit(self, form: dict) -> Any:

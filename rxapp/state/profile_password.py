@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp.components.layout import focus_script
 from rxapp.services import accounts, reauth
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
@@ -24,6 +25,8 @@ class PasswordState(ProfileState):
 
     open: bool = False
     error: str = ""
+    # Which field `error` is about: the new password (else the current one).
+    error_on_new: bool = False
     # Submissions of the dialog's form answered: its submit button is busy until this changes.
     answers: int = 0
 
@@ -90,8 +93,10 @@ class PasswordState(ProfileState):
         self._apply(view)
         if refused is not None:
             self.error = refused.message
-            # Empty only the field to type again.
-            return rx.set_value(NEW_FIELD if refused.new_one else CURRENT_FIELD, "")
+            self.error_on_new = refused.new_one
+            # Empty only the field to type again, and take the person there.
+            field = NEW_FIELD if refused.new_one else CURRENT_FIELD
+            return [rx.set_value(field, ""), focus_script(field)]
         self.open = False
         self.error = ""
         return rx.toast.success(CHANGED)

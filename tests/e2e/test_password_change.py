@@ -34,8 +34,12 @@ def test_a_new_password_works_the_old_one_not_and_other_browsers_are_signed_out(
         _change(page, "not-the-password", NEW_PASSWORD)
         error = page.get_by_test_id("password-error")
         expect(error).to_have_text("That password is not right.")
-        expect(page.get_by_test_id("password-current")).to_have_value("")  # to type again
+        current = page.get_by_test_id("password-current")
+        expect(current).to_have_value("")  # to type again, from there
+        expect(current).to_be_focused()
+        expect(current).to_have_attribute("aria-invalid", "true")
         expect(page.get_by_test_id("password-new")).to_have_value(NEW_PASSWORD)
+        expect(page.get_by_test_id("password-new")).to_have_attribute("aria-invalid", "false")
 
         _change(page, rxapp_user.password, NEW_PASSWORD)
         expect(page.get_by_text("Password changed.")).to_be_visible()
@@ -63,7 +67,9 @@ def test_a_new_password_too_short_is_refused_in_the_dialog(page: Page, rxapp_use
     _change(page, rxapp_user.password, "short")
     expect(page.get_by_test_id("password-error")).to_contain_text("at least 8 characters")
     expect(page.get_by_test_id("password-new")).to_have_value("")
+    expect(page.get_by_test_id("password-new")).to_be_focused()
     expect(page.get_by_test_id("password-current")).to_have_value(rxapp_user.password)
+    expect(page.get_by_test_id("password-current")).to_have_attribute("aria-invalid", "false")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("password-save")).to_have_count(0)
     expect(page.get_by_test_id("change-password")).to_be_focused()  # back where it started
