@@ -242,7 +242,9 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
 }"""
 
 
-_REACT_NAMES = ("useState", "useEffect", "createElement", "Fragment")
+def _react_imports(*names: str) -> dict[str, list[ImportVar]]:
+    """React's own names that a component's custom code uses."""
+    return {"react": [ImportVar(tag=name) for name in names]}
 
 
 class WaitCountdown(rx.Component):
@@ -255,8 +257,8 @@ class WaitCountdown(rx.Component):
     message: Var[str]
 
     def add_imports(self) -> dict[str, list[ImportVar]]:
-        """React's hooks, for the custom code."""
-        return {"react": [ImportVar(tag=name) for name in _REACT_NAMES]}
+        """React's names, for the custom code."""
+        return _react_imports("useState", "useEffect", "createElement", "Fragment")
 
     def add_custom_code(self) -> list[str]:
         """The component itself."""
@@ -303,8 +305,8 @@ class OnReturn(rx.Component):
     on_return: rx.EventHandler[rx.event.no_args_event_spec]
 
     def add_imports(self) -> dict[str, list[ImportVar]]:
-        """React's hooks, for the custom code."""
-        return {"react": [ImportVar(tag="useRef"), ImportVar(tag="useEffect")]}
+        """React's names, for the custom code."""
+        return _react_imports("useRef", "useEffect")
 
     def add_custom_code(self) -> list[str]:
         """The component itself."""

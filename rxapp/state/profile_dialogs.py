@@ -44,9 +44,9 @@ NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
 # A button from before a change made elsewhere (another tab, another device): the page
 # shows the account as it is now, and says why nothing else happened.
 ALREADY_ON = "An authenticator app is already set up (in another tab or on another device)."
+ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
 # Where focus goes when the button pressed went away with the change (the 2FA card's heading).
 TWOFA_HEADING_ID = "twofa-heading"
-ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
 
 
 class ReauthState(ProfileState):

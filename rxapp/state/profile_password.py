@@ -70,18 +70,18 @@ class PasswordState(ProfileState):
         def change(
             db: Session, signed_in: SignedIn
         ) -> tuple[accounts.PasswordRefused | None, AccountView]:
-            if not reauth.may_change_password(signed_in, now=utcnow()):
-                return accounts.PasswordRefused(PROOF_EXPIRED, new_one=False), read_account(
-                    db, signed_in
+            refused = (
+                accounts.change_password(
+                    db,
+                    signed_in.user,
+                    current,
+                    new,
+                    now=utcnow(),
+                    device=device,
+                    keep_session_id=signed_in.session.id,
                 )
-            refused = accounts.change_password(
-                db,
-                signed_in.user,
-                current,
-                new,
-                now=utcnow(),
-                device=device,
-                keep_session_id=signed_in.session.id,
+                if reauth.may_change_password(signed_in, now=utcnow())
+                else accounts.PasswordRefused(PROOF_EXPIRED, new_one=False)
             )
             return refused, read_account(db, signed_in)
 
