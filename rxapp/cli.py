@@ -42,23 +42,55 @@ def _create_user(args: argparse.Namespace) -> str:
     return f"Created {role} {user.email}."
 
 
-def _reset_2fa(args: argparse.Namespace) -> str:
-    from rxapp.services import accounts, admin
-    from rxapp.services.clock import utcnow
+def _existing_email(raw: str) -> str:
+    """The email as accounts are stored by, or a clear refusal of a malformed one."""
     from rxapp.services.emails import email_problem, normalize_email
-    from rxapp.services.mfa import flow as mfa
 
-    email = normalize_email(args.email)
+    email = normalize_email(raw)
     if problem := email_problem(email):
         raise CommandError(problem)
+    return email
+
+
+def _account(db, email: str):  # noqa: ANN001 (a Session, a User: imported late)
+    """The account with `email`, or a clear refusal."""
+    from rxapp.services import accounts
+
+    user = accounts.find_user(db, email)
+    if user is None:
+        raise CommandError(f"no account with the email {email}.")
+    return user
+
+
+def _reset_2fa(args: argparse.Namespace) -> str:
+    from rxapp.services import admin
+    from rxapp.services.clock import utcnow
+    from rxapp.services.mfa import flow as mfa
+
+    email = _existing_email(args.email)
     with _Database() as db:
-        user = accounts.find_user(db, email)
-        if user is None:
-            raise CommandError(f"no account with the email {email}.")
+        user = _account(db, email)
         if not mfa.has_second_factor(user) and user.totp_pending_secret is None:
             return f"Two-factor authentication is not active for {email}; nothing to reset."
         admin.reset_2fa(db, user.id, now=utcnow(), actor_id=None, via="command line")
     return f"Two-factor authentication reset for {email}: key, passkeys and backup codes deleted."
+
+
+def _set_password(args: argparse.Namespace) -> str:
+    from rxapp.services import accounts
+    from rxapp.services.clock import utcnow
+
+    email = _existing_email(args.email)
+    if not args.password_stdin:
+        raise CommandError("give the new password on standard input with --password-stdin.")
+    password = _read_password(sys.stdin)
+    with _Database() as db:
+        problem = accounts.set_password(
+            db, _account(db, email), password, now=utcnow(), via="command line"
+        )
+    if problem:
+        raise CommandError(problem)
+    return f"New password set for {email}: every session of the account is signed out."
 
 
 def _seed_demo(args: argparse.Namespace) -> str:
@@ -159,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("email")
     reset.set_defaults(handler=_reset_2fa)
+
+    password = commands.add_parser(
+        "set-password", help="give a user a new password (for a forgotten one)"
+    )
+    password.add_argument("email")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the new password from standard input"
+    )
+    password.set_defaults(handler=_set_password)
 
     seed = commands.add_parser("seed-demo", help="add the demo accounts (and N synthetic users)")
     seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")

@@ -64,6 +64,12 @@ class User(SQLModel, table=True):
     second_factor_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     second_factor_blocked_until: datetime | None = Field(default=None, sa_column=_ts())
 
+    # Moves on whenever the account's password or second factors change (with every other
+    # session ended): a session or pending login is live only while it carries the epoch
+    # the account had when its factors were read, so one started by a sign-in that raced
+    # the change is dead too (see sessions.revoke_all_sessions).
+    credential_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
 
 class UserTally(SQLModel, table=True):
     """How many accounts have 2FA on and off: the dashboard's counts without counting a
@@ -94,6 +100,8 @@ class AuthSession(SQLModel, table=True):
     # When this session proved a second factor (at sign-in, enrolment or a fresh proof):
     # only such sessions may approve another device's sign-in.
     second_factor_at: datetime | None = Field(default=None, sa_column=_ts())
+    # The account's credential epoch when this session's factors were read (see User).
+    credential_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class PendingLogin(SQLModel, table=True):
@@ -108,6 +116,8 @@ class PendingLogin(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_ts(nullable=False))
     failures: int = Field(default=0)
     ended_at: datetime | None = Field(default=None, sa_column=_ts())
+    # The account's credential epoch when the password was checked (see User).
+    credential_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class AuditEvent(SQLModel, table=True):

@@ -201,11 +201,43 @@ def change_password(
     if changed.rowcount != 1:
         db.rollback()
         return PasswordRefused(CHANGED_MEANWHILE, new_one=False)
-    sessions.revoke_all_sessions(db, user.id, now=now, keep_session_id=keep_session_id)
-    devices.forget_others(db, user.id, keep=device)
+    _after_new_password(db, user.id, now=now, keep_session_id=keep_session_id, device=device)
     audit.record(db, audit.Event.PASSWORD_CHANGED, now=now, user_id=user.id)
     db.commit()
     return None
+
+
+def set_password(db: Session, user: User, new: object, *, now: datetime, via: str) -> str | None:
+    """An operator's reset of a forgotten password: `new` replaces it without the current
+    one (2FA stays as it is); every session and pending sign-in ends, every browser is
+    forgotten and the account's password throttle is cleared; audited; commits. A message
+    when `new` is refused, else None."""
+    if problem := passwords.password_problem(new):
+        return problem
+    db.exec(
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(password_hash=passwords.hash_password(str(new)))  # a str: see password_problem
+    )
+    _after_new_password(db, user.id, now=now)
+    throttle.reset_key(db, throttle.account_key(user.email, ""))
+    audit.record(db, audit.Event.PASSWORD_RESET, now=now, user_id=user.id, detail=f"via={via}")
+    db.commit()
+    return None
+
+
+def _after_new_password(
+    db: Session,
+    user_id: int,
+    *,
+    now: datetime,
+    keep_session_id: int | None = None,
+    device: str = "",
+) -> None:
+    """What a new password ends: every session and pending sign-in but `keep_session_id`,
+    and every known browser but `device` (the caller audits and commits)."""
+    sessions.revoke_all_sessions(db, user_id, now=now, keep_session_id=keep_session_id)
+    devices.forget_others(db, user_id, keep=device)
 
 
 def _passed(db: Session, user: User, new_hash: str | None, *, key: str) -> PasswordStep:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from rxapp.models import AuthSession, PendingLogin, SignInApproval
+from rxapp.models import AuthSession, PendingLogin, SignInApproval, User
 from rxapp.services import audit, secretbox, sessions, throttle, user_agents
 from rxapp.services.mfa.common import audit_thresholds, plural
 from rxapp.services.sessions import SignedIn
@@ -62,8 +62,11 @@ def can_ask(db: Session, pending: PendingLogin, *, now: datetime) -> bool:
     """Whether the account has a live session that passed a second factor to ask."""
     idle = timedelta(seconds=sessions.idle_seconds())
     found = db.exec(
-        select(AuthSession.id).where(
+        select(AuthSession.id)
+        .join(User, col(User.id) == AuthSession.user_id)
+        .where(
             col(AuthSession.user_id) == pending.user_id,
+            sessions.current_epoch(AuthSession),
             col(AuthSession.revoked_at).is_(None),
             col(AuthSession.second_factor_at).is_not(None),
             col(AuthSession.expires_at) > now,

@@ -47,6 +47,7 @@ class Event(StrEnum):
     PASSKEY_REFUSED = "passkey_refused"
     PASSKEY_CLONED = "passkey_counter_regressed"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ ACTIVITY_LABELS = {
     Event.PASSKEY_REFUSED: "Passkey refused",
     Event.PASSKEY_CLONED: "Passkey refused: its counter went backwards (possible copy)",
     Event.PASSWORD_CHANGED: "Password changed (other sessions signed out)",
+    Event.PASSWORD_RESET: "Password reset by an admin (every session signed out)",
 }
 
 

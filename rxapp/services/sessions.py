@@ -29,9 +29,18 @@ class SignedIn:
     session: AuthSession
 
 
-def start_session(db: Session, user: User, *, now: datetime, second_factor: bool = False) -> str:
+def start_session(
+    db: Session,
+    user: User,
+    *,
+    now: datetime,
+    second_factor: bool = False,
+    epoch: int | None = None,
+) -> str:
     """Create a full session for `user` (`second_factor`: it passed one), record the
-    sign-in time, commit; return the token."""
+    sign-in time, commit; return the token. `epoch`: the account's credential epoch when
+    the factors were read, before they were checked (None: `user`'s, as loaded); a change
+    of credentials since then leaves the session dead (see `revoke_all_sessions`)."""
     settings = get_settings()
     token = new_token()
     db.add(
@@ -43,6 +52,7 @@ def start_session(db: Session, user: User, *, now: datetime, second_factor: bool
             expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
             fresh_proof_at=now,
             second_factor_at=now if second_factor else None,
+            credential_epoch=user.credential_epoch if epoch is None else epoch,
         )
     )
     user.last_sign_in_at = now
@@ -100,9 +110,18 @@ def live_session_user(db: Session, session_id: object, *, now: datetime) -> User
 def _live(db: Session, where: sa.ColumnElement[bool], *, now: datetime) -> list[SignedIn]:
     """The live sessions (with their users) that `where` selects."""
     rows = db.exec(
-        select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(where)
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(where, current_epoch(AuthSession))
     ).all()
     return [SignedIn(user=user, session=auth) for auth, user in rows if _is_live(auth, now=now)]
+
+
+def current_epoch(table: type[AuthSession] | type[PendingLogin]) -> sa.ColumnElement[bool]:
+    """The condition that a session or pending login (joined with its user) carries the
+    account's credential epoch: started before the latest change of credentials, it is dead
+    even if that change's revocation missed it (a sign-in that raced the change)."""
+    return col(table.credential_epoch) == col(User.credential_epoch)
 
 
 def idle_seconds() -> int:
@@ -159,7 +178,21 @@ def revoke_all_sessions(
     db: Session, user_id: int, *, now: datetime, keep_session_id: int | None = None
 ) -> None:
     """End every session and pending login of a user but `keep_session_id` (the caller
-    commits): after a change of factors, no session from before it goes on."""
+    commits): after a change of factors, no session from before it goes on. The account's
+    credential epoch moves on with it (`keep_session_id` moves along), so that a sign-in
+    that read the factors before this change and writes its session after it is dead too."""
+    db.exec(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(credential_epoch=User.credential_epoch + 1)
+    )
+    if keep_session_id is not None:
+        epoch = select(User.credential_epoch).where(col(User.id) == user_id).scalar_subquery()
+        db.exec(
+            update(AuthSession)
+            .where(col(AuthSession.id) == keep_session_id)
+            .values(credential_epoch=epoch)
+        )
     sessions_to_end = update(AuthSession).where(
         AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
@@ -174,7 +207,8 @@ def revoke_all_sessions(
 
 
 def start_pending_login(db: Session, user: User, *, now: datetime) -> str:
-    """After the password of a 2FA user: a login that waits for the second factor."""
+    """After the password of a 2FA user: a login that waits for the second factor. It
+    carries `user`'s credential epoch as loaded, before the password was checked."""
     token = new_token()
     db.add(
         PendingLogin(
@@ -182,6 +216,7 @@ def start_pending_login(db: Session, user: User, *, now: datetime) -> str:
             user_id=user.id,
             created_at=now,
             expires_at=now + timedelta(seconds=get_settings().pending_login_seconds),
+            credential_epoch=user.credential_epoch,
         )
     )
     db.commit()
@@ -199,7 +234,11 @@ def pending_login_by_digest(
     """The live pending login whose token hashes to `digest`, or None."""
     if not digest:
         return None
-    pending = db.exec(select(PendingLogin).where(PendingLogin.token_hash == digest)).first()
+    pending = db.exec(
+        select(PendingLogin)
+        .join(User, col(User.id) == PendingLogin.user_id)
+        .where(PendingLogin.token_hash == digest, current_epoch(PendingLogin))
+    ).first()
     if pending is None or pending.ended_at is not None or now >= pending.expires_at:
         return None
     return pending

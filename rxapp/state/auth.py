@@ -340,11 +340,16 @@ def begin_session(
     user_id: int,
     device: str,
     *,
+    epoch: int,
     second_factor: bool = False,
     own_code_throttle: bool | None = None,
 ) -> str:
     """Start a full session for a user who passed every factor (in a worker thread), and
     remember this browser as one of the account's devices; return the token.
+
+    `epoch`: the account's credential epoch when its factors were read, before they were
+    checked (the pending login's, or the user's as loaded for the check): if the
+    credentials changed since, the session is dead from the start.
 
     `own_code_throttle`: whether the browser gets a code throttle of its own (see
     `devices`); by default when it entered a second factor itself. A sign-in approved
@@ -355,7 +360,7 @@ def begin_session(
     user = db.get(User, user_id)
     own = second_factor if own_code_throttle is None else own_code_throttle
     devices.remember(db, user_id, device, now=now, second_factor=own)
-    token = sessions.start_session(db, user, now=now, second_factor=second_factor)
+    token = sessions.start_session(db, user, now=now, second_factor=second_factor, epoch=epoch)
     audit.record(db, audit.Event.SIGN_IN_OK, now=now, user_id=user.id, email=user.email)
     db.commit()
     return token

@@ -102,7 +102,9 @@ class LoginState(AuthState):
             )
             if signed.user_id is None:
                 return _Outcome(message=signed.message)
-            token = begin_session(db, signed.user_id, device, second_factor=True)
+            token = begin_session(
+                db, signed.user_id, device, epoch=signed.epoch, second_factor=True
+            )
             return _Outcome(user=db.get(User, signed.user_id), session_token=token)
 
         outcome = await run_db(finish, where=where)
@@ -223,7 +225,8 @@ class LoginState(AuthState):
             pending = sessions.current_pending_login(db, token, now=now)
             view = pending_view(db, pending) if pending is not None else None
             return _Outcome(user=user, pending_token=token, pending=view)
-        token = begin_session(db, user.id, device)
+        # `user` as loaded before its password was checked: its epoch is from before, too.
+        token = begin_session(db, user.id, device, epoch=user.credential_epoch)
         return _Outcome(
             user=user,
             session_token=token,

@@ -364,7 +364,9 @@ class PasscodeState(AuthState):
         failed = audit.failed_codes_since(
             db, pending.user_id, previous_sign_in, except_session=f"pending {pending.id}"
         )
-        token = begin_session(db, pending.user_id, device, second_factor=True)
+        token = begin_session(
+            db, pending.user_id, device, epoch=pending.credential_epoch, second_factor=True
+        )
         user = db.get(User, pending.user_id)
         return _Outcome(
             check=result,
@@ -439,5 +441,12 @@ def _approval_outcome(
         return _ApprovalOutcome(kind)
     if not approvals.consume(db, ref, pending.id, now=now):
         return _ApprovalOutcome("gone")
-    token = begin_session(db, pending.user_id, device, second_factor=True, own_code_throttle=False)
+    token = begin_session(
+        db,
+        pending.user_id,
+        device,
+        epoch=pending.credential_epoch,
+        second_factor=True,
+        own_code_throttle=False,
+    )
     return _ApprovalOutcome("approved", db.get(User, pending.user_id), token)

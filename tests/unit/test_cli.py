@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from rxapp import cli
 from rxapp.closed_network import apply_closed_network_settings
-from rxapp.models import AuditEvent, User
-from rxapp.services import accounts, passwords
+from rxapp.models import AuditEvent, AuthSession, KnownDevice, PendingLogin, User
+from rxapp.services import accounts, devices, passwords, sessions
 from rxapp.settings import get_settings
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -198,6 +198,128 @@ def test_unmigrated_database_gives_advice_not_a_traceback(rxapp, use_db, tmp_pat
     assert result.code == 1
     assert result.err.startswith("rxapp: error: the database is not ready")
     assert "Traceback" not in result.err
+
+
+# set-password ---------------------------------------------------------------------------------
+
+OLD_PASSWORD = "erin's old password"
+NEW_PASSWORD = "erin's new password"
+
+
+@pytest.fixture
+def erin(db) -> User:
+    """An account with 2FA on, a session, a pending sign-in and a known browser."""
+    now = datetime.now(UTC)
+    user = accounts.create_user(db, "erin@example.com", OLD_PASSWORD, now=now)
+    user.totp_secret, user.totp_enabled_at, user.twofa_active = "sealed", now, True
+    db.add(user)
+    db.commit()
+    sessions.start_session(db, user, now=now)
+    sessions.start_pending_login(db, user, now=now)
+    devices.remember(db, user.id, "d" * 64, now=now)
+    db.commit()
+    return user
+
+
+def _signs_in(db, password: str) -> bool:
+    db.expire_all()  # read afresh, as a new request would
+    step = accounts.check_password_step(db, "erin@example.com", password, now=datetime.now(UTC))
+    return step.user is not None
+
+
+@pytest.mark.both_databases
+def test_set_password_replaces_the_password_and_signs_every_session_out(rxapp, db, erin):
+    result = rxapp(
+        "set-password", " Erin@Example.com ", "--password-stdin", stdin=NEW_PASSWORD + "\n"
+    )
+
+    assert result.code == 0
+    assert result.out.strip() == (
+        "New password set for erin@example.com: every session of the account is signed out."
+    )
+    db.expire_all()
+    now = datetime.now(UTC)
+    assert db.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all() == []
+    assert db.exec(select(PendingLogin).where(PendingLogin.ended_at.is_(None))).all() == []
+    assert db.exec(select(KnownDevice)).all() == []
+    assert not _signs_in(db, OLD_PASSWORD)
+    assert _signs_in(db, NEW_PASSWORD)
+    assert db.get(User, erin.id).twofa_active  # the second factor is the person's own
+    assert sessions.live_sessions(db, [], now=now) == {}
+
+
+def test_set_password_is_audited_without_the_password(rxapp, db, erin):
+    rxapp("set-password", "erin@example.com", "--password-stdin", stdin=NEW_PASSWORD)
+
+    db.expire_all()
+    rows = db.exec(select(AuditEvent).where(AuditEvent.event == "password_reset")).all()
+    assert [(row.user_id, row.detail) for row in rows] == [(erin.id, "via=command line")]
+    everything = " ".join(f"{r.event} {r.detail} {r.email}" for r in db.exec(select(AuditEvent)))
+    assert NEW_PASSWORD not in everything and OLD_PASSWORD not in everything
+
+
+def test_set_password_lifts_the_wait_the_forgotten_password_ran_into(rxapp, db, erin):
+    for _ in range(8):
+        accounts.check_password_step(db, "erin@example.com", "a wrong guess", now=datetime.now(UTC))
+    assert (
+        accounts.check_password_step(
+            db, "erin@example.com", OLD_PASSWORD, now=datetime.now(UTC)
+        ).wait_seconds
+        > 0
+    )
+
+    rxapp("set-password", "erin@example.com", "--password-stdin", stdin=NEW_PASSWORD)
+
+    assert _signs_in(db, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "Enter a password."),
+        ("\n", "Enter a password."),
+        ("short", "The password must have at least"),
+        ("x" * 5000, "The password must have at most"),
+    ],
+    ids=["empty", "newline", "short", "huge"],
+)
+def test_set_password_refuses_a_password_the_policy_refuses_and_changes_nothing(
+    rxapp, db, erin, stdin, message
+):
+    result = rxapp("set-password", "erin@example.com", "--password-stdin", stdin=stdin)
+
+    assert result.code == 1
+    assert result.err.startswith(f"rxapp: error: {message}")
+    assert "Traceback" not in result.err
+    assert _signs_in(db, OLD_PASSWORD)
+    db.expire_all()
+    assert db.exec(select(AuthSession).where(AuthSession.revoked_at.is_(None))).all() != []
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("nobody@example.com", "no account with the email nobody@example.com."),
+        ("not-an-email", "Enter a valid email address"),
+    ],
+    ids=["unknown", "malformed"],
+)
+def test_set_password_for_no_such_account_fails_clearly(rxapp, db, erin, email, message):
+    result = rxapp("set-password", email, "--password-stdin", stdin=NEW_PASSWORD)
+
+    assert result.code == 1
+    assert result.err.startswith(f"rxapp: error: {message}")
+    assert _signs_in(db, OLD_PASSWORD)
+
+
+def test_set_password_reads_the_password_only_from_a_pipe(rxapp, db, erin):
+    missing = rxapp("set-password", "erin@example.com", stdin=NEW_PASSWORD)
+    typed = rxapp("set-password", "erin@example.com", "--password-stdin", stdin=_Terminal("x"))
+
+    assert missing.code == typed.code == 1
+    assert "--password-stdin" in missing.err
+    assert "from a pipe" in typed.err
+    assert _signs_in(db, OLD_PASSWORD)
 
 
 # seed-demo ------------------------------------------------------------------------------------

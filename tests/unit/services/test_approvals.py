@@ -111,6 +111,17 @@ def test_only_sessions_that_passed_a_second_factor_may_approve(db, user):
     assert approvals.prompts_for(db, phone, now=T0)
 
 
+def test_a_session_that_raced_a_change_of_credentials_is_not_asked(db, user):
+    stale_epoch = user.credential_epoch
+    sessions.revoke_all_sessions(db, user.id, now=T0)  # a change of password, say
+    db.commit()
+    # A sign-in whose factors were read before the change writes its session after it.
+    sessions.start_session(db, user, now=T0, second_factor=True, epoch=stale_epoch)
+    db.refresh(user)
+
+    assert not approvals.can_ask(db, _pending(db, user), now=T0)
+
+
 def test_another_accounts_device_cannot_see_or_decide(db, user):
     bob = accounts.create_user(db, "bob@example.com", "bob-password", now=T0)
     _device(db, user)

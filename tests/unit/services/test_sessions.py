@@ -275,3 +275,68 @@ def test_pending_login_ends_only_once(db, user):
 
 def test_ending_an_unknown_pending_login_reports_false(db, user):
     assert sessions.end_pending_login(db, 999_999, now=T0) is False
+
+
+# A sign-in that raced a change of credentials -------------------------------------------------
+# The change (a password change, 2FA turned off, an admin reset) ends every other session
+# and pending login; a sign-in that read the account's factors before it and writes its
+# session after it must not escape (on PostgreSQL the two run side by side). Here the change
+# is committed by another request in between, as it would land in that race.
+
+
+@pytest.fixture
+def other_request(db_url):
+    """Commit `change(db)` in a database session of its own, as another request would."""
+
+    def run(change) -> None:
+        with Session(engine_for(db_url), expire_on_commit=False) as other_db:
+            change(other_db)
+            other_db.commit()
+
+    return run
+
+
+@pytest.mark.both_databases
+def test_a_session_written_after_a_change_from_factors_read_before_it_is_dead(
+    db, user, current, other_request
+):
+    token = sessions.start_pending_login(db, user, now=T0)
+    pending = sessions.current_pending_login(db, token, now=T0)  # the second factor's step
+    assert sessions.end_pending_login(db, pending.id, now=T0 + SECOND)  # ... it passed
+    db.commit()
+
+    other_request(lambda other: sessions.revoke_all_sessions(other, user.id, now=T0 + SECOND))
+    raced = sessions.start_session(
+        db, user, now=T0 + SECOND, second_factor=True, epoch=pending.credential_epoch
+    )
+
+    assert current(raced, now=T0 + 2 * SECOND) is None
+
+
+@pytest.mark.both_databases
+def test_a_pending_login_written_after_a_change_from_a_password_read_before_it_is_dead(
+    db, db_url, current, other_request
+):
+    accounts.create_user(db, "bob@example.com", "bob-password", now=T0)
+    with Session(engine_for(db_url), expire_on_commit=False) as request_db:
+        bob = accounts.find_user(request_db, "bob@example.com")  # read for the password check
+        other_request(lambda other: sessions.revoke_all_sessions(other, bob.id, now=T0))
+        raced = sessions.start_pending_login(request_db, bob, now=T0)
+
+    assert sessions.current_pending_login(db, raced, now=T0 + SECOND) is None
+
+
+def test_the_session_kept_through_a_change_and_sign_ins_after_it_stay_live(db, user, current):
+    kept = sessions.start_session(db, user, now=T0)
+    kept_id = current(kept, now=T0).session.id
+
+    sessions.revoke_all_sessions(db, user.id, now=T0 + SECOND, keep_session_id=kept_id)
+    db.commit()
+    db.refresh(user)
+    after = sessions.start_session(db, user, now=T0 + 2 * SECOND, epoch=user.credential_epoch)
+    pending_after = sessions.start_pending_login(db, user, now=T0 + 2 * SECOND)
+
+    assert user.credential_epoch == 1
+    assert current(kept, now=T0 + 3 * SECOND) is not None
+    assert current(after, now=T0 + 3 * SECOND) is not None
+    assert sessions.current_pending_login(db, pending_after, now=T0 + 3 * SECOND) is not None

@@ -148,6 +148,8 @@ class _Verdict:
     outcome: str
     """ok, invalid, unknown, other-account, counter-regressed."""
     passkey: Passkey | None = None
+    # The owner's credential epoch, read with the passkey (see User.credential_epoch).
+    epoch: int = 0
 
 
 def _verify(
@@ -168,6 +170,7 @@ def _verify(
     passkey = store.by_credential_id(db, assertion.credential_id)
     if passkey is None:
         return _Verdict("unknown")
+    epoch = db.exec(select(User.credential_epoch).where(col(User.id) == passkey.user_id)).one()
     if owner is None and not assertion.user_handle:
         # Sign-in without a password is with a discoverable credential: it names its user.
         return _Verdict("invalid", passkey)
@@ -187,7 +190,7 @@ def _verify(
         db, passkey, new_count, now=now
     ):
         return _Verdict("counter-regressed", passkey)
-    return _Verdict("ok", passkey)
+    return _Verdict("ok", passkey, epoch)
 
 
 def _refused(db: Session, user_id: int | None, *, now: datetime, detail: str) -> None:
@@ -398,6 +401,8 @@ class SignIn:
 
     user_id: int | None
     message: str = ""
+    # The account's credential epoch as read with the passkey, before it was verified.
+    epoch: int = 0
 
 
 def begin_sign_in(db: Session, rp: ceremony.RelyingParty, bound_to: str, *, now: datetime) -> str:
@@ -443,7 +448,7 @@ def finish_sign_in(
             detail=f"step=sign-in passkey={verdict.passkey.id}",
         )
         db.commit()
-        return SignIn(verdict.passkey.user_id)
+        return SignIn(verdict.passkey.user_id, epoch=verdict.epoch)
     db.rollback()
     _audit_verdict(db, verdict, now=now, step="sign-in")
     db.commit()

@@ -196,6 +196,20 @@ def test_authenticators_without_a_counter_keep_working(db, alice, key):
 # --- sign-in with a passkey alone ------------------------------------------------------------
 
 
+def test_sign_in_without_a_password_after_a_change_of_credentials_starts_a_live_session(
+    db, alice, key
+):
+    register(db, alice, key)
+    sessions.revoke_all_sessions(db, alice.id, now=T0)  # as a change of password does
+    db.commit()
+
+    result = sign_in(db, key.assert_)
+    token = sessions.start_session(db, alice, now=T0, second_factor=True, epoch=result.epoch)
+
+    assert result.user_id == alice.id
+    assert sessions.current_session(db, token, now=T0) is not None
+
+
 def test_sign_in_without_a_password_requires_user_verification(db, alice, key):
     register(db, alice, key)
     result = sign_in(db, lambda o: key.assert_(o, user_verified=False))
