@@ -13,6 +13,7 @@ from rxapp.components.widgets import (
     countdown,
     dialog_actions,
     dialog_focus,
+    wait_countdown,
 )
 from rxapp.state.profile import ProfileState
 from rxapp.state.profile_dialogs import (
@@ -161,6 +162,12 @@ def reauth_dialog() -> rx.Component:
                         error=ReauthState.error,
                         label=rx.cond(for_enable, "Password", "Code"),
                     ),
+                    wait_countdown(
+                        ReauthState.wait_seconds,
+                        message=ReauthState.error,
+                        answers=ReauthState.answers,
+                        test_id="reauth-wait",
+                    ),
                     dialog_actions(
                         "Cancel", "Continue", test_id="reauth-submit", answers=ReauthState.answers
                     ),
@@ -222,6 +229,12 @@ def disable_dialog() -> rx.Component:
                         error_id="disable-error",
                     ),
                     error_message(DisableState.error, test_id="disable-error"),
+                    wait_countdown(
+                        DisableState.wait_seconds,
+                        message=DisableState.error,
+                        answers=DisableState.answers,
+                        test_id="disable-wait",
+                    ),
                     dialog_actions(
                         "Keep 2FA on",
                         "Disable 2FA",

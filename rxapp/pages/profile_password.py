@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.components.fields import error_message, labelled_input
-from rxapp.components.widgets import dialog_actions, dialog_focus
+from rxapp.components.widgets import dialog_actions, dialog_focus, wait_countdown
 from rxapp.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from rxapp.state.profile_password import CURRENT_FIELD, NEW_FIELD, PasswordState
 
@@ -49,6 +49,12 @@ def password_dialog() -> rx.Component:
                     ),
                     error_message(
                         PasswordState.error, test_id="password-error", answers=PasswordState.answers
+                    ),
+                    wait_countdown(
+                        PasswordState.wait_seconds,
+                        message=PasswordState.error,
+                        answers=PasswordState.answers,
+                        test_id="password-wait",
                     ),
                     dialog_actions(
                         "Cancel",

@@ -138,7 +138,7 @@ CHANGED_MEANWHILE = (
 
 def check_password_again(
     db: Session, user: User, password: object, *, now: datetime, device: str = ""
-) -> str | None:
+) -> throttle.Refusal | None:
     """A signed-in user's password, asked again before a sensitive action, under the same
     throttle (keyed by the device when it is a known one). None when right; else what to
     tell the user."""
@@ -146,13 +146,14 @@ def check_password_again(
     key = throttle.account_key(user.email, device if known else "")
     if wait := throttle.claim_key(db, key, now=now):
         # Two tabs asking at once: the other one's check decides, no penalty is due.
-        held = throttle.held_by_a_check(db, key)
-        return PASSWORD_BEING_CHECKED if held else throttle.wait_message(wait)
+        if throttle.held_by_a_check(db, key):
+            return throttle.Refusal(PASSWORD_BEING_CHECKED)
+        return throttle.Refusal.to_wait(wait)
     pw = password if isinstance(password, str) else ""
     result = passwords.check_password(pw, user.password_hash)
     if not result.ok:
         throttle.record_key_failure(db, key, now=now)
-        return WRONG_PASSWORD_AGAIN
+        return throttle.Refusal(WRONG_PASSWORD_AGAIN)
     _passed(db, user, result.new_hash, key=key)
     return None
 
@@ -164,6 +165,8 @@ class PasswordRefused:
     message: str
     new_one: bool
     """The new password was refused (else the current one was)."""
+    wait_seconds: int = 0
+    """The wait `message` tells of (see `throttle.Refusal`)."""
 
 
 def change_password(
@@ -186,12 +189,12 @@ def change_password(
         return PasswordRefused(problem, new_one=True)
     if new == current:
         return PasswordRefused(PASSWORD_UNCHANGED, new_one=True)
-    if problem := check_password_again(db, user, current, now=now, device=device):
-        if problem == WRONG_PASSWORD_AGAIN:  # a guess; a throttle's refusal checked nothing
+    if refused := check_password_again(db, user, current, now=now, device=device):
+        if refused.message == WRONG_PASSWORD_AGAIN:  # a guess; a wait's refusal checked nothing
             detail = "password change"
             audit.record(db, audit.Event.REAUTH_FAILED, now=now, user_id=user.id, detail=detail)
             db.commit()
-        return PasswordRefused(problem, new_one=False)
+        return PasswordRefused(refused.message, new_one=False, wait_seconds=refused.wait_seconds)
     checked = user.password_hash  # as verified (or as upgraded by that check)
     changed = db.exec(
         update(User)

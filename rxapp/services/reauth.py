@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from rxapp.services import accounts, audit, sessions
+from rxapp.services import accounts, audit, sessions, throttle
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.sessions import SignedIn
 
@@ -38,16 +38,17 @@ def may_change_password(signed_in: SignedIn, *, now: datetime) -> bool:
 
 def prove(
     db: Session, signed_in: SignedIn, value: object, *, now: datetime, device: str = ""
-) -> str | None:
+) -> throttle.Refusal | None:
     """Check the proof under the same throttles as signing in (from `device`, a device
     digest). None when it holds (the session then counts as freshly proven for 5 minutes);
     else what to tell the user."""
     user = signed_in.user
+    problem: throttle.Refusal | None
     if asks_for_code(signed_in):
         # A signed-in person retrying before their wait is over is refused, not counted
         # (as on the passcode page): nothing early is ever checked, so a burst gains nothing.
         result = mfa.check_code(db, user.id, value, now=now, device=device, count_early=False)
-        problem = None if result.ok else result.message
+        problem = None if result.ok else throttle.Refusal(result.message, result.told_wait)
         kind = "code"
     else:
         problem = accounts.check_password_again(db, user, value, now=now, device=device)

@@ -114,6 +114,20 @@ def delay_after(failures: int, policy: Policy = SECOND_FACTOR) -> timedelta:
     return min(timedelta(seconds=2 ** (failures - policy.free_failures)), policy.max_wait)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt refused: what to tell the person, and the wait that message tells of
+    (seconds; 0: none), which the page counts down."""
+
+    message: str
+    wait_seconds: int = 0
+
+    @classmethod
+    def to_wait(cls, seconds: int) -> Refusal:
+        """The refusal of an attempt made during a wait of `seconds`."""
+        return cls(wait_message(seconds), seconds)
+
+
 def wait_message(seconds: int) -> str:
     """What people are told while they must wait."""
     if seconds >= 100:

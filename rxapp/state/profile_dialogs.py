@@ -18,7 +18,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp.components.layout import keep_focus_script
-from rxapp.services import reauth, reveals
+from rxapp.services import reauth, reveals, throttle
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
@@ -61,6 +61,8 @@ class ReauthState(ProfileState):
     passkey_offered: bool = False
     passkey_waiting: bool = False
     error: str = ""
+    # The wait `error` tells of, counted down on screen (0: none).
+    wait_seconds: int = 0
     # Submissions of the dialog's form answered: its submit button is busy until this changes.
     answers: int = 0
 
@@ -70,11 +72,13 @@ class ReauthState(ProfileState):
         self.passkey_offered = view.twofa_active and bool(view.passkeys)
         self.passkey_waiting = False
         self.error = ""
+        self.wait_seconds = 0
         self.open = True
 
     def _close(self) -> None:
         self.open = False
         self.error = ""
+        self.wait_seconds = 0
         self.purpose = ""
         self.kind = ""
         self.passkey_offered = False
@@ -136,28 +140,31 @@ class ReauthState(ProfileState):
     async def submit(self, form: dict) -> Any:
         """Check the proof, then carry on with what it was asked for."""
         self.answers += 1
+        self.wait_seconds = 0
         value = form.get("proof")
         purpose, kind = self.purpose, self.kind
         device = self._proven_device()
 
-        def prove(db: Session, signed_in: SignedIn) -> tuple[str | None, AccountView]:
-            expected = "code" if reauth.asks_for_code(signed_in) else "password"
-            if kind != expected:
-                return "changed", read_account(db, signed_in)
-            problem = reauth.prove(db, signed_in, value, now=utcnow(), device=device)
-            return problem, read_account(db, signed_in)
+        def prove(
+            db: Session, signed_in: SignedIn
+        ) -> tuple[bool, throttle.Refusal | None, AccountView]:
+            fits = kind == ("code" if reauth.asks_for_code(signed_in) else "password")
+            problem = (
+                reauth.prove(db, signed_in, value, now=utcnow(), device=device) if fits else None
+            )
+            return fits, problem, read_account(db, signed_in)
 
         result = await self._as_user(prove, heavy=True)
         if isinstance(result, SignedOut):
             self._close()
             return self._to_login()
-        problem, view = result
+        fits, problem, view = result
         self._apply(view)
-        if problem == "changed":
+        if not fits:
             self._close()  # the account changed meanwhile: start over
             return None
         if problem:
-            self.error = problem
+            self.error, self.wait_seconds = problem.message, problem.wait_seconds
             return None
         self._close()
         return await self._carry_on(purpose)
@@ -332,6 +339,8 @@ class DisableState(ProfileState):
 
     open: bool = False
     error: str = ""
+    # The wait `error` tells of, counted down on screen (0: none).
+    wait_seconds: int = 0
     # Submissions of the dialog's form answered: its submit button is busy until this changes.
     answers: int = 0
 
@@ -342,7 +351,7 @@ class DisableState(ProfileState):
         if isinstance(result, SignedOut):
             return self._to_login()
         self._apply(result)
-        self.error = ""
+        self.error, self.wait_seconds = "", 0
         self.open = result.totp_active
         if self.open:
             return None
@@ -352,12 +361,13 @@ class DisableState(ProfileState):
     async def submit(self, form: dict) -> Any:
         """Turn 2FA off with a current TOTP or backup code."""
         self.answers += 1
+        self.wait_seconds = 0
         code = form.get("code")
         device = self._proven_device()
 
-        def disable(db: Session, signed_in: SignedIn) -> tuple[str, AccountView]:
+        def disable(db: Session, signed_in: SignedIn) -> tuple[mfa.CodeCheck | None, AccountView]:
             if not totp_flows.is_enabled(signed_in.user):
-                return "", read_account(db, signed_in)
+                return None, read_account(db, signed_in)
             result = mfa.disable(
                 db,
                 signed_in.user.id,
@@ -366,16 +376,16 @@ class DisableState(ProfileState):
                 keep_session_id=signed_in.session.id,
                 device=device,
             )
-            return ("" if result.ok else result.message), read_account(db, signed_in)
+            return result, read_account(db, signed_in)
 
         result = await self._as_user(disable, heavy=True)
         if isinstance(result, SignedOut):
             self.open = False
             return self._to_login()
-        problem, view = result
+        checked, view = result
         self._apply(view)
-        if problem:
-            self.error = problem
+        if checked is not None and not checked.ok:
+            self.error, self.wait_seconds = checked.message, checked.told_wait
             return None
         self.open = False
         self.error = ""
@@ -386,7 +396,7 @@ class DisableState(ProfileState):
     def close(self, _open: object = False) -> None:
         """Keep 2FA on."""
         self.open = False
-        self.error = ""
+        self.error, self.wait_seconds = "", 0
 
 
 class BackupCodesState(ProfileState):

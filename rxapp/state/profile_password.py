@@ -27,6 +27,8 @@ class PasswordState(ProfileState):
     error: str = ""
     # Which field `error` is about: the new password (else the current one).
     error_on_new: bool = False
+    # The wait `error` tells of, counted down on screen (0: none).
+    wait_seconds: int = 0
     # Submissions of the dialog's form answered: its submit button is busy until this changes.
     answers: int = 0
 
@@ -51,19 +53,20 @@ class PasswordState(ProfileState):
         return None
 
     def _open(self) -> None:
-        self.error = ""
+        self.error, self.wait_seconds = "", 0
         self.open = True
 
     @rx.event
     def close(self, _open: object = False) -> None:
         """Keep the password."""
         self.open = False
-        self.error = ""
+        self.error, self.wait_seconds = "", 0
 
     @rx.event
     async def submit(self, form: dict) -> Any:
         """Check the current password, then store the new one; other sessions end."""
         self.answers += 1
+        self.wait_seconds = 0
         current, new = form.get("current"), form.get("new")
         device = self._proven_device()
 
@@ -92,7 +95,7 @@ class PasswordState(ProfileState):
         refused, view = result
         self._apply(view)
         if refused is not None:
-            self.error = refused.message
+            self.error, self.wait_seconds = refused.message, refused.wait_seconds
             self.error_on_new = refused.new_one
             # Empty only the field to type again, and take the person there.
             field = NEW_FIELD if refused.new_one else CURRENT_FIELD

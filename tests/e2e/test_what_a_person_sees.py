@@ -220,6 +220,54 @@ def test_the_login_pages_countdown_goes_with_its_error(page: Page, rxapp_user: A
     expect(page.get_by_test_id("login-wait")).to_have_count(0)
 
 
+def test_the_disable_dialog_counts_a_wait_down_too(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    _codes_blocked(rxapp_server, rxapp_user, failures=2, for_=timedelta(seconds=4))
+    page.get_by_test_id("disable-2fa").click()
+    page.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("disable-confirm").click()
+    expect(page.get_by_test_id("disable-error")).to_contain_text(
+        re.compile(r"Try again in [1-4] seconds?\.")
+    )
+    left = page.get_by_test_id("disable-wait")
+    expect(left).to_have_attribute("role", "timer")
+    expect(left).to_have_text(re.compile(r"^[1-4] seconds? left\.$"))
+    over = "The wait is over: you can try again now."
+    expect(left).to_have_text(over, timeout=6000)
+    expect(page.locator(".sr-only[aria-live=polite]", has_text=over)).to_have_count(1)
+    # And it is true: the same code, refused unchecked before, is taken now.
+    page.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("disable-confirm").click()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+
+
+def test_the_password_asked_again_counts_a_wait_down(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("change-password").click()
+    current, save = page.get_by_test_id("password-current"), page.get_by_test_id("password-save")
+    error = page.get_by_test_id("password-error")
+    for attempt in range(12):  # five wrong passwords are free, then each must wait
+        current.fill(f"not-the-password-{attempt}")
+        page.get_by_test_id("password-new").fill("a brand new password")
+        save.click()
+        expect(save).not_to_have_attribute("aria-busy", "true")
+        if "Too many failed attempts" in (error.text_content() or ""):
+            break
+    expect(error).to_contain_text("Too many failed attempts. Try again in")
+    expect(page.get_by_test_id("password-wait")).to_have_text(
+        re.compile(r"^\d+ seconds? left\.$|^The wait is over")
+    )
+    page.keyboard.press("Escape")
+    expect(current).to_have_count(0)
+    page.get_by_test_id("change-password").click()  # opened again: nothing of it is left
+    expect(current).to_be_visible()
+    expect(error).to_have_count(0)
+    expect(page.get_by_test_id("password-wait")).to_have_count(0)
+
+
 def test_an_answer_without_a_wait_shows_no_countdown(page: Page, rxapp_user: Account) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
     page.get_by_test_id("passcode-input").fill(wrong_code(twofa))

@@ -150,9 +150,11 @@ def test_a_real_wait_is_never_passed_off_as_another_check(db, alice):
 def test_asking_the_password_again_shares_the_throttle(db, alice):
     for _ in range(6):
         fail(db, alice.email, T0)
-    assert "Try again" in accounts.check_password_again(db, alice, "alice-password", now=T0)
+    waiting = accounts.check_password_again(db, alice, "alice-password", now=T0)
+    assert waiting == throttle.Refusal.to_wait(waiting.wait_seconds)
+    assert waiting.wait_seconds > 0
     assert accounts.check_password_again(db, alice, "wrong", now=T0 + 2 * SECOND) == (
-        "That password is not right."
+        throttle.Refusal("That password is not right.")
     )
     later = T0 + 10 * SECOND
     assert accounts.check_password_again(db, alice, "alice-password", now=later) is None
@@ -165,5 +167,5 @@ def test_asking_the_password_again_in_two_tabs_at_once_is_no_failed_attempt(db, 
 
     answer = accounts.check_password_again(db, alice, "alice-password", now=T0)
 
-    assert answer == accounts.PASSWORD_BEING_CHECKED
-    assert not answer.startswith("Too many failed attempts")
+    assert answer == throttle.Refusal(accounts.PASSWORD_BEING_CHECKED)
+    assert not answer.message.startswith("Too many failed attempts")

@@ -85,7 +85,9 @@ def test_the_right_password_makes_the_session_freshly_proven_and_is_audited(db, 
 def test_a_wrong_password_is_refused_and_leaves_the_proof_stale(db, db_url, user, wrong):
     current = signed_in(db, user)
 
-    assert reauth.prove(db, current, wrong, now=T0) == "That password is not right."
+    assert reauth.prove(db, current, wrong, now=T0) == throttle.Refusal(
+        "That password is not right."
+    )
 
     assert proof_time(db_url, current.session.id) == SIGNED_IN_AT
     assert audit_rows(db_url, user.id) == [("reauth_failed", "password")]
@@ -98,7 +100,9 @@ def test_repeated_wrong_passwords_make_even_the_right_one_wait(db, db_url, user)
 
     refused = reauth.prove(db, current, PASSWORD, now=T0)
 
-    assert refused is not None and "Try again in" in refused
+    assert refused is not None and "Try again in" in refused.message
+    # The page counts down the very wait the message tells.
+    assert refused.message == throttle.wait_message(refused.wait_seconds)
     assert proof_time(db_url, current.session.id) == SIGNED_IN_AT
 
 
@@ -149,7 +153,9 @@ def test_with_2fa_a_strangers_lockout_never_holds_back_the_owners_own_browser(db
         other.commit()
     code = pyotp.TOTP(secret).at(T0)
 
-    assert "Try again in 15 minutes" in (reauth.prove(db, current, code, now=T0) or "")
+    refused = reauth.prove(db, current, code, now=T0)
+    assert refused is not None and "Try again in 15 minutes" in refused.message
+    assert 14 * 60 < refused.wait_seconds <= 15 * 60
     assert reauth.prove(db, current, code, now=T0, device=browser) is None
     assert proof_time(db_url, current.session.id) == T0
 
@@ -163,7 +169,8 @@ def test_with_2fa_retrying_before_the_wait_is_over_never_lengthens_it(db, db_url
 
     for _ in range(5):  # impatient clicks, the right code among them
         told = reauth.prove(db, current, pyotp.TOTP(secret).at(T0), now=T0)
-        assert told is not None and "Try again in 1 second" in told
+        assert told is not None and "Try again in 1 second" in told.message
+        assert told.wait_seconds == 1
 
     with Session(engine_for(db_url)) as other:
         assert other.get(User, user.id).second_factor_failures == 1
