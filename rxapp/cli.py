@@ -19,11 +19,24 @@ class CommandError(Exception):
 
 
 def _read_password(stdin: object) -> str:
-    if getattr(stdin, "isatty", lambda: False)():
-        raise CommandError("--password-stdin reads the password from a pipe, e.g. `echo ... |`.")
-    raw = stdin.read()  # type: ignore[attr-defined]
-    # One trailing newline comes from `echo`; anything else is part of the password.
-    return raw[:-1] if raw.endswith("\n") else raw
+    from rxapp.services.passwords import MAX_PASSWORD_LENGTH
+
+    if stdin is None:
+        raise CommandError("there is no standard input to read the password from.")
+    try:
+        if stdin.isatty():  # type: ignore[attr-defined]
+            raise CommandError(
+                "--password-stdin reads the password from a pipe, e.g. `echo ... |`."
+            )
+        # Enough to tell a password too long (refused as such), never a whole file.
+        raw = stdin.read(MAX_PASSWORD_LENGTH + 3)  # type: ignore[attr-defined]
+        raw.encode("utf-8")  # undecodable bytes arrive as lone surrogates
+    except UnicodeError:
+        raise CommandError("the password must be UTF-8 text.") from None
+    except (OSError, ValueError):  # a closed or unreadable stream
+        raise CommandError("standard input could not be read.") from None
+    # One line ending comes from `echo` (or a Windows editor); the rest is the password.
+    return raw.removesuffix("\n").removesuffix("\r") if raw.endswith("\n") else raw
 
 
 def _create_user(args: argparse.Namespace) -> str:

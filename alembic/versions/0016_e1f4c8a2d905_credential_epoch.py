@@ -36,6 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Downgrade schema."""
+    # Not in batch mode: on SQLite that copies app_user into a new table, which loses the
+    # user_tally triggers of 0014. SQLite (3.35 and later) drops a plain column in place.
     for table in reversed(TABLES):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('credential_epoch')
+        op.drop_column(table, 'credential_epoch')

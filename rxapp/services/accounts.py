@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select, update
 
 from rxapp.models import User
@@ -244,10 +245,17 @@ def _after_new_password(
 
 
 def _passed(db: Session, user: User, new_hash: str | None, *, key: str) -> PasswordStep:
-    """The right password: clear its throttle key and upgrade an outdated hash (commits)."""
+    """The right password: clear its throttle key and upgrade an outdated hash (commits).
+    The upgrade replaces only the hash that was checked: a password set meanwhile (a change,
+    an operator's reset) stays, and the password checked here is no longer the account's."""
     throttle.reset_key(db, key)
     if new_hash:
-        user.password_hash = new_hash
-        db.add(user)
+        upgraded = db.exec(
+            update(User)
+            .where(col(User.id) == user.id, col(User.password_hash) == user.password_hash)
+            .values(password_hash=new_hash)
+        )
+        if upgraded.rowcount == 1:
+            set_committed_value(user, "password_hash", new_hash)
     db.commit()
     return PasswordStep(user=user)

@@ -30,17 +30,13 @@ class SignedIn:
 
 
 def start_session(
-    db: Session,
-    user: User,
-    *,
-    now: datetime,
-    second_factor: bool = False,
-    epoch: int | None = None,
+    db: Session, user: User, *, now: datetime, epoch: int, second_factor: bool = False
 ) -> str:
     """Create a full session for `user` (`second_factor`: it passed one), record the
     sign-in time, commit; return the token. `epoch`: the account's credential epoch when
-    the factors were read, before they were checked (None: `user`'s, as loaded); a change
-    of credentials since then leaves the session dead (see `revoke_all_sessions`)."""
+    the factors were read, before they were checked (a value read afterwards would let a
+    sign-in that raced a change of credentials through); a change since then leaves the
+    session dead (see `revoke_all_sessions`)."""
     settings = get_settings()
     token = new_token()
     db.add(
@@ -52,7 +48,7 @@ def start_session(
             expires_at=now + timedelta(seconds=settings.session_absolute_seconds),
             fresh_proof_at=now,
             second_factor_at=now if second_factor else None,
-            credential_epoch=user.credential_epoch if epoch is None else epoch,
+            credential_epoch=epoch,
         )
     )
     user.last_sign_in_at = now

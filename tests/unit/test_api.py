@@ -78,7 +78,9 @@ def people(db: Session) -> dict[str, int]:
     # Everyone is signed in once: a link carries the session that asked for it.
     SESSION_OF.clear()
     for user_id in ids.values():
-        token = sessions.start_session(db, db.get(User, user_id), now=now)
+        token = sessions.start_session(
+            db, db.get(User, user_id), epoch=db.get(User, user_id).credential_epoch, now=now
+        )
         SESSION_OF[user_id] = sessions.current_session(db, token, now=now).session.id
         TOKEN_OF[user_id] = token
     return ids

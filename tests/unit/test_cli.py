@@ -52,7 +52,7 @@ def rxapp(db_url, use_db, monkeypatch, capsys):
     """Run `rxapp ARGS` in this process with `stdin` as standard input."""
     use_db(db_url)
 
-    def run(*args: str, stdin: str | io.StringIO = "") -> Outcome:
+    def run(*args: str, stdin: str | io.TextIOBase | None = "") -> Outcome:
         stream = io.StringIO(stdin) if isinstance(stdin, str) else stdin
         monkeypatch.setattr(sys, "stdin", stream)
         capsys.readouterr()
@@ -214,7 +214,7 @@ def erin(db) -> User:
     user.totp_secret, user.totp_enabled_at, user.twofa_active = "sealed", now, True
     db.add(user)
     db.commit()
-    sessions.start_session(db, user, now=now)
+    sessions.start_session(db, user, epoch=user.credential_epoch, now=now)
     sessions.start_pending_login(db, user, now=now)
     devices.remember(db, user.id, "d" * 64, now=now)
     db.commit()
@@ -320,6 +320,45 @@ def test_set_password_reads_the_password_only_from_a_pipe(rxapp, db, erin):
     assert "--password-stdin" in missing.err
     assert "from a pipe" in typed.err
     assert _signs_in(db, OLD_PASSWORD)
+
+
+def _closed() -> io.StringIO:
+    stream = io.StringIO("a password")
+    stream.close()
+    return stream
+
+
+def _undecodable() -> io.TextIOWrapper:
+    """Bytes that are not UTF-8, as Python's own stdin passes them on (lone surrogates)."""
+    return io.TextIOWrapper(io.BytesIO(b"caf\xe9-password"), errors="surrogateescape")
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (_undecodable, "the password must be UTF-8 text."),
+        (_closed, "standard input could not be read."),
+        (lambda: None, "there is no standard input to read the password from."),
+        (lambda: "p" * 10_000_000, "The password must have at most"),
+    ],
+    ids=["not-utf-8", "closed", "none", "ten-megabytes"],
+)
+@pytest.mark.parametrize("command", ["set-password", "create-user"])
+def test_a_password_that_cannot_be_read_as_one_is_refused_in_one_line(
+    rxapp, db, erin, stdin, message, command
+):
+    result = rxapp(command, "erin@example.com", "--password-stdin", stdin=stdin())
+
+    assert result.code == 1
+    assert result.err.startswith(f"rxapp: error: {message}")
+    assert "Traceback" not in result.err
+    assert _signs_in(db, OLD_PASSWORD)
+
+
+def test_a_password_ending_with_a_windows_line_end_is_the_password_without_it(rxapp, db, erin):
+    rxapp("set-password", "erin@example.com", "--password-stdin", stdin=NEW_PASSWORD + "\r\n")
+
+    assert _signs_in(db, NEW_PASSWORD)
 
 
 # seed-demo ------------------------------------------------------------------------------------

@@ -255,6 +255,34 @@ def test_outdated_hash_is_upgraded_in_the_database_on_sign_in(db, db_url, alice)
     assert passwords.check_password(PASSWORD, stored) == passwords.PasswordCheck(ok=True)
 
 
+@pytest.mark.both_databases
+def test_upgrading_an_outdated_hash_never_undoes_a_password_set_meanwhile(
+    db, db_url, alice, monkeypatch
+):
+    alice.password_hash = CryptContext(schemes=["argon2"], argon2__time_cost=1).hash(PASSWORD)
+    db.add(alice)
+    db.commit()
+    read_account = accounts.find_user
+
+    def read_then_reset(request_db: Session, email: str) -> User | None:
+        found = read_account(request_db, email)
+        # An operator sets a new password just after this sign-in read the account.
+        with Session(engine_for(db_url), expire_on_commit=False) as operator_db:
+            owner = read_account(operator_db, email)
+            assert (
+                accounts.set_password(operator_db, owner, "the new one, 2", now=NOW, via="test")
+                is None
+            )
+        return found
+
+    monkeypatch.setattr(accounts, "find_user", read_then_reset)
+    accounts.check_password_step(db, "alice@example.com", PASSWORD, now=LATER)  # the old one
+
+    stored = _fresh_read(db_url, alice.id).password_hash
+    assert passwords.check_password("the new one, 2", stored).ok
+    assert not passwords.check_password(PASSWORD, stored).ok
+
+
 def test_outdated_hash_is_kept_when_the_password_is_wrong(db, db_url, alice):
     outdated = CryptContext(schemes=["argon2"], argon2__time_cost=1).hash(PASSWORD)
     alice.password_hash = outdated
@@ -287,8 +315,8 @@ SOON = NOW + timedelta(minutes=1)  # the sessions are still live
 def _signed_in_twice(db: Session) -> tuple[User, sessions.SignedIn, str]:
     """An account signed in on two browsers: this one (signed in) and the other's token."""
     user = accounts.create_user(db, "alice@example.com", PASSWORD, now=NOW)
-    here = sessions.start_session(db, user, now=NOW)
-    there = sessions.start_session(db, user, now=NOW)
+    here = sessions.start_session(db, user, epoch=user.credential_epoch, now=NOW)
+    there = sessions.start_session(db, user, epoch=user.credential_epoch, now=NOW)
     signed_in = sessions.current_session(db, here, now=NOW)
     assert signed_in is not None
     return user, signed_in, there

@@ -29,7 +29,9 @@ def user(db) -> User:
 
 
 def _device(db, user, *, second_factor=True, now=T0) -> sessions.SignedIn:
-    token = sessions.start_session(db, user, now=now, second_factor=second_factor)
+    token = sessions.start_session(
+        db, user, epoch=user.credential_epoch, now=now, second_factor=second_factor
+    )
     return sessions.current_session(db, token, now=now)
 
 

@@ -27,7 +27,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def signed_in(db: Session, user: User, *, now: datetime = SIGNED_IN_AT) -> SignedIn:
-    token = sessions.start_session(db, user, now=now)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=now)
     found = sessions.current_session(db, token, now=now)
     assert found is not None
     return found

@@ -25,8 +25,12 @@ def db(sqlite_db_url):
 @pytest.fixture
 def session_ids(db):
     user = accounts.create_user(db, "alice@example.com", "alice-password", now=T0)
-    first = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
-    second = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
+    first = sessions.current_session(
+        db, sessions.start_session(db, user, epoch=user.credential_epoch, now=T0), now=T0
+    )
+    second = sessions.current_session(
+        db, sessions.start_session(db, user, epoch=user.credential_epoch, now=T0), now=T0
+    )
     return user.id, first.session.id, second.session.id
 
 

@@ -53,7 +53,7 @@ def current(db_url):
 
 @pytest.mark.both_databases
 def test_session_token_is_stored_only_as_its_sha256(db, db_url, user):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     rows = db.exec(select(AuthSession)).all()
     assert len(rows) == 1
@@ -65,21 +65,21 @@ def test_session_token_is_stored_only_as_its_sha256(db, db_url, user):
 
 
 def test_session_token_has_at_least_128_bits(db, user):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     # URL-safe base64: 6 bits a character.
     assert len(token) * 6 >= 128
 
 
 def test_every_session_gets_a_new_token(db, user):
-    first = sessions.start_session(db, user, now=T0)
-    second = sessions.start_session(db, user, now=T0)
+    first = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
+    second = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert first != second
 
 
 def test_new_session_is_live_and_records_the_sign_in(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     signed_in = current(token, now=T0)
 
@@ -89,7 +89,7 @@ def test_new_session_is_live_and_records_the_sign_in(db, user, current):
 
 
 def test_session_ends_12_hours_after_sign_in_even_when_active(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     # Stay active every 20 minutes, so the idle limit never applies.
     at = T0
     while at + timedelta(minutes=20) < T0 + ABSOLUTE:
@@ -102,7 +102,7 @@ def test_session_ends_12_hours_after_sign_in_even_when_active(db, user, current)
 
 
 def test_session_is_live_just_before_30_idle_minutes(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert current(token, now=T0 + IDLE - SECOND) is not None
 
@@ -110,13 +110,13 @@ def test_session_is_live_just_before_30_idle_minutes(db, user, current):
 @pytest.mark.both_databases
 @pytest.mark.parametrize("after", [timedelta(0), SECOND], ids=["at-30-min", "30-min-1-s"])
 def test_session_ends_after_30_idle_minutes(db, user, after, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert current(token, now=T0 + IDLE + after) is None
 
 
 def test_activity_pushes_the_idle_limit_back(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     active = T0 + timedelta(minutes=20)
     assert current(token, now=active) is not None
 
@@ -124,7 +124,7 @@ def test_activity_pushes_the_idle_limit_back(db, user, current):
 
 
 def test_background_check_does_not_count_as_activity(db, user, db_url, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     with Session(engine_for(db_url), expire_on_commit=False) as request_db:
         peek = sessions.current_session(
             request_db, token, now=T0 + timedelta(minutes=20), touch=False
@@ -135,7 +135,7 @@ def test_background_check_does_not_count_as_activity(db, user, db_url, current):
 
 
 def test_idle_session_stays_ended_when_used_again(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     assert current(token, now=T0 + IDLE) is None
 
     # A later request (or a clock that moved back) must not revive it.
@@ -143,7 +143,7 @@ def test_idle_session_stays_ended_when_used_again(db, user, current):
 
 
 def test_revoked_session_is_over(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert sessions.revoke_session(db, token, now=T0 + SECOND) == user.id
 
@@ -152,20 +152,20 @@ def test_revoked_session_is_over(db, user, current):
 
 
 def test_revoking_twice_reports_nothing_the_second_time(db, user):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     sessions.revoke_session(db, token, now=T0)
 
     assert sessions.revoke_session(db, token, now=T0 + SECOND) is None
 
 
 def test_signing_out_of_an_expired_session_reports_nothing(db, user):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     assert sessions.revoke_session(db, token, now=T0 + IDLE + SECOND) is None
 
 
 def test_revoking_one_session_leaves_the_others(db, user, current):
-    phone = sessions.start_session(db, user, now=T0)
-    laptop = sessions.start_session(db, user, now=T0)
+    phone = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
+    laptop = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     sessions.revoke_session(db, phone, now=T0)
 
@@ -173,7 +173,7 @@ def test_revoking_one_session_leaves_the_others(db, user, current):
 
 
 def test_revoke_all_sessions_ends_sessions_and_pending_logins(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     pending = sessions.start_pending_login(db, user, now=T0)
 
     sessions.revoke_all_sessions(db, user.id, now=T0 + SECOND)
@@ -189,7 +189,7 @@ def test_revoke_all_sessions_ends_sessions_and_pending_logins(db, user, current)
     ids=["none", "empty", "garbage", "129-chars", "huge", "bytes", "int", "list", "dict"],
 )
 def test_anything_but_a_live_token_is_no_session(db, user, token, current):
-    sessions.start_session(db, user, now=T0)
+    sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert current(token, now=T0) is None
     assert sessions.current_pending_login(db, token, now=T0) is None
@@ -197,14 +197,14 @@ def test_anything_but_a_live_token_is_no_session(db, user, token, current):
 
 
 def test_the_stored_hash_itself_is_not_a_token(db, user, current):
-    sessions.start_session(db, user, now=T0)
+    sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     stored_hash = db.exec(select(AuthSession)).one().token_hash
 
     assert current(stored_hash, now=T0) is None
 
 
 def test_fresh_proof_lasts_5_minutes_and_can_be_renewed(db, user, current):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     signed_in = current(token, now=T0)
     assert sessions.has_fresh_proof(signed_in, now=T0 + PENDING - SECOND)
     assert not sessions.has_fresh_proof(signed_in, now=T0 + PENDING)
@@ -255,7 +255,7 @@ def test_pending_login_is_not_a_session(db, user, current):
 
 
 def test_session_token_is_not_a_pending_login(db, user):
-    token = sessions.start_session(db, user, now=T0)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
 
     assert sessions.current_pending_login(db, token, now=T0) is None
 
@@ -327,7 +327,7 @@ def test_a_pending_login_written_after_a_change_from_a_password_read_before_it_i
 
 
 def test_the_session_kept_through_a_change_and_sign_ins_after_it_stay_live(db, user, current):
-    kept = sessions.start_session(db, user, now=T0)
+    kept = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
     kept_id = current(kept, now=T0).session.id
 
     sessions.revoke_all_sessions(db, user.id, now=T0 + SECOND, keep_session_id=kept_id)

@@ -243,6 +243,16 @@ def test_downgrade_and_upgrade_again_count_from_the_table(db_url):
         assert shown(db) == exact(db) == (3, 6)
 
 
+def test_the_migrations_after_the_tally_undo_and_redo_without_losing_its_triggers(db_url):
+    engine = engine_for(db_url)
+    downgrade_to(db_url, "b3d8f1e6c527")  # the tally's own migration, 0014
+    engine.dispose()
+    upgrade_to(db_url, "head")
+    with Session(engine) as db:
+        insert_bulk(db, bulk_rows("after", 5, every_nth_active=5))
+        assert shown(db) == exact(db) == (1, 4)
+
+
 def test_a_sign_up_during_the_migration_is_counted_once(tmp_path):
     """On SQLite each statement of the migration may commit on its own: a sign-up between
     the triggers' creation and the first count is in that count, not counted twice."""

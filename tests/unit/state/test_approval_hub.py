@@ -50,7 +50,11 @@ def people(engine: sa.Engine, count: int) -> list[User]:
 
 def signed_in_digest(engine: sa.Engine, user: User) -> str:
     with Session(engine, expire_on_commit=False) as db:
-        return token_hash(sessions.start_session(db, user, now=utcnow(), second_factor=True))
+        return token_hash(
+            sessions.start_session(
+                db, user, epoch=user.credential_epoch, now=utcnow(), second_factor=True
+            )
+        )
 
 
 def ask(engine: sa.Engine, user: User) -> str:
@@ -126,7 +130,9 @@ def test_a_tab_showing_the_requests_waits_until_they_change(engine):
 def test_an_ended_session_wakes_its_tab_with_none(engine):
     [ann] = people(engine, 1)
     with Session(engine, expire_on_commit=False) as db:
-        token = sessions.start_session(db, ann, now=utcnow(), second_factor=True)
+        token = sessions.start_session(
+            db, ann, epoch=ann.credential_epoch, now=utcnow(), second_factor=True
+        )
 
     async def scenario() -> object:
         waiting = asyncio.ensure_future(
@@ -147,7 +153,9 @@ def test_an_ended_session_wakes_its_tab_with_none(engine):
 def test_a_password_only_session_is_never_asked(engine):
     [ann] = people(engine, 1)
     with Session(engine, expire_on_commit=False) as db:
-        token = sessions.start_session(db, ann, now=utcnow(), second_factor=False)
+        token = sessions.start_session(
+            db, ann, epoch=ann.credential_epoch, now=utcnow(), second_factor=False
+        )
     phone = signed_in_digest(engine, ann)
     ref = ask(engine, ann)
 

@@ -148,7 +148,7 @@ class _Verdict:
     outcome: str
     """ok, invalid, unknown, other-account, counter-regressed."""
     passkey: Passkey | None = None
-    # The owner's credential epoch, read with the passkey (see User.credential_epoch).
+    # The owner's credential epoch, read with the passkey, before it is verified.
     epoch: int = 0
 
 
@@ -167,10 +167,10 @@ def _verify(
     assertion = ceremony.read_assertion(credential_json)
     if assertion is None:
         return _Verdict("invalid")
-    passkey = store.by_credential_id(db, assertion.credential_id)
-    if passkey is None:
+    found = store.by_credential_id(db, assertion.credential_id)
+    if found is None:
         return _Verdict("unknown")
-    epoch = db.exec(select(User.credential_epoch).where(col(User.id) == passkey.user_id)).one()
+    passkey, epoch = found
     if owner is None and not assertion.user_handle:
         # Sign-in without a password is with a discoverable credential: it names its user.
         return _Verdict("invalid", passkey)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from rxapp.models import Passkey
+from rxapp.models import Passkey, User
 
 NAME_MAX = 64
 
@@ -58,9 +58,15 @@ def credentials(db: Session, user_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def by_credential_id(db: Session, credential_id: str) -> Passkey | None:
-    """The passkey with this credential id, whoever owns it."""
-    return db.exec(select(Passkey).where(col(Passkey.credential_id) == credential_id)).first()
+def by_credential_id(db: Session, credential_id: str) -> tuple[Passkey, int] | None:
+    """The passkey with this credential id, whoever owns it, and its owner's credential
+    epoch read in the same statement (see `User.credential_epoch`)."""
+    found = db.exec(
+        select(Passkey, User.credential_epoch)
+        .join(User, col(User.id) == Passkey.user_id)
+        .where(col(Passkey.credential_id) == credential_id)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def advance_counter(db: Session, passkey: Passkey, new_count: int, *, now: datetime) -> bool:

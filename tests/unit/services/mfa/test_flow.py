@@ -726,8 +726,12 @@ def _live_session_ids(db: Session, user_id: int) -> set[int]:
 
 def _two_sessions(db: Session, user_id: int) -> tuple[int, int]:
     user = db.get(User, user_id)
-    kept = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
-    other = sessions.current_session(db, sessions.start_session(db, user, now=T0), now=T0)
+    kept = sessions.current_session(
+        db, sessions.start_session(db, user, epoch=user.credential_epoch, now=T0), now=T0
+    )
+    other = sessions.current_session(
+        db, sessions.start_session(db, user, epoch=user.credential_epoch, now=T0), now=T0
+    )
     return kept.session.id, other.session.id
 
 

@@ -356,8 +356,8 @@ def test_an_admin_reset_removes_passkeys(db, alice, key):
 
 
 def test_a_first_passkey_ends_other_sessions(db, alice, key):
-    kept = sessions.start_session(db, alice, now=T0)
-    other = sessions.start_session(db, alice, now=T0)
+    kept = sessions.start_session(db, alice, epoch=alice.credential_epoch, now=T0)
+    other = sessions.start_session(db, alice, epoch=alice.credential_epoch, now=T0)
     kept_row = sessions.current_session(db, kept, now=T0)
     bound = challenges.binding("session", "s")
     options, _ = flows.begin_registration(db, alice, RP, bound, "Laptop", now=T0)
@@ -374,8 +374,10 @@ def test_removing_a_passkey_ends_every_other_session_and_forgets_every_other_bro
 ):
     register(db, alice, key)
     register(db, alice, SoftAuthenticator(), name="Phone")
-    kept = sessions.start_session(db, alice, now=T0)
-    opened_by_the_lost_phone = sessions.start_session(db, alice, now=T0)
+    kept = sessions.start_session(db, alice, epoch=alice.credential_epoch, now=T0)
+    opened_by_the_lost_phone = sessions.start_session(
+        db, alice, epoch=alice.credential_epoch, now=T0
+    )
     kept_id = sessions.current_session(db, kept, now=T0).session.id
     phone_id = db.exec(select(Passkey.id).where(Passkey.name == "Phone")).one()
 
@@ -401,7 +403,9 @@ def test_removing_a_passkey_ends_every_other_session_and_forgets_every_other_bro
 
 def test_a_passkey_is_a_fresh_proof_of_the_second_factor(db, alice, key):
     register(db, alice, key)
-    token = sessions.start_session(db, alice, now=T0 - timedelta(hours=1))
+    token = sessions.start_session(
+        db, alice, epoch=alice.credential_epoch, now=T0 - timedelta(hours=1)
+    )
     signed_in = sessions.current_session(db, token, now=T0 - timedelta(hours=1))
     bound = challenges.binding("session", "s-reauth")
     options = flows.begin_reauth(db, alice.id, RP, bound, now=T0)
@@ -420,7 +424,7 @@ def _bob_proves_with(db: Session, alice: User, key: SoftAuthenticator) -> tuple[
         register(db, alice, key)
         bob = new_user(db, "bob@example.com")
         register(db, bob, SoftAuthenticator())
-    token = sessions.start_session(db, bob, now=T0)
+    token = sessions.start_session(db, bob, epoch=bob.credential_epoch, now=T0)
     signed_in = sessions.current_session(db, token, now=T0)
     bound = challenges.binding("session", "s-bob")
     options = flows.begin_reauth(db, bob.id, RP, bound, now=T0)
