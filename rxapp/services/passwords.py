@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from passlib.context import CryptContext
@@ -40,20 +41,35 @@ def password_problem(password: object) -> str | None:
     return None
 
 
+def _normalized(password: str) -> str:
+    """One spelling of each password: NFKC (NIST SP 800-63B, 5.1.1.2), so that `ä` typed as
+    one character or as `a` and a combining mark, on whatever keyboard, is the same."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password: str) -> str:
-    """A new argon2id hash of `password`."""
-    return _CONTEXT.hash(password)
+    """A new argon2id hash of `password`, normalised."""
+    return _CONTEXT.hash(_normalized(password))
 
 
 def check_password(password: str, stored_hash: str | None) -> PasswordCheck:
-    """Verify `password`; with no stored hash, spend the same time on a dummy and fail."""
+    """Verify `password`; with no stored hash, spend the same time on a dummy and fail.
+
+    The normalised spelling is checked; a password whose spelling normalisation changes is
+    also checked as typed, for a hash made before passwords were normalised (upgraded to
+    the normalised one when it matches). How long that takes depends on the input alone."""
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         password = ""
+    spellings = dict.fromkeys([_normalized(password), password])
     if stored_hash is None:
-        _CONTEXT.verify(password, _DUMMY_HASH)
+        for spelling in spellings:
+            _CONTEXT.verify(spelling, _DUMMY_HASH)
         return PasswordCheck(ok=False)
+    normalized, *as_typed = spellings
     try:
-        ok, new_hash = _CONTEXT.verify_and_update(password, stored_hash)
+        ok, new_hash = _CONTEXT.verify_and_update(normalized, stored_hash)
+        if not ok and as_typed and _CONTEXT.verify(as_typed[0], stored_hash):
+            return PasswordCheck(ok=True, new_hash=hash_password(password))
     except (ValueError, TypeError):
         return PasswordCheck(ok=False)
     return PasswordCheck(ok=ok, new_hash=new_hash if ok else None)

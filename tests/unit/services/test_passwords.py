@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -161,6 +162,38 @@ def test_current_hash_gets_no_new_hash():
     stored = passwords.hash_password("a current password")
 
     assert passwords.check_password("a current password", stored).new_hash is None
+
+
+# Unicode --------------------------------------------------------------------------------------
+
+COMPOSED = "p\u00e4ssw\u00f6rd \u00fcn\u00ef \U0001f511"  # ä, ö, ü, ï as one character each
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)  # ... as a letter and a combining mark
+FULL_WIDTH = (
+    "\uff30\uff41\uff53\uff53\uff57\uff4f\uff52\uff44 123"  # "Password 123" in full-width letters
+)
+
+
+@pytest.mark.parametrize(
+    ("set_as", "typed_as"),
+    [(COMPOSED, DECOMPOSED), (DECOMPOSED, COMPOSED), (FULL_WIDTH, "Password 123")],
+    ids=["set-composed", "set-decomposed", "full-width"],
+)
+def test_every_spelling_of_the_same_characters_is_the_same_password(set_as, typed_as):
+    assert DECOMPOSED != COMPOSED
+    stored = passwords.hash_password(set_as)
+
+    assert passwords.check_password(typed_as, stored) == passwords.PasswordCheck(ok=True)
+    assert not passwords.check_password(typed_as + "!", stored).ok
+
+
+def test_a_hash_made_before_normalising_still_verifies_and_is_upgraded():
+    made_as_typed = passwords._CONTEXT.hash(DECOMPOSED)  # an earlier release's hash
+
+    result = passwords.check_password(DECOMPOSED, made_as_typed)
+
+    assert result.ok and result.new_hash is not None
+    assert passwords.check_password(COMPOSED, result.new_hash) == passwords.PasswordCheck(ok=True)
+    assert not passwords.check_password(COMPOSED + "x", made_as_typed).ok
 
 
 # Timing ---------------------------------------------------------------------------------------
