@@ -181,18 +181,18 @@ class LoginState(AuthState):
 
     def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> None:
         """Tell a user the policy asks to use 2FA; past the grace period, open its setup."""
+        deadline = day_in_words(requirement.deadline)
         if requirement.overdue(now=utcnow()):
-            self.notice = "Two-factor authentication is required for your account: set it up now."
+            self._tell("Two-factor authentication is required for your account: set it up now.")
             self._setup_on_arrival = True
         elif user.is_admin:
-            self.notice = (
-                "As an admin you need two-factor authentication to open All users. "
-                f"Set it up by {day_in_words(requirement.deadline)}."
+            # All users is closed to an admin without 2FA already; the date is the account's.
+            self._tell(
+                "As an admin you need two-factor authentication to open All users: set it up "
+                f"now. From {deadline} your account requires it."
             )
         else:
-            self.notice = (
-                f"Turn on two-factor authentication by {day_in_words(requirement.deadline)}."
-            )
+            self._tell(f"Turn on two-factor authentication by {deadline}.")
 
     def _password_step(
         self,
@@ -223,7 +223,7 @@ class LoginState(AuthState):
             audit.record(db, audit.Event.SIGN_IN_PENDING, now=now, user_id=user.id)
             db.commit()
             pending = sessions.current_pending_login(db, token, now=now)
-            view = pending_view(db, pending) if pending is not None else None
+            view = pending_view(db, pending, device) if pending is not None else None
             return _Outcome(user=user, pending_token=token, pending=view)
         # `user` as loaded before its password was checked: its epoch is from before, too.
         token = begin_session(db, user.id, device, epoch=user.credential_epoch)

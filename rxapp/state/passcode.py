@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from rxapp import routes
 from rxapp.models import PendingLogin, User
-from rxapp.services import approvals, audit, sessions
+from rxapp.services import approvals, audit, sessions, throttle
 from rxapp.services.clock import utcnow
 from rxapp.services.emails import masked_email
 from rxapp.services.mfa import flow as mfa
@@ -67,16 +67,23 @@ class PendingView:
     hint: str  # the account's email, masked
     approval_available: bool
     passkey_available: bool
+    # A wait for codes still running from earlier failures (an ended sign-in's, say),
+    # long enough to tell: a code sent before it is over would be refused.
+    wait_seconds: int = 0
 
 
-def pending_view(db: Session, pending: PendingLogin) -> PendingView:
-    """The code page's data for a live pending login (in a worker thread)."""
+def pending_view(db: Session, pending: PendingLogin, device: str = "") -> PendingView:
+    """The code page's data for a live pending login, in this browser (`device`, a device
+    digest) (in a worker thread)."""
+    now = utcnow()
     user = db.get(User, pending.user_id)
     hint = masked_email(user.email) if user else ""
+    wait = mfa.code_wait(db, pending.user_id, now=now, device=device)
     return PendingView(
         hint,
-        approvals.can_ask(db, pending, now=utcnow()),
+        approvals.can_ask(db, pending, now=now),
         passkey_store.count(db, pending.user_id) > 0,
+        wait if wait >= mfa.NOTICEABLE_WAIT_SECONDS else 0,
     )
 
 
@@ -130,8 +137,10 @@ class PasscodeState(AuthState):
         self._show_pending(view)
 
     def _show_pending(self, view: PendingView) -> None:
-        """Show the form for the pending login this connection proved."""
-        self.error = ""
+        """Show the form for the pending login this connection proved (with the wait for
+        codes, if one is running: told and counted down, before a code is refused for it)."""
+        self.error = throttle.wait_message(view.wait_seconds) if view.wait_seconds else ""
+        self.wait_seconds = view.wait_seconds
         self.voided = False
         self.account_hint = view.hint
         self.approval_available = view.approval_available
@@ -142,7 +151,10 @@ class PasscodeState(AuthState):
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
         """on_load: without a pending login, back to the password step."""
-        found = self._take_arrival(routes.PASSCODE) or await self._as_pending(pending_view)
+        device = self._device_digest
+        found = self._take_arrival(routes.PASSCODE) or await self._as_pending(
+            lambda db, pending: pending_view(db, pending, device)
+        )
         if isinstance(found, SignedOut):
             self.error = ""
             self.voided = False
@@ -346,7 +358,7 @@ class PasscodeState(AuthState):
             notices.append(_failed_codes_notice(outcome.failed_codes))
         if result.used_backup_code and result.backup_codes_left is not None:
             notices.append(_backup_notice(result.backup_codes_left))
-        self.notice = " ".join(notices)
+        self._tell(" ".join(notices))
         return redirect
 
     def _check(

@@ -160,7 +160,7 @@ class UsersState(AuthState):
             self._reset_user_id = None
             if isinstance(outcome, SignedOut):
                 return Refusal(self._to_login())
-            self.notice = outcome.reason
+            self._tell(outcome.reason)
             return Refusal([rx.redirect(routes.PROFILE, replace=True)])
         return outcome
 

@@ -91,6 +91,20 @@ def test_a_non_admin_is_sent_to_the_profile_with_a_reason(page: Page, rxapp_user
     expect(page.get_by_test_id("users-table")).to_have_count(0)
 
 
+def test_a_notice_is_shown_once_not_on_every_later_visit(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.goto("/users")
+    notice = page.get_by_test_id("profile-notice")
+    expect(notice).to_have_text("Only admins can see All users.")
+    page.wait_for_timeout(3500)  # read (a load within 3 s, as after a reconnect, keeps it)
+    page.goto("/")
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+    expect(notice).to_have_count(0)
+    page.goto("/users")  # asked again: told again
+    expect(notice).to_have_text("Only admins can see All users.")
+
+
 def test_without_a_session_the_dashboard_goes_to_login(page: Page) -> None:
     page.goto("/users")
     expect(page).to_have_url(LOGIN_URL)

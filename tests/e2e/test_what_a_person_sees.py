@@ -188,6 +188,24 @@ def test_a_wait_counts_down_to_the_moment_a_code_is_taken(
     expect(said).to_have_count(0)
 
 
+def test_the_code_page_tells_a_wait_still_running_from_an_earlier_sign_in(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    # An earlier sign-in ended after wrong codes; its wait is still running.
+    _codes_blocked(rxapp_server, rxapp_user, failures=5, for_=timedelta(seconds=6))
+    sign_in(page, rxapp_user)  # a new sign-in: the code page comes with the running wait
+    error, left = page.get_by_test_id("passcode-error"), page.get_by_test_id("passcode-wait")
+    expect(error).to_contain_text(re.compile(r"Try again in [3-6] seconds\."))
+    expect(left).to_have_text(re.compile(r"^[1-6] seconds? left\.$"))
+    page.reload()  # the page loaded afresh tells it too
+    expect(error).to_contain_text(re.compile(r"Try again in [3-6] seconds\."))
+    expect(left).to_have_text("The wait is over: you can try again now.", timeout=8000)
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(PROFILE_URL)
+
+
 def test_a_right_code_sent_just_after_a_wrong_one_is_checked_not_refused(
     page: Page, rxapp_user: Account
 ) -> None:

@@ -129,6 +129,13 @@ def check_code(
     return counted_refusal(message, wait, failure, device_id=device_id)
 
 
+def code_wait(db: Session, user_id: int, *, now: datetime, device: str = "") -> int:
+    """Seconds before a code for `user_id` from `device` (a device digest) will be checked,
+    under the throttle `check_code` would use (0: now); nothing is claimed."""
+    device_id = devices.code_throttle_id(db, user_id, device)
+    return throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
+
+
 def counted_refusal(
     message: str, wait: int, failure: throttle.Failure, *, device_id: int | None
 ) -> CodeCheck:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pyotp
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from rxapp.services.clock import utcnow
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.state.passcode import PasscodeState
+from rxapp.state.passcode import PasscodeState, pending_view
 from tests.unit.state.conftest import substate
 
 
@@ -70,3 +72,23 @@ def test_a_sign_in_after_a_change_of_credentials_is_live(root, db, db_url):
 
     assert outcome.check.ok
     assert sessions.current_session(db, outcome.session_token, now=utcnow()) is not None
+
+
+@pytest.mark.parametrize(
+    ("blocked_for", "told"),
+    [(timedelta(seconds=-1), 0), (timedelta(seconds=1.5), 0), (timedelta(seconds=20.5), 21)],
+    ids=["over", "too-short-to-tell", "running"],
+)
+def test_the_code_page_is_told_a_running_wait_long_enough_to_notice(db, blocked_for, told):
+    carol, _secret = user_with_totp(db, "carol@example.com")
+    db.exec(
+        sa.update(User)
+        .where(User.id == carol.id)
+        .values(second_factor_failures=5, second_factor_blocked_until=utcnow() + blocked_for)
+    )
+    db.commit()
+    token = sessions.start_pending_login(db, carol, now=utcnow())
+
+    view = pending_view(db, sessions.current_pending_login(db, token, now=utcnow()))
+
+    assert view.wait_seconds == told
