@@ -42,7 +42,8 @@ def password_dialog() -> rx.Component:
                         autocomplete="new-password",
                         hint=f"At least {MIN_PASSWORD_LENGTH} characters; a long phrase is best.",
                         required=True,
-                        min_length=MIN_PASSWORD_LENGTH,
+                        # No `minlength`: the browser's own bubble would leave the last
+                        # answer's error on screen beside it; the server says it instead.
                         max_length=MAX_PASSWORD_LENGTH,
                         error=rx.cond(PasswordState.error_on_new, PasswordState.error, ""),
                         error_id="password-error",

@@ -14,6 +14,7 @@ from rxapp.components.widgets import (
     local_time,
     scroll_region,
     status_badge,
+    wait_countdown,
 )
 from rxapp.services.users_query import StatusFilter
 from rxapp.state.users import Row, UsersState
@@ -273,6 +274,12 @@ def _reset_proof() -> rx.Component:
                     "To confirm it's you, a code from your authenticator app or a backup code",
                     "To confirm it's you, your password",
                 ),
+            ),
+            wait_countdown(
+                UsersState.reset_wait_seconds,
+                message=UsersState.reset_error,
+                answers=UsersState.reset_answers,
+                test_id="reauth-wait",
             ),
             padding_top="1rem",
             width="100%",

@@ -14,7 +14,16 @@ from sqlmodel import Session, col, func, select
 from rxapp import routes
 from rxapp.api import EXPORT_PATH, EXPORT_PURPOSE
 from rxapp.models import AuditEvent, User
-from rxapp.services import admin, audit, policy, reauth, sessions, signed_links, users_query
+from rxapp.services import (
+    admin,
+    audit,
+    policy,
+    reauth,
+    sessions,
+    signed_links,
+    throttle,
+    users_query,
+)
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.services.users_query import QueryError, SortKey, StatusFilter
@@ -106,6 +115,8 @@ class UsersState(AuthState):
     reset_needs_proof: bool = False
     reset_proof_is_code: bool = False
     reset_error: str = ""
+    # The wait `reset_error` tells of, counted down on screen (0: none).
+    reset_wait_seconds: int = 0
     # Submissions of the reset form answered: its button is busy until this changes.
     reset_answers: int = 0
     _reset_user_id: int | None = None
@@ -282,7 +293,7 @@ class UsersState(AuthState):
             return [rx.toast.error(admin.OWN_ACCOUNT)]
         self._reset_user_id = target.id
         self.reset_email = target.email
-        self.reset_error = ""
+        self.reset_error, self.reset_wait_seconds = "", 0
         self.reset_needs_proof = not fresh
         self.reset_proof_is_code = proof_is_code
         self.reset_open = True
@@ -293,6 +304,7 @@ class UsersState(AuthState):
         """Reset the chosen user's 2FA (secret and backup codes deleted, sessions ended,
         audited), after a fresh proof when the admin's last one is over 5 minutes old."""
         self.reset_answers += 1
+        self.reset_wait_seconds = 0
         proof = form.get("proof")
         target_id = self._reset_user_id
         if target_id is None:
@@ -301,10 +313,12 @@ class UsersState(AuthState):
         view = self._view()
         device = self._proven_device()
 
-        def reset(db: Session, signed_in: SignedIn) -> tuple[str, str, bool, Any]:
+        def reset(
+            db: Session, signed_in: SignedIn
+        ) -> tuple[throttle.Refusal | None, str, bool, Any]:
             now = utcnow()
             if not admin.may_reset(signed_in.user.id, target_id):
-                return admin.OWN_ACCOUNT, "", False, None
+                return throttle.Refusal(admin.OWN_ACCOUNT), "", False, None
             fresh = sessions.has_fresh_proof(signed_in, now=now)
             problem = None if fresh else reauth.prove(db, signed_in, proof, now=now, device=device)
             if problem:
@@ -313,7 +327,7 @@ class UsersState(AuthState):
                 db, target_id, now=now, actor_id=signed_in.user.id, via="dashboard"
             )
             done = f"Two-factor authentication was reset for {user.email}." if user else ""
-            return "", done, False, (_fetch(db, view), _latest_audit_id(db))
+            return None, done, False, (_fetch(db, view), _latest_audit_id(db))
 
         result = await self._as_admin(reset, heavy=True)
         if isinstance(result, Refusal):
@@ -322,7 +336,7 @@ class UsersState(AuthState):
         if problem:
             self.reset_needs_proof = True
             self.reset_proof_is_code = proof_is_code
-            self.reset_error = problem
+            self.reset_error, self.reset_wait_seconds = problem.message, problem.wait_seconds
             return None
         self.reset_open = False
         self._reset_user_id = None
