@@ -135,6 +135,31 @@ def failed_codes_since(
     return FailedCodes(count=count, latest_at=latest.at, latest_ip=latest.ip)
 
 
+# What an admin may change on an account, told to its owner at their next sign-in.
+ADMIN_CHANGES = {
+    Event.ADMIN_RESET_2FA: "reset your two-factor authentication",
+    Event.PASSWORD_RESET: "set a new password for your account",
+}
+
+
+def admin_changes_since(
+    db: Session, user_id: int, since: datetime | None
+) -> list[tuple[Event, datetime]]:
+    """What an admin changed on the account after `since` (e.g. its last sign-in), oldest
+    first: the events of `ADMIN_CHANGES` and when."""
+    query = (
+        select(AuditEvent.event, AuditEvent.at)
+        .where(
+            col(AuditEvent.user_id) == user_id,
+            col(AuditEvent.event).in_([event.value for event in ADMIN_CHANGES]),
+        )
+        .order_by(col(AuditEvent.id))
+    )
+    if since is not None:
+        query = query.where(col(AuditEvent.at) > since)
+    return [(Event(event), at) for event, at in db.exec(query).all()]
+
+
 # Which code throttle a failure counted on: a browser where the owner entered a second factor
 # since 2FA was last turned on has its own; every other browser shares the account's (see
 # `devices`).

@@ -21,7 +21,7 @@ from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.state import browser_tokens
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
-from rxapp.state.display import day_in_words
+from rxapp.state.display import admin_changes_notice, day_in_words
 from rxapp.state.offloop import run_db
 from rxapp.state.passcode import PasscodeState, PendingView, pending_view
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
@@ -50,6 +50,8 @@ class _Outcome:
     # What the next page shows, read here so that it shows it on arrival.
     pending: PendingView | None = None
     account: AccountView | None = None
+    # What an admin changed on the account since its last sign-in (told on arrival).
+    admin_changes: str = ""
 
 
 class LoginState(AuthState):
@@ -175,24 +177,26 @@ class LoginState(AuthState):
         events = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         if outcome.account is not None:
             await show_account_now(self, outcome.account)
+        asked = ""
         if outcome.requirement is not None and outcome.requirement.required:
-            self._ask_for_2fa(outcome.user, outcome.requirement)
+            asked = self._ask_for_2fa(outcome.user, outcome.requirement)
+        self._tell(" ".join(notice for notice in (outcome.admin_changes, asked) if notice))
         return events
 
-    def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> None:
-        """Tell a user the policy asks to use 2FA; past the grace period, open its setup."""
+    def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> str:
+        """What to tell a user the policy asks to use 2FA; past the grace period, its setup
+        opens on arrival."""
         deadline = day_in_words(requirement.deadline)
         if requirement.overdue(now=utcnow()):
-            self._tell("Two-factor authentication is required for your account: set it up now.")
             self._setup_on_arrival = True
-        elif user.is_admin:
+            return "Two-factor authentication is required for your account: set it up now."
+        if user.is_admin:
             # All users is closed to an admin without 2FA already; the date is the account's.
-            self._tell(
+            return (
                 "As an admin you need two-factor authentication to open All users: set it up "
                 f"now. From {deadline} your account requires it."
             )
-        else:
-            self._tell(f"Turn on two-factor authentication by {deadline}.")
+        return f"Turn on two-factor authentication by {deadline}."
 
     def _password_step(
         self,
@@ -225,6 +229,7 @@ class LoginState(AuthState):
             pending = sessions.current_pending_login(db, token, now=now)
             view = pending_view(db, pending, device) if pending is not None else None
             return _Outcome(user=user, pending_token=token, pending=view)
+        changes = audit.admin_changes_since(db, user.id, user.last_sign_in_at)
         # `user` as loaded before its password was checked: its epoch is from before, too.
         token = begin_session(db, user.id, device, epoch=user.credential_epoch)
         return _Outcome(
@@ -232,4 +237,5 @@ class LoginState(AuthState):
             session_token=token,
             requirement=policy.requirement(user),
             account=account_for_token(db, token),
+            admin_changes=admin_changes_notice(changes),
         )

@@ -26,7 +26,7 @@ from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
-from rxapp.state.display import day_in_words
+from rxapp.state.display import admin_changes_notice, day_in_words
 from rxapp.state.offloop import run_db
 from rxapp.state.profile import AccountView, account_for_token, show_account_now
 
@@ -58,6 +58,8 @@ class _Outcome:
     session_token: str = ""
     failed_codes: audit.FailedCodes | None = None
     account: AccountView | None = None
+    # What an admin changed on the account since its last sign-in (told on arrival).
+    admin_changes: str = ""
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,7 @@ class PasscodeState(AuthState):
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         if outcome.account is not None:
             await show_account_now(self, outcome.account)
-        notices = []
+        notices = [outcome.admin_changes] if outcome.admin_changes else []
         if outcome.failed_codes is not None:
             notices.append(_failed_codes_notice(outcome.failed_codes))
         if result.used_backup_code and result.backup_codes_left is not None:
@@ -386,6 +388,9 @@ class PasscodeState(AuthState):
             session_token=token,
             failed_codes=failed,
             account=account_for_token(db, token),
+            admin_changes=admin_changes_notice(
+                audit.admin_changes_since(db, pending.user_id, previous_sign_in)
+            ),
         )
 
     @rx.event

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 
 from rxapp.models import PendingLogin, User
+from rxapp.services import admin
 from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
@@ -204,6 +205,27 @@ def test_the_code_page_tells_a_wait_still_running_from_an_earlier_sign_in(
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
+
+
+def test_the_owner_is_told_at_the_next_sign_in_what_an_admin_changed(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    with_2fa_at_passcode(page, rxapp_user)
+    with rxapp_server.db() as db:
+        admin.reset_2fa(
+            db, user_id(rxapp_server, rxapp_user.email), now=utcnow(), actor_id=None, via="test"
+        )
+    sign_in(page, rxapp_user)  # the password alone now
+    expect(page).to_have_url(PROFILE_URL)
+    notice = page.get_by_test_id("profile-notice")
+    expect(notice).to_contain_text(
+        re.compile(r"^An admin reset your two-factor authentication on \w{3} \d{1,2}, \d{4}\.")
+    )
+    expect(notice).to_contain_text("If you did not ask for this, contact your admin.")
+    sign_out(page)
+    sign_in(page, rxapp_user)  # told once: not at the sign-in after
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+    expect(notice).to_have_count(0)
 
 
 def test_a_right_code_sent_just_after_a_wrong_one_is_checked_not_refused(

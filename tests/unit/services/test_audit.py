@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -129,3 +129,23 @@ def test_the_owner_reads_what_each_backup_code_and_given_up_sign_in_was(db):
         "Signed in with a backup code",
         "Signed in with a backup code",
     ]
+
+
+def test_the_admins_changes_since_the_last_sign_in_are_found_for_that_account_alone(db):
+    hour = timedelta(hours=1)
+    for event, user_id, at in [
+        (audit.Event.ADMIN_RESET_2FA, 1, T0 - hour),  # before the last sign-in: told then
+        (audit.Event.PASSWORD_RESET, 1, T0 + hour),
+        (audit.Event.SIGN_IN_OK, 1, T0 + 2 * hour),  # not an admin's change
+        (audit.Event.ADMIN_RESET_2FA, 2, T0 + hour),  # someone else's account
+        (audit.Event.ADMIN_RESET_2FA, 1, T0 + 3 * hour),
+    ]:
+        audit.record(db, event, now=at, user_id=user_id)
+    db.commit()
+
+    assert audit.admin_changes_since(db, 1, T0) == [
+        (audit.Event.PASSWORD_RESET, T0 + hour),
+        (audit.Event.ADMIN_RESET_2FA, T0 + 3 * hour),
+    ]
+    assert len(audit.admin_changes_since(db, 1, None)) == 3  # never signed in: all of them
+    assert audit.admin_changes_since(db, 3, None) == []
