@@ -15,6 +15,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from rxapp import routes
 from rxapp.services import approvals, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
@@ -26,6 +27,16 @@ from rxapp.state.auth import AuthState, SignedOut
 # process only once the first is gone.
 RENEW_LEASE_SECONDS = 5.0
 LEASE_SECONDS = RENEW_LEASE_SECONDS * 3
+
+
+_DECISIONS_TOLD = {
+    "approved": "Sign-in approved.",
+    "denied": "Sign-in denied. Nobody was signed in.",
+    "mismatched": (
+        "That was not the number on the signing-in screen, so nobody was signed in. "
+        "If you are not signing in, someone may know your password."
+    ),
+}
 
 
 class ApprovalState(AuthState):
@@ -88,16 +99,16 @@ class ApprovalState(AuthState):
         self._close()
         if isinstance(decision, SignedOut):
             return self._to_login()
-        if decision == "approved":
-            return rx.toast("Sign-in approved.")
-        if decision == "denied":
-            return rx.toast("Sign-in denied. Nobody was signed in.")
-        if decision == "mismatched":
-            return rx.toast(
-                "That was not the number on the signing-in screen, so nobody was signed in. "
-                "If you are not signing in, someone may know your password."
-            )
-        return rx.toast("That request was already answered or has expired.")
+        told = _DECISIONS_TOLD.get(decision)
+        if told is None:
+            return rx.toast("That request was already answered or has expired.")
+        return [rx.toast(told), *self._show_in_activity()]
+
+    def _show_in_activity(self) -> list[Any]:
+        """On the profile, its "Recent security activity" reads the decision just made."""
+        from rxapp.state.profile import ProfileState  # it imports this module
+
+        return [ProfileState.refresh] if self.router.page.path == routes.PROFILE else []
 
     @rx.event
     async def choose(self, number: str, shown: str = "") -> Any:

@@ -79,6 +79,9 @@ def test_picking_the_right_number_signs_the_waiting_browser_in(
     expect(laptop).to_have_url(PROFILE_URL)
     expect(laptop.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
     expect(phone.get_by_test_id("approval-request")).to_have_count(0)
+    # The approving profile's activity has it at once, no reload.
+    activity = phone.get_by_test_id("activity-table")
+    expect(activity).to_contain_text("Sign-in approved from a signed-in device")
 
 
 def _browser_row(server: RxappServer, page: Page) -> KnownDevice | None:
