@@ -15,7 +15,8 @@ is busy, another submit of its form (a second click, Enter pressed twice) is dro
 action sends one request, so a doubled press neither checks a password twice nor counts a
 mistyped one as two failures. The replay of a held submit is not a second submit. An event
 that fails on the server sends no answer: `release_busy_buttons` (sent with the error's
-message) ends every busy mark, so the form can be sent again at once.
+message) ends every busy mark, so the form can be sent again at once. A submit that the
+browser's own validation stops hides the form's last answer (see the script).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ ANSWERED = "data-answered"
 # The window event that ends every busy mark: an event failed, no answer will come.
 _UNANSWERED = "rx-unanswered"
 RELEASE_BUSY_BUTTONS = f"window.dispatchEvent(new Event('{_UNANSWERED}'))"
+# What shows a form's last answer: its error (an alert) and a wait's countdown (a timer).
+_ANSWER_SHOWN = "[role=alert],[role=timer]"
 
 HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
@@ -52,6 +55,17 @@ HOLD_EARLY_SUBMITS = (
     " delete f.dataset.rxReplay; }"
     " else if (n > 0) setTimeout(again, 25, n - 1); else delete f.dataset.rxHeld; };"
     " again(2400); }, true);"
+    # A submit the browser's own checks stop (a required field left empty) hides the last
+    # answer's error and countdown (`data-rx-stale`, assets/styles.css), which would sit
+    # beside the browser's bubble as if about this try; the next submit shows them again
+    # until its answer replaces them.
+    " document.addEventListener('invalid', (e) => { const f = e.target.form;"
+    " if (!f || f.hasAttribute('action')) return;"
+    f" f.querySelectorAll('{_ANSWER_SHOWN}').forEach((a) => {{ a.dataset.rxStale = '1'; }});"
+    " }, true);"
+    " document.addEventListener('submit', (e) => { const f = e.target;"
+    " if (f instanceof HTMLFormElement) f.querySelectorAll('[data-rx-stale]').forEach((a) => {"
+    " delete a.dataset.rxStale; }); }, true);"
 )
 
 

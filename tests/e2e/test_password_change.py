@@ -77,6 +77,24 @@ def test_a_new_password_too_short_is_refused_in_the_dialog(page: Page, rxapp_use
     expect(page.get_by_test_id("change-password")).to_be_focused()  # back where it started
 
 
+def test_a_try_the_browser_stops_hides_the_last_answer_until_the_next(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("change-password").click()
+    error, save = page.get_by_test_id("password-error"), page.get_by_test_id("password-save")
+    _change(page, "not the current password", "a long enough one")
+    expect(error).to_contain_text("That password is not right.")
+    expect(save).not_to_have_attribute("aria-busy", "true")
+    # The current password left empty: the browser's own bubble, not the last answer.
+    _change(page, "", "a long enough one")
+    expect(error).to_be_hidden()
+    assert page.get_by_test_id("password-current").evaluate("e => !e.validity.valid")
+    _change(page, "still not the password", "a long enough one")  # sent: answered again
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("That password is not right.")
+
+
 def test_with_2fa_a_fresh_second_factor_comes_before_the_new_password(
     page: Page, rxapp_user: Account
 ) -> None:
