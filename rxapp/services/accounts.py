@@ -188,7 +188,7 @@ def change_password(
         return PasswordRefused(CURRENT_PASSWORD_MISSING, new_one=False)
     if problem := passwords.password_problem(new):
         return PasswordRefused(problem, new_one=True)
-    if new == current:
+    if passwords.normalize(str(new)) == passwords.normalize(current):
         return PasswordRefused(PASSWORD_UNCHANGED, new_one=True)
     if refused := check_password_again(db, user, current, now=now, device=device):
         if refused.message == WRONG_PASSWORD_AGAIN:  # a guess; a wait's refusal checked nothing

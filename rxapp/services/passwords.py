@@ -10,6 +10,9 @@ from passlib.context import CryptContext
 MIN_PASSWORD_LENGTH = 8
 # NIST SP 800-63B asks for at least 64 characters; the cap keeps hashing cheap to call.
 MAX_PASSWORD_LENGTH = 1024
+# A password of at most MAX_PASSWORD_LENGTH characters in another spelling (decomposed
+# accents take up to four code points per character).
+_MAX_TYPED_LENGTH = 4 * MAX_PASSWORD_LENGTH
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
 _CONTEXT = CryptContext(
@@ -31,25 +34,29 @@ class PasswordCheck:
 
 
 def password_problem(password: object) -> str | None:
-    """Why `password` cannot be used for a new account, or None when it can."""
+    """Why `password` cannot be used for a new account, or None when it can (its length
+    counted as typed and as normalised, which may be shorter or far longer)."""
     if not isinstance(password, str) or password == "":
         return "Enter a password."
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
+    normalized = normalize(password)
+    if len(normalized) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    if len(normalized) > MAX_PASSWORD_LENGTH:
         return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
     return None
 
 
-def _normalized(password: str) -> str:
+def normalize(password: str) -> str:
     """One spelling of each password: NFKC (NIST SP 800-63B, 5.1.1.2), so that `ä` typed as
     one character or as `a` and a combining mark, on whatever keyboard, is the same."""
     return unicodedata.normalize("NFKC", password)
 
 
 def hash_password(password: str) -> str:
-    """A new argon2id hash of `password`, normalised."""
-    return _CONTEXT.hash(_normalized(password))
+    """A new argon2id hash of `password`, normalised (see `password_problem` first)."""
+    return _CONTEXT.hash(normalize(password))
 
 
 def check_password(password: str, stored_hash: str | None) -> PasswordCheck:
@@ -58,9 +65,11 @@ def check_password(password: str, stored_hash: str | None) -> PasswordCheck:
     The normalised spelling is checked; a password whose spelling normalisation changes is
     also checked as typed, for a hash made before passwords were normalised (upgraded to
     the normalised one when it matches). How long that takes depends on the input alone."""
-    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+    if not isinstance(password, str) or len(password) > _MAX_TYPED_LENGTH:
         password = ""
-    spellings = dict.fromkeys([_normalized(password), password])
+    if len(normalize(password)) > MAX_PASSWORD_LENGTH:  # it may grow: U+FDFA is 18 letters
+        password = ""
+    spellings = dict.fromkeys([normalize(password), password])
     if stored_hash is None:
         for spelling in spellings:
             _CONTEXT.verify(spelling, _DUMMY_HASH)

@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # How long a page's handed-over data (see `AuthState._hand_over`) stays usable.
 ARRIVAL_SECONDS = 10.0
-# A one-off notice shows again on a load this soon after its first (a reconnect, a reload).
-NOTICE_KEPT_SECONDS = 3.0
 
 # The browser-storage vars whose values are credentials: never kept, never echoed back.
 _TOKEN_VARS = {
@@ -96,7 +94,6 @@ class AuthState(rx.State):
     # with `_tell`, shown by the page the person goes to next, gone from the one after.
     notice: str = ""
     _notice_fresh: bool = False
-    _notice_shown_at: float = 0.0
     # Open the 2FA setup when the profile loads (the policy's grace period is over).
     _setup_on_arrival: bool = False
     # What the next page shows, handed over by the step that sends this connection there
@@ -313,14 +310,13 @@ class AuthState(rx.State):
         """A one-off notice for the next page this tab shows."""
         self.notice, self._notice_fresh = notice, bool(notice)
 
-    def _notice_arrived(self) -> None:
+    def _notice_arrived(self, *, reconnected: bool) -> None:
         """A page that shows the notice has loaded: its first showing keeps it; a later load
-        drops it, unless within moments of that showing (a reconnect, a quick reload)."""
-        now = utcnow().timestamp()  # not monotonic: with Redis, the next load may be elsewhere
-        if self._notice_fresh:
-            self._notice_fresh, self._notice_shown_at = False, now
-        elif now - self._notice_shown_at > NOTICE_KEPT_SECONDS:
+        over the same connection (the person moved on in the app) drops it. A new
+        connection (a reconnect, a reload) keeps it: a warning must not vanish unread."""
+        if not self._notice_fresh and not reconnected:
             self.notice = ""
+        self._notice_fresh = False
 
     @rx.event
     async def route_by_session(self) -> rx.event.EventSpec:

@@ -190,7 +190,7 @@ class ProfileState(AuthState):
             return self._to_login()
         reconnected = self._loaded_sid not in ("", self._sid())
         self._loaded_sid = self._sid()
-        self._notice_arrived()
+        self._notice_arrived(reconnected=reconnected)
         # A tab that arrives with its data handed over shows the page before this runs: a
         # dialog open already was opened here, by the person, and stays.
         keep_open = reconnected or arrived is not None

@@ -131,8 +131,11 @@ def check_code(
 
 def code_wait(db: Session, user_id: int, *, now: datetime, device: str = "") -> int:
     """Seconds before a code for `user_id` from `device` (a device digest) will be checked,
-    under the throttle `check_code` would use (0: now); nothing is claimed."""
+    under the throttle `check_code` would use (0: now, or never for an app's code: past
+    the cap the first code's answer says what works instead); nothing is claimed."""
     device_id = devices.code_throttle_id(db, user_id, device)
+    if throttle.is_capped(db, user_id, device_id=device_id):
+        return 0
     return throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id)
 
 

@@ -16,6 +16,8 @@ from rxapp.services.tokens import new_token, token_hash
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 LATER = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 PASSWORD = "Tr0ub4dor-and-3"
+# ASCII letters and digits to their full-width forms, which NFKC maps back.
+FULL_WIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
 
 
 def _users(db: Session) -> list[User]:
@@ -401,6 +403,9 @@ def test_of_two_changes_at_once_with_the_old_password_only_the_first_is_made(db_
         (PASSWORD, "x" * 1025, "The password must have at most 1024 characters.", True),
         (PASSWORD, ["a list"], "Enter a password.", True),
         (PASSWORD, PASSWORD, accounts.PASSWORD_UNCHANGED, True),
+        # The same characters in another spelling (full-width letters) are the same password.
+        (PASSWORD, PASSWORD.translate(FULL_WIDTH), accounts.PASSWORD_UNCHANGED, True),
+        (PASSWORD, "\ufdfa" * 57, "The password must have at most 1024 characters.", True),
     ],
 )
 def test_a_refused_change_says_why_and_changes_nothing(db, current, new, message, new_one):

@@ -196,6 +196,35 @@ def test_a_hash_made_before_normalising_still_verifies_and_is_upgraded():
     assert not passwords.check_password(COMPOSED + "x", made_as_typed).ok
 
 
+GROWS = "\ufdfa"  # one character, 18 once normalised
+
+
+def test_a_password_that_grows_past_the_maximum_when_normalised_is_refused_up_front():
+    assert "at most 1024" in (passwords.password_problem(GROWS * 57) or "")  # 1,026
+    assert passwords.password_problem(GROWS * 56) is None  # 1,008 once normalised: fits
+
+
+def test_a_password_that_grows_past_the_maximum_never_verifies_nor_raises():
+    stored = passwords.hash_password("a current password")
+
+    for typed in (GROWS * 228, GROWS * 60):  # 4,104 and 1,080 once normalised
+        assert passwords.check_password(typed, stored) == passwords.PasswordCheck(ok=False)
+        assert passwords.check_password(typed, None) == passwords.PasswordCheck(ok=False)
+
+
+def test_the_minimum_length_counts_the_normalised_characters():
+    # 8 code points as typed, 4 letters once normalised.
+    assert "at least 8" in (passwords.password_problem("a\u0308" * 4) or "")
+    assert passwords.password_problem("a\u0308" * 8) is None
+
+
+def test_a_long_password_typed_in_a_longer_spelling_still_verifies():
+    set_as = "\u00e4" * 600  # fits as set
+    stored = passwords.hash_password(set_as)
+
+    assert passwords.check_password(unicodedata.normalize("NFD", set_as), stored).ok
+
+
 # Timing ---------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from rxapp.models import PendingLogin, User
-from rxapp.services import accounts, admin, secretbox, sessions
+from rxapp.services import accounts, admin, secretbox, sessions, throttle
 from rxapp.services.clock import utcnow
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
@@ -92,3 +92,21 @@ def test_the_code_page_is_told_a_running_wait_long_enough_to_notice(db, blocked_
     view = pending_view(db, sessions.current_pending_login(db, token, now=utcnow()))
 
     assert view.wait_seconds == told
+
+
+def test_past_the_cap_the_code_page_tells_no_wait_the_first_code_meets_the_cap(db):
+    carol, _secret = user_with_totp(db, "carol@example.com")
+    db.exec(
+        sa.update(User)
+        .where(User.id == carol.id)
+        .values(
+            second_factor_failures=throttle.CAP,
+            second_factor_blocked_until=utcnow() + timedelta(minutes=15),
+        )
+    )
+    db.commit()
+    token = sessions.start_pending_login(db, carol, now=utcnow())
+
+    view = pending_view(db, sessions.current_pending_login(db, token, now=utcnow()))
+
+    assert view.wait_seconds == 0
