@@ -104,16 +104,19 @@ class LoginState(AuthState):
             )
             if signed.user_id is None:
                 return _Outcome(message=signed.message)
-            token = begin_session(
-                db, signed.user_id, device, epoch=signed.epoch, second_factor=True
+            user = db.get(User, signed.user_id)
+            changes = audit.admin_changes_since(db, user.id, user.last_sign_in_at)
+            token = begin_session(db, user.id, device, epoch=signed.epoch, second_factor=True)
+            return _Outcome(
+                user=user, session_token=token, admin_changes=admin_changes_notice(changes)
             )
-            return _Outcome(user=db.get(User, signed.user_id), session_token=token)
 
         outcome = await run_db(finish, where=where)
         if outcome.user is None:
             self.error = outcome.message
             return device_events or None
         self.error = ""
+        self._tell(outcome.admin_changes)
         return [*device_events, *self._enter(outcome.session_token, outcome.user)]
 
     @rx.event

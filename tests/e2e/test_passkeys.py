@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from rxapp.models import AuditEvent, AuthSession, Passkey, User
+from rxapp.services import accounts
 from rxapp.services.clock import utcnow
 from rxapp.state.profile_passkeys import PasskeysState
 from rxapp.testing import Account, RxappServer
@@ -146,6 +147,26 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     page.get_by_test_id("login-passkey").click()
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+
+
+def test_a_passkey_sign_in_tells_what_an_admin_changed_meanwhile(
+    page: Page,
+    rxapp_user: Account,
+    rxapp_server: RxappServer,
+    authenticator: VirtualAuthenticator,
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    add_passkey(page)
+    sign_out(page)
+    with rxapp_server.db() as db:
+        owner = accounts.find_user(db, rxapp_user.email)
+        assert accounts.set_password(db, owner, "a new password, 3", now=utcnow(), via="t") is None
+    passkeys_ready(page)
+    page.get_by_test_id("login-passkey").click()
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-notice")).to_contain_text(
+        "An admin set a new password for your account on"
+    )
 
 
 def test_a_removed_passkey_is_refused(
