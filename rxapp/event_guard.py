@@ -28,6 +28,7 @@ import reflex as rx
 from reflex.state import StateUpdate
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
+from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from socketio.exceptions import ConnectionRefusedError
 
 from rxapp.components.early_submit import release_busy_buttons
@@ -167,6 +168,13 @@ def check_event(data: object) -> None:
     if not isinstance(payload, dict):
         raise RefusedEventError(f"{_shown(name)}: payload is not an object")
     _check_values(payload, name, depth=0)
+    if _handler_name(name) == "setvar":
+        # Every state has Reflex's generic setter; the app's pages set vars through their
+        # own handlers only, and an unknown var name makes Reflex raise.
+        raise RefusedEventError(f"{_shown(name)}: the generic setter is not used here")
+    for value in payload.values():
+        if isinstance(value, dict) and FORM_DATA_ENTRIES_KEY in value:
+            _check_form_entries(value, name)
     unexpected = set(payload) - set(parameters)
     if unexpected:
         raise RefusedEventError(f"{_shown(name)}: {len(unexpected)} unexpected argument(s)")
@@ -179,6 +187,40 @@ def check_event(data: object) -> None:
             raise RefusedEventError(f"{_shown(name)}: argument {parameter_name} has the wrong type")
     if "vars" in parameters and _takes_client_storage(name):
         _check_client_storage(payload.get("vars") or {}, name)
+
+
+def _handler_name(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+_FORM_VALUE_TYPES = (str, int, float, bool, type(None))
+
+
+def _form_value(value: object) -> bool:
+    """A field's value as a page sends it: a plain value, or a list of them (a control's
+    several values)."""
+    if isinstance(value, list):
+        return all(isinstance(item, _FORM_VALUE_TYPES) for item in value)
+    return isinstance(value, _FORM_VALUE_TYPES)
+
+
+def _check_form_entries(value: dict[str, Any], name: str) -> None:
+    """A form's fields as the page sends them: `{FORM_DATA_ENTRIES_KEY: [[name, value],
+    ...]}`, each name text (Reflex raises on entries of another shape: not pairs, say)."""
+    entries = value[FORM_DATA_ENTRIES_KEY]
+    well_formed = (
+        len(value) == 1
+        and isinstance(entries, list)
+        and all(
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and _form_value(entry[1])
+            for entry in entries
+        )
+    )
+    if not well_formed:
+        raise RefusedEventError(f"{_shown(name)}: malformed form data")
 
 
 def _takes_client_storage(name: str) -> bool:

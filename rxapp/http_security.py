@@ -45,22 +45,33 @@ STATIC_PREFIXES = ("/assets/", "/_next/", "/favicon")
 
 
 def allowed_origins() -> frozenset[str]:
-    """Origins listed in RXAPP_ALLOWED_ORIGINS (comma-separated), normalised."""
+    """Origins listed in RXAPP_ALLOWED_ORIGINS (comma-separated), normalised; a malformed
+    entry allows nothing."""
     raw = os.environ.get("RXAPP_ALLOWED_ORIGINS", "")
-    return frozenset(_origin(item) for item in raw.split(",") if item.strip())
+    return frozenset(_origin(item) for item in raw.split(",") if item.strip()) - {_INVALID}
+
+
+_INVALID = "invalid"
 
 
 def _origin(value: str) -> str:
-    parts = urlsplit(value.strip().lower())
-    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
-    return f"{parts.scheme}://{parts.hostname}{port}" if parts.hostname else "invalid"
+    try:  # a malformed port or IPv6 address raises: no origin of the app's
+        parts = urlsplit(value.strip().lower())
+        port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    except ValueError:
+        return _INVALID
+    return f"{parts.scheme}://{parts.hostname}{port}" if parts.hostname else _INVALID
 
 
 def _hostport(value: str) -> str:
-    parts = urlsplit(value)
-    if not parts.hostname:
+    """`host:port` of a URL; "" when it has none or is malformed."""
+    try:
+        parts = urlsplit(value)
+        if not parts.hostname:
+            return ""
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
         return ""
-    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     return f"{parts.hostname}:{port}"
 
 
@@ -68,12 +79,14 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
     """Whether a request from `origin`, addressed to `host`, comes from the app itself."""
     if origin is None:
         return True  # not sent by a browser on another site's behalf
+    if _origin(origin) == _INVALID:
+        return False  # "null" (a sandboxed frame, a file), or malformed
     if _origin(origin) in allowed_origins():
         return True
     if not host:
         return False
     addressed = _hostport(f"{'https' if scheme in ('https', 'wss') else 'http'}://{host}")
-    return _hostport(origin) == addressed
+    return bool(addressed) and _hostport(origin) == addressed
 
 
 _APP_SCRIPT_HASHES: list[str] = []

@@ -4,7 +4,7 @@ import sys
 
 import reflex as rx
 
-from rxapp import event_guard, http_security, log_redaction, routes
+from rxapp import event_guard, housekeeping, http_security, log_redaction, routes
 from rxapp.api import api
 from rxapp.canonical_urls import canonical_paths
 from rxapp.components.early_submit import HOLD_EARLY_SUBMITS
@@ -47,6 +47,7 @@ app = rx.App(
     backend_exception_handler=on_backend_exception,
 )
 event_guard.install(app)
+app.register_lifespan_task(housekeeping.purge_expired)
 open_tabs.install(app)
 log_redaction.install()
 http_security.allow_inline_script(OPENER_TRACKER)

@@ -4,10 +4,14 @@ The passcode page asks; every live session of the account that itself passed a s
 factor is shown where the request comes from and three numbers, one of which the waiting
 page shows. Picking that number approves (the waiting page then signs in); another number
 or Deny ends the request and counts as a second-factor failure. Against push fatigue the
-approver must read the number off the other screen, so a tap on a prompt nobody asked for
-approves nothing. Each decision is one conditional UPDATE: one decision per request, on
-any instance. Requests expire after two minutes, one may be open per pending login, and a
-pending login may ask at most five times, ten seconds apart.
+approver must read the number off the other screen: a tap on a prompt nobody asked for
+approves only by luck (one in three), so the account's code throttle holds approvals as
+it holds codes. While it makes the account wait (the backoff, the lockout, the cap),
+nothing is asked and a right number approves nothing. Each decision is one conditional
+UPDATE: one decision per request, on any instance. Requests expire after two minutes, one
+may be open per pending login, a pending login may ask at most five times, ten seconds
+apart, and the account's other sign-ins (each password step makes one) may have three
+requests open at most.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -29,6 +34,7 @@ from rxapp.services.sessions import SignedIn
 LIFETIME = timedelta(minutes=2)
 MIN_INTERVAL = timedelta(seconds=10)
 MAX_REQUESTS = 5
+MAX_OPEN_PER_ACCOUNT = 3
 CHOICES = 3
 
 
@@ -76,12 +82,41 @@ def can_ask(db: Session, pending: PendingLogin, *, now: datetime) -> bool:
     return found is not None
 
 
+PAUSED = (
+    "Too many wrong codes or refused approvals on this account: approvals are paused. Use a "
+    "backup code, or ask an admin to reset two-factor authentication."
+)
+
+
+def _held_clause(user_id: int, now: datetime) -> sa.ColumnElement[bool]:
+    """SQL for "the account's code throttle holds approvals": at the cap, or in a lockout's
+    wait (a short backoff after a wrong code or two does not: the owner who denies a
+    stranger's request may approve their own at once)."""
+    return sa.exists().where(
+        col(User.id) == user_id,
+        (col(User.second_factor_failures) >= throttle.CAP)
+        | (
+            (col(User.second_factor_failures) >= throttle.LOCKOUT_AFTER)
+            & (col(User.second_factor_blocked_until) > now)
+        ),
+    )
+
+
+def paused(db: Session, user_id: int, *, now: datetime) -> bool:
+    """Whether the account's code throttle holds approvals now (see `_held_clause`)."""
+    return bool(db.exec(select(_held_clause(user_id, now))).one())
+
+
 def ask(
     db: Session, pending: PendingLogin, *, now: datetime, ip: str = "", user_agent: str = ""
 ) -> Request | str:
     """Open a request for `pending` (commits), or say why not."""
     if not can_ask(db, pending, now=now):
         return "No signed-in device can approve this sign-in. Use a code instead."
+    if paused(db, pending.user_id, now=now):
+        return PAUSED
+    if wait := throttle.seconds_to_wait(db, pending.user_id, now=now):
+        return throttle.wait_message(wait)
     previous = db.exec(
         select(SignInApproval)
         .where(col(SignInApproval.pending_login_id) == pending.id)
@@ -96,6 +131,10 @@ def ask(
     if previous and now - previous[0].created_at < MIN_INTERVAL:
         wait = int((MIN_INTERVAL - (now - previous[0].created_at)).total_seconds()) + 1
         return f"Wait {plural(wait, 'second')} before asking again."
+    # Each password step makes a new pending login with requests of its own: the account's
+    # devices are never shown more than a few at once.
+    if _open_elsewhere(db, pending, now=now) >= MAX_OPEN_PER_ACCOUNT:
+        return "Other sign-ins to this account are waiting for approval. Use a code instead."
     number = 10 + secrets.randbelow(90)
     decoys: set[int] = set()
     while len(decoys) < CHOICES - 1:
@@ -117,6 +156,23 @@ def ask(
     audit.record(db, audit.Event.APPROVAL_REQUESTED, now=now, user_id=pending.user_id)
     db.commit()
     return Request(ref=approval.ref, number=number, expires_at=approval.expires_at)
+
+
+def _open_elsewhere(db: Session, pending: PendingLogin, *, now: datetime) -> int:
+    """The account's requests still open for its other live sign-ins."""
+    return db.exec(
+        select(sa.func.count())
+        .select_from(SignInApproval)
+        .join(PendingLogin, col(PendingLogin.id) == SignInApproval.pending_login_id)
+        .where(
+            col(SignInApproval.user_id) == pending.user_id,
+            col(SignInApproval.pending_login_id) != pending.id,
+            col(SignInApproval.status) == "open",
+            col(SignInApproval.expires_at) > now,
+            col(PendingLogin.ended_at).is_(None),
+            col(PendingLogin.expires_at) > now,
+        )
+    ).one()
 
 
 def _of_pending(db: Session, ref: str, pending_id: int) -> SignInApproval | None:
@@ -203,7 +259,8 @@ def open_prompts(
 
 def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, now: datetime) -> str:
     """Decide a request with the number picked (None: Deny), once; commits. Returns
-    "approved", "denied" (Deny), "mismatched" (a wrong number: nobody signed in either) or
+    "approved", "denied" (Deny), "mismatched" (a wrong number: nobody signed in either),
+    "paused" (the right number while the code throttle holds the account: denied) or
     "gone" (decided, expired, not ours)."""
     if signed_in.session.second_factor_at is None:
         return "gone"
@@ -217,16 +274,27 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
         return "gone"
     right = choice is not None and choice == _challenge(approval)["number"]
     status = "approved" if right else "denied" if choice is None else "mismatched"
-    decided = db.exec(
-        update(SignInApproval)
-        .where(
-            col(SignInApproval.id) == approval.id,
-            col(SignInApproval.status) == "open",
-            col(SignInApproval.expires_at) > now,
-        )
-        .values(status=status, decided_at=now, decided_by_session_id=signed_in.session.id)
+    still_open = [
+        col(SignInApproval.id) == approval.id,
+        col(SignInApproval.status) == "open",
+        col(SignInApproval.expires_at) > now,
+    ]
+    decided_by = {"decided_at": now, "decided_by_session_id": signed_in.session.id}
+    # An approval only while the throttle does not hold the account, in the same statement
+    # (a failure committed by a check elsewhere a moment before is seen).
+    condition = [*still_open, ~_held_clause(approval.user_id, now)] if right else still_open
+    decided = (
+        db.exec(
+            update(SignInApproval).where(*condition).values(status=status, **decided_by)
+        ).rowcount
+        == 1
     )
-    if decided.rowcount != 1:
+    held = False
+    if not decided and right:
+        # Held back by the throttle (or gone): end it as denied, so no device shows it more.
+        denied = update(SignInApproval).where(*still_open).values(status="denied", **decided_by)
+        held = decided = db.exec(denied).rowcount == 1
+    if not decided:
         db.rollback()
         return "gone"
     requester = user_agents.describe(approval.requester_user_agent)
@@ -234,6 +302,16 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
         f"requested from {approval.requester_ip or 'unknown address'} ({requester}); "
         f"decided by session {signed_in.session.id}"
     )
+    if held:  # denied, as the throttle holds the account; not a failure of its own
+        audit.record(
+            db,
+            audit.Event.APPROVAL_DENIED,
+            now=now,
+            user_id=approval.user_id,
+            detail=f"paused by the code throttle; {detail}",
+        )
+        db.commit()
+        return "paused"
     if right:
         audit.record(
             db, audit.Event.APPROVAL_GRANTED, now=now, user_id=approval.user_id, detail=detail

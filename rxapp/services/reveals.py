@@ -1,7 +1,8 @@
 """Short-lived reveals: a secret shown once (new backup codes), held encrypted server-side.
 
 The tab keeps only the random `ref`. A reconnect, on this instance or another, reads the
-secret back while it lasts; once expired it is gone for good (and deleted lazily).
+secret back while it lasts; once expired it is gone for good (deleted within seconds by
+`rxapp.housekeeping`).
 """
 
 from __future__ import annotations

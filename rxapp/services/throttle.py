@@ -21,8 +21,11 @@ Where each policy applies:
   would), except the retries of a sign-in whose own code or passkey was already refused
   (see `mfa.flow.verify_login_code`) and of a signed-in person confirming a change (see
   `reauth`); at 20 consecutive failures codes from the app stop working on that key (CAP),
-  and on every browser's key once the account's keys together reach 100 (ACCOUNT_CAP). A
-  success clears the key it was made on.
+  and on every known browser's key once those keys together reach 80 (ACCOUNT_CAP - CAP:
+  with the account's own 20, never past NIST's 100 in all). The account's key, which
+  strangers' tries drive, never counts towards the known browsers' limit: a stranger with
+  the password cannot stop the owner's own browsers from taking app codes. A success clears
+  the key it was made on.
 - PASSWORD, per account for devices the account does not know (and per account *and* known
   device: a browser that signed in before counts apart, so strangers never delay the owner):
   five failures free, then 2^(n-5) s up to 15 minutes; no hard lockout.
@@ -60,7 +63,8 @@ LOCKOUT_AFTER = 10
 # few times, keeps backup codes (80 bits: hopeless to guess) and an admin reset.
 CAP = 20
 # However many browsers have a key of their own, the current failures of all of an
-# account's keys together never pass NIST's 100 before app codes stop working.
+# account's keys together never pass NIST's 100 before app codes stop working: the
+# account's key stops at CAP, its known browsers' keys together at ACCOUNT_CAP - CAP.
 ACCOUNT_CAP = 100
 FREE_FAILURES = 5  # wrong passwords that cost nothing
 PRUNE_AFTER = timedelta(days=1)
@@ -292,23 +296,23 @@ def is_locked(db: Session, user_id: int, *, device_id: int | None = None) -> boo
 
 
 def is_capped(db: Session, user_id: int, *, device_id: int | None = None) -> bool:
-    """Whether the key reached the cap, or the account's keys together ACCOUNT_CAP: app
-    codes are refused there until a backup code or an admin reset clears it."""
+    """Whether the key reached the cap, or (a known browser's key) the account's known
+    browsers together ACCOUNT_CAP - CAP: app codes are refused there until a backup code or
+    an admin reset clears it."""
     failures = _failures(db, *_code_key(user_id, device_id))
     if failures is not None and failures >= CAP:
         return True
-    return device_id is not None and _account_total(db, user_id) >= ACCOUNT_CAP
+    return device_id is not None and _known_browsers_total(db, user_id) >= ACCOUNT_CAP - CAP
 
 
-def _account_total(db: Session, user_id: int) -> int:
-    """The current failures of the account's key and of all its browsers' keys."""
-    own = _failures(db, _ACCOUNTS, user_id) or 0
+def _known_browsers_total(db: Session, user_id: int) -> int:
+    """The current failures of all the account's known browsers' keys."""
     browsers = db.exec(
         select(sa.func.coalesce(sa.func.sum(KnownDevice.second_factor_failures), 0)).where(
             col(KnownDevice.user_id) == user_id
         )
     ).one()
-    return own + int(browsers)
+    return int(browsers)
 
 
 # --- passwords: per account (and known device), per client; keyed rows -----------------

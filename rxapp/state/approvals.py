@@ -36,6 +36,11 @@ _DECISIONS_TOLD = {
         "That was not the number on the signing-in screen, so nobody was signed in. "
         "If you are not signing in, someone may know your password."
     ),
+    "paused": (
+        "Nobody was signed in: after too many wrong codes or refused approvals, approvals "
+        "of this account are paused for now. If you are not signing in, someone may know "
+        "your password."
+    ),
 }
 
 
@@ -108,7 +113,8 @@ class ApprovalState(AuthState):
         """On the profile, its "Recent security activity" reads the decision just made."""
         from rxapp.state.profile import ProfileState  # it imports this module
 
-        return [ProfileState.refresh] if self.router.page.path == routes.PROFILE else []
+        on_profile = self.router.url.path.rstrip("/") == routes.PROFILE
+        return [ProfileState.refresh] if on_profile else []
 
     @rx.event
     async def choose(self, number: str, shown: str = "") -> Any:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypedDict, TypeVar
 
 import reflex as rx
@@ -30,6 +31,7 @@ from rxapp.services.users_query import QueryError, SortKey, StatusFilter
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
 from rxapp.state.display import iso_time
+from rxapp.state.offloop import run_db
 
 T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
@@ -380,8 +382,9 @@ class UsersState(AuthState):
     # --- live updates ---------------------------------------------------------------------
 
     @rx.event(background=True)
-    async def watch_for_changes(self) -> None:
-        """While an admin has the page open, reload it when any account changes."""
+    async def watch_for_changes(self) -> list[rx.event.EventSpec] | None:
+        """While an admin has the page open, reload it when any account changes; once the
+        session may no longer see it (signed out, 2FA turned off), clear it and say why."""
         async with self:
             if self._watch_lease > utcnow().timestamp():
                 return
@@ -397,12 +400,14 @@ class UsersState(AuthState):
                     last_seen = self._last_audit_id
                     view = self._view()
                     self._watch_lease = utcnow().timestamp() + LIVE_REFRESH_SECONDS * 3
-                still_admin, latest = await asyncio.to_thread(_admin_and_latest, digest)
-                if not still_admin:
-                    return
+                still_open, latest = await run_db(partial(dashboard_still_open, digest=digest))
+                if not still_open:
+                    async with self:  # the page's own check: it clears the rows, says why
+                        refused = await self._as_admin(lambda _db, _signed_in: None)
+                    return refused.events if isinstance(refused, Refusal) else None
                 if latest == last_seen:
                     continue
-                result = await asyncio.to_thread(_fetch_in_own_session, view)
+                result = await run_db(partial(_fetch, view=view))
                 async with self:
                     if self._view() != view:
                         continue  # the admin changed the view meanwhile; that reload is newer
@@ -437,14 +442,13 @@ def _latest_audit_id(db: Session) -> int:
     )
 
 
-def _admin_and_latest(digest: str) -> tuple[bool, int]:
-    """Whether the session behind `digest` is still an admin's (without extending it), and
-    the newest audit event id."""
-    with rx.session() as db:
-        signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=False)
-        if signed_in is None or not signed_in.user.is_admin:
-            return False, 0
-        return True, _latest_audit_id(db)
+def dashboard_still_open(db: Session, digest: str) -> tuple[bool, int]:
+    """Whether the session behind `digest` may still see All users (an admin's, with 2FA on;
+    without extending it), and the newest audit event id."""
+    signed_in = sessions.session_by_digest(db, digest, now=utcnow(), touch=False)
+    if signed_in is None or not policy.may_use_dashboard(signed_in.user):
+        return False, 0
+    return True, _latest_audit_id(db)
 
 
 def _fetch(db: Session, view: View) -> users_query.UsersPage:
@@ -457,8 +461,3 @@ def _fetch(db: Session, view: View) -> users_query.UsersPage:
         descending=descending,
         page=page,
     )
-
-
-def _fetch_in_own_session(view: View) -> users_query.UsersPage:
-    with rx.session() as db:
-        return _fetch(db, view)

@@ -407,3 +407,22 @@ def test_a_long_email_stays_in_its_column(
         with rxapp_server.db() as db:
             db.exec(delete(User).where(User.email.in_(emails)))
             db.commit()
+
+
+def test_an_open_dashboard_closes_itself_when_its_admin_turns_2fa_off(
+    page: Page, rxapp_admin: Account
+) -> None:
+    twofa = _admin_on_users(page, rxapp_admin)
+    profile = page.context.new_page()  # the same session, in another tab
+    profile.goto("/profile")
+    profile.get_by_test_id("disable-2fa").click()
+    profile.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
+    profile.get_by_test_id("disable-confirm").click()
+    expect(profile.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    # The live refresh (every few seconds) finds the dashboard closed to this admin now:
+    # the rows go, and the tab is told why, without any click of its own.
+    expect(page).to_have_url(PROFILE_URL, timeout=15_000)
+    expect(page.get_by_test_id("profile-notice")).to_contain_text(
+        "All users is open to admins with two-factor authentication only."
+    )
+    expect(page.get_by_test_id("user-row")).to_have_count(0)

@@ -4,6 +4,7 @@ carry (the reasons never quote a payload)."""
 from __future__ import annotations
 
 import pytest
+from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY as FORM
 
 import rxapp.rxapp  # noqa: F401  (registers every handler of the app)
 from rxapp.event_guard import RefusedEventError, check_event
@@ -35,6 +36,8 @@ def test_an_event_the_page_sends_passes():
         }
     )
     check_event(_event(LoginState, "submit", {"form": {"email": "a@b.c", "password": "x"}}))
+    entries = [["email", "a@b.c"], ["password", "x"], ["remember", True], ["range[]", ["1", "2"]]]
+    check_event(_event(LoginState, "submit", {"form": {FORM: entries}}))  # as a page sends it
     check_event(_event(UsersState, "ask_reset", {"user_id": 7}))
     check_event(_event(EnrollState, "close", {}))
     storage = f"{AuthState.get_full_name()}.session_token"
@@ -59,6 +62,14 @@ def test_an_event_the_page_sends_passes():
         (_event(LoginState, "submit", {"form": {"e": "x" * 70_000}}), "too large"),
         (_event(LoginState, "submit", [MARKER]), "payload is not an object"),
         ({"name": 12}, "no handler name"),
+        (_event(LoginState, "submit", {"form": {FORM: MARKER}}), "malformed form data"),
+        (_event(LoginState, "submit", {"form": {FORM: [[MARKER]]}}), "malformed form data"),
+        (_event(LoginState, "submit", {"form": {FORM: [["a", "b", MARKER]]}}), "malformed form"),
+        (_event(LoginState, "submit", {"form": {FORM: [[1, MARKER]]}}), "malformed form data"),
+        (_event(LoginState, "submit", {"form": {FORM: [["a", {"b": MARKER}]]}}), "malformed form"),
+        (_event(LoginState, "submit", {"form": {FORM: [], MARKER: 1}}), "malformed form data"),
+        (_event(LoginState, "setvar", {"var_name": MARKER, "value": 1}), "generic setter"),
+        (_event(LoginState, "setvar", {"var_name": "error", "value": MARKER}), "generic setter"),
         (
             {**_event(EnrollState, "close", {}), "router_data": {"query": ["x"]}},
             "malformed query",

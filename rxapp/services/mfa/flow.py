@@ -28,7 +28,7 @@ from rxapp.services.mfa.common import (
 )
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
-from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, remove_totp
+from rxapp.services.mfa.totp.flows import WRONG_CODE, accept, already_used, is_enabled, remove_totp
 
 __all__ = ["CodeCheck", "has_second_factor", "secure_sessions"]
 
@@ -41,6 +41,9 @@ ALREADY_USED = (
     "That code was already used. Wait for the next code in your app (a new one every 30 seconds)."
 )
 BACKUP_CODE_HINT = "Check the backup code for typos; each code works only once."
+# For an account whose second factors are passkeys (no authenticator app to read a code from).
+NO_APP_HINT = "This account has no authenticator app: use your passkey or a backup code."
+NO_APP_FORMAT_MESSAGE = "Enter one of your backup codes, or use your passkey."
 ALREADY_FINISHED = "This sign-in has already finished. Log in again."
 FORMAT_MESSAGE = "Enter the 6-digit code from your authenticator app, or a backup code."
 CAP_MESSAGE = (
@@ -95,7 +98,9 @@ def check_code(
     if totp_code is None and backup_code is None:
         if wait := throttle.seconds_to_wait(db, user_id, now=now, device_id=device_id):
             return CodeCheck(ok=False, message=_wait_message(wait), wait_seconds=wait)
-        return CodeCheck(ok=False, message=FORMAT_MESSAGE)
+        return CodeCheck(
+            ok=False, message=FORMAT_MESSAGE if is_enabled(user) else NO_APP_FORMAT_MESSAGE
+        )
     kind = "totp" if totp_code else "backup"
     if totp_code is not None and throttle.is_capped(db, user_id, device_id=device_id):
         return CodeCheck(ok=False, message=cap_message(device_id), capped=True)
@@ -124,8 +129,10 @@ def check_code(
         message = f"{WRONG_CODE} {_wait_message(wait)}"
     elif totp_code is not None and already_used(user, totp_code, now=now):
         message = ALREADY_USED
+    elif totp_code is not None:
+        message = f"{WRONG_CODE} {LOGIN_CODE_HINT if is_enabled(user) else NO_APP_HINT}"
     else:
-        message = f"{WRONG_CODE} {LOGIN_CODE_HINT if totp_code else BACKUP_CODE_HINT}"
+        message = f"{WRONG_CODE} {BACKUP_CODE_HINT}"
     return counted_refusal(message, wait, failure, device_id=device_id)
 
 

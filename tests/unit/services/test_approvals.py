@@ -174,3 +174,70 @@ def test_a_request_whose_sign_in_ended_is_neither_shown_nor_decided(db, user):
     db.commit()
     assert approvals.prompts_for(db, phone, now=T0) == []
     assert approvals.decide(db, request.ref, phone, request.number, now=T0) == "gone"
+
+
+def _lock(db, user, *, failures: int = throttle.LOCKOUT_AFTER) -> None:
+    """Wrong codes (or denials) enough for the code throttle to hold the account."""
+    user.second_factor_failures = failures
+    user.second_factor_blocked_until = T0 + timedelta(minutes=15)
+    db.add(user)
+    db.commit()
+
+
+def test_while_the_code_throttle_holds_the_account_nothing_is_asked(db, user):
+    _device(db, user)
+    _lock(db, user)
+    assert approvals.ask(db, _pending(db, user), now=T0) == approvals.PAUSED
+    assert db.exec(select(SignInApproval)).all() == []
+
+
+def test_approvals_go_on_once_the_lockout_has_run_out_and_through_a_short_backoff(db, user):
+    phone = _device(db, user)
+    _lock(db, user)
+    after = T0 + timedelta(minutes=16)
+    request = approvals.ask(db, _pending(db, user, now=after), now=after)
+    assert isinstance(request, approvals.Request)
+    # The owner denies a stranger's request (a failure, a second's backoff), then approves
+    # their own at once.
+    _lock(db, user, failures=throttle.FREE_FAILURES + 1)
+    user.second_factor_blocked_until = after + SECOND
+    db.add(user)
+    db.commit()
+    assert approvals.decide(db, request.ref, phone, request.number, now=after) == "approved"
+
+
+def test_at_the_cap_approvals_stay_paused_after_the_lockout_too(db, user):
+    _device(db, user)
+    _lock(db, user, failures=throttle.CAP)
+    later = T0 + timedelta(minutes=16)  # the lockout's wait is over
+    assert approvals.ask(db, _pending(db, user, now=later), now=later) == approvals.PAUSED
+
+
+def test_a_right_number_approves_nothing_while_the_throttle_holds_the_account(db, user):
+    phone = _device(db, user)
+    pending = _pending(db, user)
+    request = approvals.ask(db, pending, now=T0)
+    _lock(db, user)  # wrong numbers picked on the attacker's other requests, say
+
+    assert approvals.decide(db, request.ref, phone, request.number, now=T0) == "paused"
+    assert approvals.outcome(db, request.ref, pending.id, now=T0) == "denied"
+    assert not approvals.consume(db, request.ref, pending.id, now=T0)
+    assert approvals.prompts_for(db, phone, now=T0) == []  # gone from every device
+    db.refresh(user)
+    assert user.second_factor_failures == throttle.LOCKOUT_AFTER  # not a failure of its own
+
+
+def test_the_accounts_other_sign_ins_have_three_requests_open_at_most(db, user):
+    phone = _device(db, user)
+    # The password again and again: each sign-in asks once, its own first request.
+    for _ in range(approvals.MAX_OPEN_PER_ACCOUNT):
+        assert isinstance(approvals.ask(db, _pending(db, user), now=T0), approvals.Request)
+    refused = approvals.ask(db, _pending(db, user), now=T0)
+    assert refused.startswith("Other sign-ins to this account are waiting for approval.")
+    # One decided (here denied): room for another, once the throttle lets it be asked.
+    [newest, *_] = approvals.prompts_for(db, phone, now=T0)
+    assert approvals.decide(db, newest.ref, phone, None, now=T0) == "denied"
+    later = T0 + timedelta(seconds=throttle.seconds_to_wait(db, user.id, now=T0))
+    assert isinstance(
+        approvals.ask(db, _pending(db, user, now=later), now=later), approvals.Request
+    )

@@ -18,7 +18,15 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, AuthSession, BackupCode, KnownDevice, PendingLogin, User
+from rxapp.models import (
+    AuditEvent,
+    AuthSession,
+    BackupCode,
+    KnownDevice,
+    Passkey,
+    PendingLogin,
+    User,
+)
 from rxapp.services import accounts, admin, audit, devices, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from rxapp.services.mfa import flow as mfa
@@ -332,6 +340,31 @@ def test_malformed_input_is_explained_and_not_counted(db, db_url, member, raw):
     assert not result.ok
     assert "6-digit code" in result.message
     assert failures_of(db_url, member.id) == 0
+
+
+def _only_passkeys_left(db: Session, member: Member) -> None:
+    """The member's app is removed; a passkey keeps 2FA on."""
+    db.add(
+        Passkey(user_id=member.id, credential_id="cred", public_key="AA", name="Key", created_at=T0)
+    )
+    totp_flows.remove_totp(db, member.id)
+    db.commit()
+
+
+def test_an_account_with_only_passkeys_is_not_told_of_an_app(db, db_url, member):
+    _only_passkeys_left(db, member)
+    pending = pending_of(db, sign_in(db, member.id, now=T0), now=T0)
+
+    malformed = mfa.verify_login_code(db, pending, "12345", now=T0)
+    six_digits = mfa.verify_login_code(db, pending, code_for(member.secret, T0), now=T0)
+
+    assert malformed.message == "Enter one of your backup codes, or use your passkey."
+    assert not six_digits.ok
+    assert six_digits.message.startswith(
+        "That code is not right. This account has no authenticator app: use your passkey or a "
+        "backup code."
+    )
+    assert failures_of(db_url, member.id) == 1
 
 
 def test_a_user_without_2fa_cannot_pass_the_code_check(db):
@@ -1008,11 +1041,49 @@ def test_past_100_failures_on_all_of_the_accounts_keys_no_browser_takes_app_code
         other.exec(
             update(User).where(User.id == member.id).values(second_factor_failures=throttle.CAP - 1)
         )
-        other.commit()  # 4 x 19 + 5 + 19: no key at its own cap, 100 together
+        other.commit()  # 4 x 19 + 5 + 19: no key at its own cap, 100 together (81 known)
 
     capped = _login_code(db, member, code_for(member.secret, T0), now=T0, device=owners_browser)
 
     assert capped.capped and not capped.ok
+
+
+@pytest.mark.parametrize(("known_total", "capped"), [(79, False), (80, True)])
+def test_the_known_browsers_stop_taking_app_codes_at_80_failures_together(
+    db, db_url, member, owners_browser, known_total, capped
+):
+    """80 with the account's own 20: never past NIST's 100 in all."""
+    other_browser = a_browser()
+    devices.remember(db, member.id, other_browser, now=ENROLLED_AT, second_factor=True)
+    with Session(engine_for(db_url)) as other:
+        other.exec(
+            update(KnownDevice)
+            .where(KnownDevice.token_hash == other_browser)
+            .values(second_factor_failures=known_total)
+        )
+        other.commit()
+
+    result = _login_code(db, member, code_for(member.secret, T0), now=T0, device=owners_browser)
+
+    assert result.capped == capped and result.ok != capped
+
+
+def test_however_far_strangers_drive_the_accounts_key_the_owners_browser_takes_app_codes(
+    db, db_url, member, owners_browser
+):
+    """Past the cap, strangers' backup-code guesses go on counting on the account's key (one
+    per lockout): that count never reaches the owner's browser, with no failure of its own."""
+    with Session(engine_for(db_url)) as other:
+        other.exec(
+            update(User)
+            .where(User.id == member.id)
+            .values(second_factor_failures=throttle.ACCOUNT_CAP + 5)
+        )
+        other.commit()
+
+    result = _login_code(db, member, code_for(member.secret, T0), now=T0, device=owners_browser)
+
+    assert result.ok, result.message
 
 
 def test_a_browser_forgotten_during_its_attempt_counts_on_the_account(db, db_url, member):
