@@ -10,7 +10,9 @@ typed and sent early is neither lost, nor leaked, nor sent twice.
 
 A submit button that carries `ANSWERED` (a counter the form's handler increments) is marked
 `aria-busy` from the submit until the server's answer changes the counter, or for 20 s at
-most: the button shows progress without an event of its own (`assets/styles.css`). While it
+most: the button shows progress without an event of its own (`assets/styles.css`). The
+sign-in forms count only refusals: after a success the button stays busy until the next
+page (its scripts perhaps still loading) has replaced the form. While it
 is busy, another submit of its form (a second click, Enter pressed twice) is dropped: one
 action sends one request, so a doubled press neither checks a password twice nor counts a
 mistyped one as two failures. The replay of a held submit is not a second submit. An event

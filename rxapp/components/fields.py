@@ -115,8 +115,8 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
 
 
 def submit_button(label: str, *, test_id: str, answers: rx.Var[int]) -> rx.Component:
-    """A form's full-width submit button, busy from the submit until `answers` changes (see
-    `components/early_submit.py`)."""
+    """A form's full-width submit button, busy from the submit until `answers` changes or
+    the page goes (see `components/early_submit.py`)."""
     return rx.button(
         label,
         type="submit",

@@ -56,7 +56,7 @@ def code_input(
             name=name,
             size="3",
             width="100%",
-            max_length=7 if numeric_only else 40,
+            max_length=40,  # room for a pasted code with spaces around it
             placeholder="123 456" if numeric_only else "Code or backup code",
             required=True,
             auto_focus=auto_focus,
@@ -211,9 +211,12 @@ def scroll_region(table: rx.Component, *, label: str, **props: object) -> rx.Com
 # Counts down in the browser (no round trip per second) from each answer that sets
 # `seconds`; shown only while the error it belongs to (`message`) is. The visible line is a
 # timer (silent, as `countdown`); the polite region beside it (as `announcer`) says once
-# that the wait is over. Its text takes Radix Themes' classes for `rx.text(size="2",
-# color_scheme="gray")`.
+# that the wait is over, and the form's error, whose "Try again in ..." is past then, is
+# hidden as stale (`data-rx-stale`, as for a try the browser's checks stop: the next submit
+# shows it again until its answer replaces it). Its text takes Radix Themes' classes for
+# `rx.text(size="2", color_scheme="gray")`.
 _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, ...rest}) {
+  const line = useRef(null);
   const [shown, setShown] = useState({left: 0, message: null});
   useEffect(() => {
     if (!seconds || !message) { setShown({left: 0, message: null}); return; }
@@ -227,6 +230,12 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
     const timer = setInterval(() => { if (tick() === 0) clearInterval(timer); }, 250);
     return () => clearInterval(timer);
   }, [seconds, restart]);
+  const over = shown.message !== null && shown.message === message && shown.left === 0;
+  useEffect(() => {
+    if (!over) return;
+    line.current?.closest('form')?.querySelectorAll('[role=alert]')
+      .forEach((alert) => { alert.dataset.rxStale = '1'; });
+  }, [over]);
   if (shown.message === null || shown.message !== message) return null;
   const {left} = shown;
   const when = left >= 60
@@ -234,7 +243,7 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
     : `${left} second${left === 1 ? '' : 's'}`;
   const done = left === 0 ? 'The wait is over: you can try again now.' : '';
   return createElement(Fragment, null,
-    createElement('p', {...rest, role: 'timer', 'aria-live': 'off',
+    createElement('p', {...rest, ref: line, role: 'timer', 'aria-live': 'off',
       'aria-hidden': done ? 'true' : undefined, className: 'rt-Text rt-r-size-2',
       'data-accent-color': 'gray', style: {margin: 0}},
       done || `${when} left.`),
@@ -258,7 +267,7 @@ class WaitCountdown(rx.Component):
 
     def add_imports(self) -> dict[str, list[ImportVar]]:
         """React's names, for the custom code."""
-        return _react_imports("useState", "useEffect", "createElement", "Fragment")
+        return _react_imports("useState", "useEffect", "useRef", "createElement", "Fragment")
 
     def add_custom_code(self) -> list[str]:
         """The component itself."""

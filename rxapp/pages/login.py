@@ -11,7 +11,7 @@ from rxapp.components.fields import (
     passkey_button,
     submit_button,
 )
-from rxapp.components.layout import card, page
+from rxapp.components.layout import card, page, testid
 from rxapp.components.prefetch import prefetch_pages
 from rxapp.components.widgets import wait_countdown
 from rxapp.paint_first import FIRST_PAINT_MARK
@@ -22,6 +22,19 @@ def login_page() -> rx.Component:
     """The sign-in form; Enter submits, the button shows progress."""
     return page(
         card(
+            rx.cond(
+                LoginState.notice != "",
+                rx.callout(
+                    LoginState.notice,
+                    icon="triangle-alert",  # the error's icon: nothing more to load
+                    color_scheme="amber",
+                    role="status",
+                    size="1",
+                    width="100%",
+                    margin_bottom="1rem",
+                    custom_attrs=testid("login-notice"),
+                ),
+            ),
             rx.form(
                 rx.vstack(
                     labelled_input(

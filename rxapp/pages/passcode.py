@@ -13,30 +13,44 @@ from rxapp.components.widgets import NB_HYPHEN, code_input, wait_countdown
 from rxapp.state.passcode import PasscodeState
 
 
+def _tip(title: str, text: str) -> rx.Component:
+    return rx.text(rx.text.strong(f"{title} "), text, size="2")
+
+
 def _help() -> rx.Component:
+    """What to try when a code fails (the user guide's list); an account without an
+    authenticator app is told only what applies to it."""
     return rx.el.details(
         rx.el.summary(
             rx.text("Having trouble with your code?", as_="span", size="2", weight="medium"),
             cursor="pointer",
         ),
         rx.vstack(
-            rx.text(
-                rx.text.strong("Check your phone's time. "),
-                "Codes depend on the time. If you are sure the code is right, set the date and "
-                "time on your phone to update automatically (network time).",
-                size="2",
+            rx.cond(
+                PasscodeState.app_available,
+                _tip(
+                    "Check your phone's time.",
+                    "Codes depend on the time. If you are sure the code is right, set the date "
+                    "and time on your phone to update automatically (network time).",
+                ),
             ),
-            rx.text(
-                rx.text.strong("Use a backup code. "),
+            _tip(
+                "Use a backup code.",
                 "Type one of the backup codes you saved when you set up two-factor "
                 "authentication, in the same box. Each works once.",
-                size="2",
             ),
-            rx.text(
-                rx.text.strong("Check your device. "),
-                "If you recently changed phones, open your authenticator app and check that "
-                "the rxapp entry is there and set up on this phone.",
-                size="2",
+            rx.cond(
+                PasscodeState.app_available,
+                _tip(
+                    "Check your device.",
+                    "If you recently changed phones, open your authenticator app and check "
+                    "that the rxapp entry is there and set up on this phone.",
+                ),
+                _tip(
+                    "Lost your passkey?",
+                    "Enter a backup code instead. If you have none left, ask your admin to "
+                    "reset your two-factor authentication.",
+                ),
             ),
             spacing="2",
             padding_top="0.5rem",
@@ -73,8 +87,12 @@ def _form() -> rx.Component:
         rx.text(
             rx.cond(
                 PasscodeState.passkey_available,
-                "Use your passkey, or enter the code from your authenticator app or one of "
-                "your backup codes.",
+                rx.cond(
+                    PasscodeState.app_available,
+                    "Use your passkey, or enter the code from your authenticator app or one of "
+                    "your backup codes.",
+                    "Use your passkey, or enter one of your backup codes.",
+                ),
                 f"Open your authenticator app and enter the 6{NB_HYPHEN}digit code for rxapp, "
                 "or enter one of your backup codes.",
             ),

@@ -76,7 +76,7 @@ def account_card() -> rx.Component:
                 rx.data_list.value(local_time(ProfileState.member_since, with_time=False)),
             ),
             rx.data_list.item(
-                rx.data_list.label("Signed in"),
+                rx.data_list.label("Last sign-in"),
                 rx.data_list.value(
                     local_time(ProfileState.last_sign_in, custom_attrs=testid("last-sign-in"))
                 ),

@@ -94,6 +94,16 @@ def enroll_dialog() -> rx.Component:
                         align="center",
                         wrap="wrap",
                     ),
+                    rx.text(
+                        "Is the app on this device? ",
+                        rx.link(
+                            "Add rxapp to it with one tap",
+                            href=EnrollState.key["uri"],
+                            custom_attrs=testid("enroll-link"),
+                        ),
+                        ".",
+                        size="2",
+                    ),
                 ),
                 _step(
                     "3",
@@ -150,7 +160,11 @@ def reauth_dialog() -> rx.Component:
                 rx.cond(
                     for_enable,
                     "Enter your password to continue.",
-                    "Enter a code from your authenticator app or an unused backup code.",
+                    rx.cond(
+                        ReauthState.totp_active,
+                        "Enter a code from your authenticator app or an unused backup code.",
+                        "Use your passkey, or enter an unused backup code.",
+                    ),
                 ),
                 size="2",
                 color_scheme="gray",
@@ -282,8 +296,17 @@ def backup_dialog() -> rx.Component:
                 rx.cond(
                     BackupCodesState.revealed,
                     "Your new codes are active. Any older codes no longer work.",
-                    "Each code works once, in place of a code from your app, if you lose your "
-                    "phone. Any older codes no longer work.",
+                    rx.fragment(
+                        "Each code works once, in place of ",
+                        rx.cond(
+                            BackupCodesState.totp_active,
+                            "a code from your app, if you lose your phone.",
+                            "your passkey, if you lose it.",
+                        ),
+                        rx.cond(
+                            BackupCodesState.first_batch, "", " Any older codes no longer work."
+                        ),
+                    ),
                 ),
                 size="2",
                 color_scheme="gray",

@@ -194,7 +194,7 @@ def _summary() -> rx.Component:
             size="2",
             weight="medium",
         ),
-        rx.text("·", color_scheme="gray"),
+        rx.text("·", color_scheme="gray", class_name="summary-separator", aria_hidden="true"),
         rx.text(
             # The status counts never follow the filter: say so when one is chosen.
             rx.cond(

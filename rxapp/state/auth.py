@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # How long a page's handed-over data (see `AuthState._hand_over`) stays usable.
 ARRIVAL_SECONDS = 10.0
+# Told on the login page to a tab whose session ended while it showed the account.
+SESSION_ENDED = (
+    "You were signed out. A session ends when it is signed out in another tab or on "
+    "another device, when the password or two-factor settings change, or after a long "
+    "time without use."
+)
 
 # The browser-storage vars whose values are credentials: never kept, never echoed back.
 _TOKEN_VARS = {
@@ -94,6 +100,9 @@ class AuthState(rx.State):
     # with `_tell`, shown by the page the person goes to next, gone from the one after.
     notice: str = ""
     _notice_fresh: bool = False
+    # The connection that last loaded a page of this tab: another one means a reconnect or
+    # a reload.
+    _loaded_sid: str = ""
     # Open the 2FA setup when the profile loads (the policy's grace period is over).
     _setup_on_arrival: bool = False
     # What the next page shows, handed over by the step that sends this connection there
@@ -246,7 +255,10 @@ class AuthState(rx.State):
         where = self._origin()
         result = await run_db(guarded, heavy=heavy, where=where) if digest else SIGNED_OUT
         if isinstance(result, SignedOut):
+            showed_it = bool(digest) and self._owned_by == digest
             self._forget_user()
+            if showed_it:  # this tab showed the account of a session now ended: say so
+                self._tell(SESSION_ENDED)
         else:
             self._owned_by = digest
         return result
@@ -310,13 +322,17 @@ class AuthState(rx.State):
         """A one-off notice for the next page this tab shows."""
         self.notice, self._notice_fresh = notice, bool(notice)
 
-    def _notice_arrived(self, *, reconnected: bool) -> None:
+    def _page_loaded(self) -> bool:
         """A page that shows the notice has loaded: its first showing keeps it; a later load
         over the same connection (the person moved on in the app) drops it. A new
-        connection (a reconnect, a reload) keeps it: a warning must not vanish unread."""
+        connection (a reconnect, a reload) keeps it: a warning must not vanish unread.
+        True when this tab's last page load was on another connection."""
+        reconnected = self._loaded_sid not in ("", self._sid())
+        self._loaded_sid = self._sid()
         if not self._notice_fresh and not reconnected:
             self.notice = ""
         self._notice_fresh = False
+        return reconnected
 
     @rx.event
     async def route_by_session(self) -> rx.event.EventSpec:

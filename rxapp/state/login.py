@@ -125,22 +125,25 @@ class LoginState(AuthState):
         self.error = ""
         result = await self._as_user(lambda _db, signed_in: signed_in.user)
         if isinstance(result, SignedOut):
+            self._page_loaded()
             return None
         self._show_user(result)
         return rx.redirect(routes.PROFILE, replace=True)
 
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec] | None:
-        """Check email and password; start a session or, for 2FA users, a pending login."""
-        self.answers += 1
+        """Check email and password; start a session or, for 2FA users, a pending login.
+        A refusal is an answer (`answers`); on success the submit button stays busy until
+        the next page has replaced this one."""
+        self.notice = ""  # why the last session ended: read, and answered by signing in
         self.wait_seconds = 0
         email = normalize_email(form.get("email"))
         password = form.get("password")
         if problem := email_problem(email):
-            self.error = problem
+            self._refuse(problem)
             return None
         if not isinstance(password, str) or password == "":
-            self.error = "Enter your password."
+            self._refuse("Enter your password.")
             return None
         device_events = self._new_device_if_needed()
         device, where = self._device_digest, self._origin()
@@ -163,8 +166,7 @@ class LoginState(AuthState):
             await asyncio.sleep(pause)
             pause = min(pause * 2, BUSY_RETRY_MAX_SECONDS)
         if outcome.user is None:
-            self.error = outcome.message
-            self.wait_seconds = outcome.wait_seconds
+            self._refuse(outcome.message, outcome.wait_seconds)
             return [*device_events, rx.set_value("login-password", "")]
         self.error = ""
         if outcome.pending_token:
@@ -185,6 +187,11 @@ class LoginState(AuthState):
             asked = self._ask_for_2fa(outcome.user, outcome.requirement)
         self._tell(" ".join(notice for notice in (outcome.admin_changes, asked) if notice))
         return events
+
+    def _refuse(self, message: str, wait_seconds: int = 0) -> None:
+        """Answer the form with `message` (and the wait it tells of)."""
+        self.answers += 1
+        self.error, self.wait_seconds = message, wait_seconds
 
     def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> str:
         """What to tell a user the policy asks to use 2FA; past the grace period, its setup

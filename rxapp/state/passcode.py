@@ -23,6 +23,7 @@ from rxapp.services.mfa.passkeys import challenges as passkey_challenges
 from rxapp.services.mfa.passkeys import flows as passkey_flows
 from rxapp.services.mfa.passkeys import store as passkey_store
 from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.services.mfa.totp import flows as totp_flows
 from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state import passkeys as browser
 from rxapp.state.auth import AuthState, SignedOut, begin_session
@@ -69,6 +70,7 @@ class PendingView:
     hint: str  # the account's email, masked
     approval_available: bool
     passkey_available: bool
+    app_available: bool  # an authenticator app is set up (else: passkeys and backup codes)
     # A wait for codes still running from earlier failures (an ended sign-in's, say),
     # long enough to tell: a code sent before it is over would be refused.
     wait_seconds: int = 0
@@ -85,6 +87,7 @@ def pending_view(db: Session, pending: PendingLogin, device: str = "") -> Pendin
         hint,
         approvals.can_ask(db, pending, now=now),
         passkey_store.count(db, pending.user_id) > 0,
+        user is not None and totp_flows.is_enabled(user),
         wait if wait >= mfa.NOTICEABLE_WAIT_SECONDS else 0,
     )
 
@@ -106,6 +109,8 @@ class PasscodeState(AuthState):
     # The account has passkeys: offer "Use a passkey".
     passkey_available: bool = False
     passkey_waiting: bool = False
+    # An authenticator app is set up: the page speaks of its codes.
+    app_available: bool = True
     # Approval from a signed-in device (number matching, see services/approvals.py).
     approval_available: bool = False
     approval_waiting: bool = False
@@ -147,6 +152,7 @@ class PasscodeState(AuthState):
         self.account_hint = view.hint
         self.approval_available = view.approval_available
         self.passkey_available = view.passkey_available
+        self.app_available = view.app_available
         self.passkey_waiting = False
         self.session_checked = True
 
@@ -264,8 +270,8 @@ class PasscodeState(AuthState):
 
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
-        """Check the code; start the full session, or explain what went wrong."""
-        self.answers += 1
+        """Check the code; start the full session, or explain what went wrong (an answer:
+        `answers`). On success the submit button stays busy until the next page is shown."""
         self.wait_seconds = 0
         code = form.get("code")
         device = self._proven_device()
@@ -344,6 +350,7 @@ class PasscodeState(AuthState):
             return self._back_to_login()
         result = outcome.check
         if not result.ok:
+            self.answers += 1
             self.error = result.message
             self.wait_seconds = result.told_wait
             if result.login_voided:

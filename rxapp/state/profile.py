@@ -127,8 +127,6 @@ class ProfileState(AuthState):
     # True once the account has been read for this tab: until then the page shows a
     # loading state, never the defaults above as if they were data.
     profile_loaded: bool = False
-    # The connection that last loaded the page: another one means a reconnect or a reload.
-    _loaded_sid: str = ""
 
     @rx.var
     def backup_low(self) -> bool:
@@ -188,9 +186,7 @@ class ProfileState(AuthState):
         view = await self._show_account(arrived)
         if view is None:
             return self._to_login()
-        reconnected = self._loaded_sid not in ("", self._sid())
-        self._loaded_sid = self._sid()
-        self._notice_arrived(reconnected=reconnected)
+        reconnected = self._page_loaded()
         # A tab that arrives with its data handed over shows the page before this runs: a
         # dialog open already was opened here, by the person, and stays.
         keep_open = reconnected or arrived is not None

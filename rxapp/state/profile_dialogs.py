@@ -38,13 +38,21 @@ ENROLL_SHOWN_FOR = timedelta(minutes=15)
 SHOW_ENROLL_ERROR = rx.call_script(
     "document.querySelector('[data-testid=enroll-check]')?.scrollIntoView({block: 'center'})"
 )
-NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": ""}
+NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": "", "uri": ""}
 
 
 # A button from before a change made elsewhere (another tab, another device): the page
 # shows the account as it is now, and says why nothing else happened.
 ALREADY_ON = "An authenticator app is already set up (in another tab or on another device)."
 ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
+TURNED_OFF = (
+    "Two-factor authentication is off: signing in asks only for your password, and your "
+    "backup codes no longer work. Every other session of your account was signed out."
+)
+APP_REMOVED = (
+    "The authenticator app was removed: your passkeys still protect your account. Every "
+    "other session of your account was signed out."
+)
 # Where focus goes when the button pressed went away with the change (the 2FA card's heading).
 TWOFA_HEADING_ID = "twofa-heading"
 
@@ -205,7 +213,8 @@ class EnrollState(ProfileState):
 
     @rx.var(cache=False)
     def key(self) -> dict[str, str]:
-        """The key being set up (plain, grouped, QR), only for the proven connection."""
+        """The key being set up (plain, grouped, QR, otpauth URI), only for the proven
+        connection."""
         if not self.open or not self._proven_session():
             return dict(NO_KEY)
         return secret_cache.get(self._ref) or dict(NO_KEY)
@@ -218,6 +227,7 @@ class EnrollState(ProfileState):
                 "plain": enrollment.secret,
                 "grouped": totp_grouped(enrollment.secret),
                 "qr": enrollment.qr_data_uri,
+                "uri": enrollment.uri,
             },
             until=utcnow() + ENROLL_SHOWN_FOR,
         )
@@ -359,7 +369,7 @@ class DisableState(ProfileState):
 
     @rx.event
     async def submit(self, form: dict) -> Any:
-        """Turn 2FA off with a current TOTP or backup code."""
+        """Turn 2FA off with a current TOTP or backup code; say what changed."""
         self.answers += 1
         self.wait_seconds = 0
         code = form.get("code")
@@ -390,7 +400,10 @@ class DisableState(ProfileState):
         self.open = False
         self.error = ""
         self.notice = ""
-        return None
+        if checked is None:
+            return [rx.toast.info(ALREADY_OFF), keep_focus_script(TWOFA_HEADING_ID)]
+        told = APP_REMOVED if view.twofa_active else TURNED_OFF
+        return [rx.toast.success(told), keep_focus_script(TWOFA_HEADING_ID)]
 
     @rx.event
     def close(self, _open: object = False) -> None:

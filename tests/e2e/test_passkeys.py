@@ -115,6 +115,11 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     # The first 2FA method: backup codes, with the same 30-second reveal.
     expect(page.get_by_test_id("backup-code")).to_have_count(5)
     expect(page.get_by_test_id("backup-countdown")).to_be_visible()
+    # No app, no older codes: the dialog speaks of neither.
+    expect(page.get_by_role("dialog")).to_contain_text(
+        "Each code works once, in place of your passkey, if you lose it."
+    )
+    expect(page.get_by_role("dialog")).not_to_contain_text("older codes")
     page.get_by_test_id("backup-close").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Activated")
     row = page.get_by_test_id("passkey-row")
@@ -135,6 +140,8 @@ def test_register_then_second_step_then_sign_in_with_the_passkey_alone(
     sign_out(page)
     sign_in(page, rxapp_user)
     expect(page).to_have_url(PASSCODE_URL)
+    expect(page.get_by_text("Use your passkey, or enter one of your backup codes.")).to_be_visible()
+    expect(page.get_by_text("Check your phone's time.")).to_have_count(0)  # no app to check
     assert_accessible(page, "the passcode page with a passkey")
     page.get_by_test_id("passcode-use-passkey").click()
     expect(page).to_have_url(PROFILE_URL)

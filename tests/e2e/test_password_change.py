@@ -47,10 +47,24 @@ def test_a_new_password_works_the_old_one_not_and_other_browsers_are_signed_out(
         expect(page).to_have_url(PROFILE_URL)  # this browser stays signed in
         # The other browser's session ended: it goes to the login page by itself.
         expect(other).to_have_url(LOGIN_URL, timeout=15_000)
+        notice = other.get_by_test_id("login-notice")
+        expect(notice).to_contain_text("You were signed out.")  # not a bare form: told why
+        expect(notice).to_have_attribute("role", "status")
+        # A new tab of that browser (its dead token still stored) showed nothing: told nothing.
+        fresh = other.context.new_page()
+        fresh.goto("/login")
+        expect(fresh.get_by_test_id("login-email")).to_be_visible()
+        fresh.wait_for_function("() => window.__rxLive === true")  # its on_load has run
+        expect(fresh.get_by_test_id("login-notice")).to_have_count(0)
+        sign_in(other, rxapp_user)  # the old password: the answer takes the notice's place
+        expect(other.get_by_test_id("login-error")).to_contain_text("Incorrect")
+        expect(notice).to_have_count(0)
     finally:
         other.context.close()
 
     sign_out(page)
+    expect(page.get_by_test_id("login-email")).to_be_visible()
+    expect(page.get_by_test_id("login-notice")).to_have_count(0)  # signed out here: nothing to tell
     sign_in(page, rxapp_user)  # the old password
     expect(page.get_by_test_id("login-error")).to_contain_text("Incorrect")
     sign_in(page, rxapp_user, password=NEW_PASSWORD)

@@ -68,9 +68,24 @@ def test_the_enable_dialog_shows_apps_qr_code_and_grouped_key(
     key = enrolment_key(page)
     groups = key.split(" ")
     assert len("".join(groups)) == 32 and all(len(g) == 4 for g in groups)
+    # On a phone with the app: the same key, by a link the app opens.
+    link = pyotp.parse_uri(page.get_by_test_id("enroll-link").get_attribute("href"))
+    assert (link.secret, link.name, link.issuer) == ("".join(groups), rxapp_user.email, "rxapp")
     code_input = page.get_by_test_id("enroll-code")
     assert code_input.get_attribute("autocomplete") == "one-time-code"
     assert code_input.get_attribute("inputmode") == "numeric"
+
+
+def test_a_code_pasted_with_spaces_around_it_turns_2fa_on(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    code = pyotp.TOTP(enrolment_key(page).replace(" ", "")).now()
+    pasted = f" {code[:3]} {code[3:]} "  # as some apps copy it
+    page.get_by_test_id("enroll-code").focus()
+    page.keyboard.insert_text(pasted)
+    expect(page.get_by_test_id("enroll-code")).to_have_value(pasted)  # none of it cut off
+    page.get_by_test_id("enroll-check").click()
+    expect(page.get_by_test_id("backup-code")).to_have_count(5)
 
 
 def test_reopening_the_dialog_starts_over_with_a_new_key(page: Page, rxapp_user: Account) -> None:
@@ -295,6 +310,9 @@ def test_disable_with_a_code_turns_2fa_off_at_once(
     page.get_by_test_id("disable-code").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("disable-confirm").click()
     expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    told = page.get_by_text("Two-factor authentication is off")
+    expect(told).to_be_visible()  # in the toasts' live region: said to screen readers too
+    expect(page.locator("[aria-live]").filter(has=told)).to_have_count(1)
 
     user = _user(rxapp_server, rxapp_user)
     assert user.totp_secret is None and user.totp_enabled_at is None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import update
 
 from rxapp.models import PendingLogin, User
@@ -177,6 +177,8 @@ def test_a_wait_counts_down_to_the_moment_a_code_is_taken(
     expect(left).to_have_text(over, timeout=6000)
     said = page.locator(".sr-only[aria-live=polite]", has_text=over)
     expect(said).to_have_count(1)
+    # The error's "Try again in 4 seconds." is past: it no longer sits above that line.
+    expect(page.get_by_test_id("passcode-error")).to_be_hidden()
     # And it is true: the code is taken at once.
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
     page.get_by_test_id("passcode-submit").click()
@@ -569,6 +571,42 @@ def _busy_then_answered(page: Page, testid: str, error_testid: str, message: str
     (busy, asked), (done, answered) = page.evaluate("window.__busy")
     assert (busy, done) == ("true", None)
     assert answered != asked  # busy until the server's answer arrived, not a moment less
+
+
+def test_a_right_password_keeps_the_button_busy_until_the_next_page_shows(
+    page: Page, rxapp_user: Account
+) -> None:
+    """On a slow network the next page's scripts take a while after the server's answer:
+    the button stays busy meanwhile, never back to idle with the form as if nothing
+    happened."""
+    held: list[Route] = []
+    releasing = False
+
+    def hold(route: Route) -> None:
+        if releasing:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/assets/_profile_[^/]*\.js$"), hold)
+    sign_in(page, rxapp_user)
+    submit = page.get_by_test_id("login-submit")
+    answered = submit.get_attribute("data-answered")
+    for _ in range(200):  # the server has answered once the browser asks for /profile
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert held, "the profile's scripts were never asked for"
+    page.wait_for_timeout(500)
+    expect(page).to_have_url(LOGIN_URL)
+    expect(submit).to_have_attribute("aria-busy", "true")
+    assert submit.get_attribute("data-answered") == answered
+
+    releasing = True
+    for route in held:
+        route.continue_()
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
 
 
 def test_the_sign_in_buttons_are_busy_until_the_server_answers(
