@@ -10,9 +10,11 @@ typed and sent early is neither lost, nor leaked, nor sent twice.
 
 A submit button that carries `ANSWERED` (a counter the form's handler increments) is marked
 `aria-busy` from the submit until the server's answer changes the counter, or for 20 s at
-most: the button shows progress without an event of its own (`assets/styles.css`). The
-sign-in forms count only refusals: after a success the button stays busy until the next
-page (its scripts perhaps still loading) has replaced the form. While it
+most: the button shows progress without an event of its own (`assets/styles.css`). A
+sign-in step that succeeded also sets the button's `LEAVING` mark: it goes on showing
+progress, and takes no second submit, until the next page (its scripts perhaps still
+loading on a slow network) has replaced the form; `aria-busy` still ends with the answer,
+as flows that wait for it expect. While it
 is busy, another submit of its form (a second click, Enter pressed twice) is dropped: one
 action sends one request, so a doubled press neither checks a password twice nor counts a
 mistyped one as two failures. The replay of a held submit is not a second submit. An event
@@ -29,6 +31,8 @@ from reflex_base.vars.base import Var, VarData
 
 # The attribute of a submit button that changes when the server has answered its form.
 ANSWERED = "data-answered"
+# The attribute of a submit button whose step succeeded: the next page is on its way.
+LEAVING = "data-leaving"
 # The window event that ends every busy mark: an event failed, no answer will come.
 _UNANSWERED = "rx-unanswered"
 RELEASE_BUSY_BUTTONS = f"window.dispatchEvent(new Event('{_UNANSWERED}'))"
@@ -42,7 +46,8 @@ HOLD_EARLY_SUBMITS = (
     " const replay = f.dataset.rxReplay === '1';"
     f" const b = e.submitter || f.querySelector('[{ANSWERED}]');"
     f" if (b && b.hasAttribute('{ANSWERED}') && !replay) {{"
-    " if (b.getAttribute('aria-busy') === 'true') { e.stopImmediatePropagation(); return; }"
+    " if (b.getAttribute('aria-busy') === 'true' ||"
+    f" b.getAttribute('{LEAVING}') === 'true') {{ e.stopImmediatePropagation(); return; }}"
     " b.setAttribute('aria-busy', 'true');"
     f" const seen = b.getAttribute('{ANSWERED}'); const done = () => {{ o.disconnect();"
     f" clearTimeout(t); removeEventListener('{_UNANSWERED}', done);"

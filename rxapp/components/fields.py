@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.components.early_submit import busy_until_answered
+from rxapp.components.early_submit import LEAVING, busy_until_answered
 from rxapp.components.layout import testid
 
 
@@ -114,16 +114,16 @@ def proof_input(*, is_code: rx.Var[bool], error: rx.Var[str], label: rx.Var[str]
     )
 
 
-def submit_button(label: str, *, test_id: str, answers: rx.Var[int]) -> rx.Component:
-    """A form's full-width submit button, busy from the submit until `answers` changes or
-    the page goes (see `components/early_submit.py`)."""
-    return rx.button(
-        label,
-        type="submit",
-        size="3",
-        width="100%",
-        custom_attrs={**testid(test_id), **busy_until_answered(answers)},
-    )
+def submit_button(
+    label: str, *, test_id: str, answers: rx.Var[int], leaving: rx.Var[bool] | None = None
+) -> rx.Component:
+    """A form's full-width submit button, busy from the submit until `answers` changes;
+    with `leaving` (the step succeeded), showing progress on until the next page replaces
+    it (see `components/early_submit.py`)."""
+    attrs = {**testid(test_id), **busy_until_answered(answers)}
+    if leaving is not None:
+        attrs[LEAVING] = leaving
+    return rx.button(label, type="submit", size="3", width="100%", custom_attrs=attrs)
 
 
 def passkey_button(

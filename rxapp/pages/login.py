@@ -76,7 +76,12 @@ def login_page() -> rx.Component:
                         answers=LoginState.answers,
                         test_id="login-wait",
                     ),
-                    submit_button("Log in", test_id="login-submit", answers=LoginState.answers),
+                    submit_button(
+                        "Log in",
+                        test_id="login-submit",
+                        answers=LoginState.answers,
+                        leaving=LoginState.leaving,
+                    ),
                     spacing="4",
                     width="100%",
                 ),

@@ -118,7 +118,12 @@ def _form() -> rx.Component:
                     answers=PasscodeState.answers,
                     test_id="passcode-wait",
                 ),
-                submit_button("Log in", test_id="passcode-submit", answers=PasscodeState.answers),
+                submit_button(
+                    "Log in",
+                    test_id="passcode-submit",
+                    answers=PasscodeState.answers,
+                    leaving=PasscodeState.leaving,
+                ),
                 spacing="4",
                 width="100%",
             ),

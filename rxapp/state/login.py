@@ -63,6 +63,9 @@ class LoginState(AuthState):
     # Submissions of the form answered: the submit button is busy until this changes
     # (components/early_submit.py), with no round trip of its own.
     answers: int = 0
+    # The step succeeded: its button goes on showing progress (not `aria-busy`: the answer
+    # has come) until the next page, whose scripts may still be loading, replaces the form.
+    leaving: bool = False
     # The browser is asking for a passkey.
     passkey_waiting: bool = False
 
@@ -123,6 +126,7 @@ class LoginState(AuthState):
     async def open_login(self) -> rx.event.EventSpec | None:
         """on_load: a signed-in visitor goes straight to the profile."""
         self.error = ""
+        self.leaving = False
         result = await self._as_user(lambda _db, signed_in: signed_in.user)
         if isinstance(result, SignedOut):
             self._page_loaded()
@@ -132,9 +136,8 @@ class LoginState(AuthState):
 
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec] | None:
-        """Check email and password; start a session or, for 2FA users, a pending login.
-        A refusal is an answer (`answers`); on success the submit button stays busy until
-        the next page has replaced this one."""
+        """Check email and password; start a session or, for 2FA users, a pending login."""
+        self.answers += 1
         self.notice = ""  # why the last session ended: read, and answered by signing in
         self.wait_seconds = 0
         email = normalize_email(form.get("email"))
@@ -169,6 +172,7 @@ class LoginState(AuthState):
             self._refuse(outcome.message, outcome.wait_seconds)
             return [*device_events, rx.set_value("login-password", "")]
         self.error = ""
+        self.leaving = True
         if outcome.pending_token:
             self._bind(pending_token=outcome.pending_token)
             if outcome.pending is not None:
@@ -190,7 +194,6 @@ class LoginState(AuthState):
 
     def _refuse(self, message: str, wait_seconds: int = 0) -> None:
         """Answer the form with `message` (and the wait it tells of)."""
-        self.answers += 1
         self.error, self.wait_seconds = message, wait_seconds
 
     def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> str:

@@ -101,6 +101,8 @@ class PasscodeState(AuthState):
     # Submissions of the form answered: the submit button is busy until this changes
     # (components/early_submit.py), with no round trip of its own.
     answers: int = 0
+    # The code was right: the button shows progress until the profile replaces the form.
+    leaving: bool = False
     # Which account is being verified, masked (`a…@example.com`); "" until the server
     # has confirmed the pending sign-in.
     account_hint: str = ""
@@ -149,6 +151,7 @@ class PasscodeState(AuthState):
         self.error = throttle.wait_message(view.wait_seconds) if view.wait_seconds else ""
         self.wait_seconds = view.wait_seconds
         self.voided = False
+        self.leaving = False
         self.account_hint = view.hint
         self.approval_available = view.approval_available
         self.passkey_available = view.passkey_available
@@ -270,8 +273,8 @@ class PasscodeState(AuthState):
 
     @rx.event
     async def submit(self, form: dict) -> list[rx.event.EventSpec]:
-        """Check the code; start the full session, or explain what went wrong (an answer:
-        `answers`). On success the submit button stays busy until the next page is shown."""
+        """Check the code; start the full session, or explain what went wrong."""
+        self.answers += 1
         self.wait_seconds = 0
         code = form.get("code")
         device = self._proven_device()
@@ -350,7 +353,6 @@ class PasscodeState(AuthState):
             return self._back_to_login()
         result = outcome.check
         if not result.ok:
-            self.answers += 1
             self.error = result.message
             self.wait_seconds = result.told_wait
             if result.login_voided:
@@ -359,6 +361,7 @@ class PasscodeState(AuthState):
                 return [browser_tokens.forget(session=False)]
             return []
         self.error = ""
+        self.leaving = True
         redirect = [*device_events, *self._enter(outcome.session_token, outcome.user)]
         if outcome.account is not None:
             await show_account_now(self, outcome.account)
