@@ -44,14 +44,14 @@ PERMISSIONS_POLICY = (
 STATIC_PREFIXES = ("/assets/", "/_next/", "/favicon")
 
 
+_INVALID = "invalid"
+
+
 def allowed_origins() -> frozenset[str]:
     """Origins listed in RXAPP_ALLOWED_ORIGINS (comma-separated), normalised; a malformed
     entry allows nothing."""
     raw = os.environ.get("RXAPP_ALLOWED_ORIGINS", "")
     return frozenset(_origin(item) for item in raw.split(",") if item.strip()) - {_INVALID}
-
-
-_INVALID = "invalid"
 
 
 def _origin(value: str) -> str:
@@ -79,9 +79,10 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
     """Whether a request from `origin`, addressed to `host`, comes from the app itself."""
     if origin is None:
         return True  # not sent by a browser on another site's behalf
-    if _origin(origin) == _INVALID:
+    normalised = _origin(origin)
+    if normalised == _INVALID:
         return False  # "null" (a sandboxed frame, a file), or malformed
-    if _origin(origin) in allowed_origins():
+    if normalised in allowed_origins():
         return True
     if not host:
         return False

@@ -88,23 +88,11 @@ PAUSED = (
 )
 
 
-def _held_clause(user_id: int, now: datetime) -> sa.ColumnElement[bool]:
-    """SQL for "the account's code throttle holds approvals": at the cap, or in a lockout's
-    wait (a short backoff after a wrong code or two does not: the owner who denies a
-    stranger's request may approve their own at once)."""
-    return sa.exists().where(
-        col(User.id) == user_id,
-        (col(User.second_factor_failures) >= throttle.CAP)
-        | (
-            (col(User.second_factor_failures) >= throttle.LOCKOUT_AFTER)
-            & (col(User.second_factor_blocked_until) > now)
-        ),
-    )
-
-
 def paused(db: Session, user_id: int, *, now: datetime) -> bool:
-    """Whether the account's code throttle holds approvals now (see `_held_clause`)."""
-    return bool(db.exec(select(_held_clause(user_id, now))).one())
+    """Whether the account's code throttle holds approvals now: at the cap or in a lockout
+    (a short backoff does not: the owner who denies a stranger's request may approve their
+    own at once)."""
+    return bool(db.exec(select(throttle.account_held(user_id, now))).one())
 
 
 def ask(
@@ -282,7 +270,9 @@ def decide(db: Session, ref: str, signed_in: SignedIn, choice: int | None, *, no
     decided_by = {"decided_at": now, "decided_by_session_id": signed_in.session.id}
     # An approval only while the throttle does not hold the account, in the same statement
     # (a failure committed by a check elsewhere a moment before is seen).
-    condition = [*still_open, ~_held_clause(approval.user_id, now)] if right else still_open
+    condition = (
+        [*still_open, ~throttle.account_held(approval.user_id, now)] if right else still_open
+    )
     decided = (
         db.exec(
             update(SignInApproval).where(*condition).values(status=status, **decided_by)

@@ -295,6 +295,19 @@ def is_locked(db: Session, user_id: int, *, device_id: int | None = None) -> boo
     return failures is not None and failures >= LOCKOUT_AFTER
 
 
+def account_held(user_id: int, now: datetime) -> sa.ColumnElement[bool]:
+    """SQL for "the account's key is at the cap, or in a lockout's wait" (a short backoff
+    after a wrong code or two is not a hold)."""
+    return sa.exists().where(
+        col(User.id) == user_id,
+        (col(User.second_factor_failures) >= CAP)
+        | (
+            (col(User.second_factor_failures) >= LOCKOUT_AFTER)
+            & (col(User.second_factor_blocked_until) > now)
+        ),
+    )
+
+
 def is_capped(db: Session, user_id: int, *, device_id: int | None = None) -> bool:
     """Whether the key reached the cap, or (a known browser's key) the account's known
     browsers together ACCOUNT_CAP - CAP: app codes are refused there until a backup code or

@@ -143,10 +143,10 @@ class LoginState(AuthState):
         email = normalize_email(form.get("email"))
         password = form.get("password")
         if problem := email_problem(email):
-            self._refuse(problem)
+            self.error = problem
             return None
         if not isinstance(password, str) or password == "":
-            self._refuse("Enter your password.")
+            self.error = "Enter your password."
             return None
         device_events = self._new_device_if_needed()
         device, where = self._device_digest, self._origin()
@@ -169,7 +169,8 @@ class LoginState(AuthState):
             await asyncio.sleep(pause)
             pause = min(pause * 2, BUSY_RETRY_MAX_SECONDS)
         if outcome.user is None:
-            self._refuse(outcome.message, outcome.wait_seconds)
+            self.error = outcome.message
+            self.wait_seconds = outcome.wait_seconds
             return [*device_events, rx.set_value("login-password", "")]
         self.error = ""
         self.leaving = True
@@ -191,10 +192,6 @@ class LoginState(AuthState):
             asked = self._ask_for_2fa(outcome.user, outcome.requirement)
         self._tell(" ".join(notice for notice in (outcome.admin_changes, asked) if notice))
         return events
-
-    def _refuse(self, message: str, wait_seconds: int = 0) -> None:
-        """Answer the form with `message` (and the wait it tells of)."""
-        self.error, self.wait_seconds = message, wait_seconds
 
     def _ask_for_2fa(self, user: User, requirement: policy.Requirement) -> str:
         """What to tell a user the policy asks to use 2FA; past the grace period, its setup

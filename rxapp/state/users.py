@@ -150,10 +150,10 @@ class UsersState(AuthState):
     # --- helpers --------------------------------------------------------------------------
 
     async def _as_admin(
-        self, work: Callable[[Session, SignedIn], T], *, heavy: bool = False
+        self, work: Callable[[Session, SignedIn], T], *, heavy: bool = False, touch: bool = True
     ) -> T | Refusal:
         """Run `work(db, signed_in)` off the loop for this connection's admin session; else
-        clear the page and return where to send the visitor."""
+        clear the page and return where to send the visitor. `touch`: as for `_as_user`."""
 
         def as_admin(db: Session, signed_in: SignedIn) -> T | _NotAllowed:
             if not signed_in.user.is_admin:
@@ -165,7 +165,7 @@ class UsersState(AuthState):
                 )
             return work(db, signed_in)
 
-        outcome = await self._as_user(as_admin, heavy=heavy)
+        outcome = await self._as_user(as_admin, heavy=heavy, touch=touch)
         if isinstance(outcome, SignedOut | _NotAllowed):
             self.rows = []
             self.users_loaded = False
@@ -403,7 +403,8 @@ class UsersState(AuthState):
                 still_open, latest = await run_db(partial(dashboard_still_open, digest=digest))
                 if not still_open:
                     async with self:  # the page's own check: it clears the rows, says why
-                        refused = await self._as_admin(lambda _db, _signed_in: None)
+                        # No activity of the admin's: the session is not extended.
+                        refused = await self._as_admin(lambda _db, _s: None, touch=False)
                     return refused.events if isinstance(refused, Refusal) else None
                 if latest == last_seen:
                     continue
