@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend, migrate, nginx, ready, supervisor
 from rxapp.cluster.config import ClusterConfig, ClusterError, load
+from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import free_port, project_root
 
 
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir.chmod(0o755)  # nginx's workers (another user) use its temp folders
     _check_not_running(config.run_dir)
+    lock = hold_run_lock(project_root(), str(config.port))  # noqa: F841 (held until exit)
     env = _environment(config)
     _check_redis(config)
     _migrate(config, env)
@@ -153,7 +155,8 @@ def build_command(args: argparse.Namespace) -> int:
     port = args.port or int(os.environ.get("REFLEX_FRONTEND_PORT") or 3000)
     env = apply_closed_network_settings(dict(os.environ))
     env.setdefault("REFLEX_API_URL", f"http://localhost:{port}")
-    built = frontend.build(project_root(), env)
+    with hold_run_lock(project_root(), str(port)):
+        built = frontend.build(project_root(), env)
     _say("frontend built" if built else "frontend unchanged: reusing the last build")
     return 0
 

@@ -38,6 +38,8 @@ _UNANSWERED = "rx-unanswered"
 RELEASE_BUSY_BUTTONS = f"window.dispatchEvent(new Event('{_UNANSWERED}'))"
 # What shows a form's last answer: its error (an alert) and a wait's countdown (a timer).
 _ANSWER_SHOWN = "[role=alert],[role=timer]"
+# The page's function that hides one of those as stale (`window.<name>(element)`).
+MARK_STALE = "__rxStale"
 
 HOLD_EARLY_SUBMITS = (
     "document.addEventListener('submit', (e) => { const f = e.target;"
@@ -65,14 +67,17 @@ HOLD_EARLY_SUBMITS = (
     # A submit the browser's own checks stop (a required field left empty) hides the last
     # answer's error and countdown (`data-rx-stale`, assets/styles.css), which would sit
     # beside the browser's bubble as if about this try; the next submit shows them again
-    # until its answer replaces them.
+    # until its answer replaces them. A stale error also lends out its id, so the field's
+    # aria-describedby (which names hidden elements too) no longer reads it out.
+    f" window.{MARK_STALE} = (a) => {{ a.dataset.rxStale = '1';"
+    " if (a.id) { a.dataset.rxId = a.id; a.removeAttribute('id'); } };"
     " document.addEventListener('invalid', (e) => { const f = e.target.form;"
     " if (!f || f.hasAttribute('action')) return;"
-    f" f.querySelectorAll('{_ANSWER_SHOWN}').forEach((a) => {{ a.dataset.rxStale = '1'; }});"
-    " }, true);"
+    f" f.querySelectorAll('{_ANSWER_SHOWN}').forEach(window.{MARK_STALE}); }}, true);"
     " document.addEventListener('submit', (e) => { const f = e.target;"
     " if (f instanceof HTMLFormElement) f.querySelectorAll('[data-rx-stale]').forEach((a) => {"
-    " delete a.dataset.rxStale; }); }, true);"
+    " delete a.dataset.rxStale; if (a.dataset.rxId) { a.id = a.dataset.rxId;"
+    " delete a.dataset.rxId; } }); }, true);"
 )
 
 

@@ -9,7 +9,7 @@ import reflex as rx
 from reflex.vars.base import Var
 from reflex_base.utils.imports import ImportVar
 
-from rxapp.components.early_submit import busy_until_answered
+from rxapp.components.early_submit import MARK_STALE, busy_until_answered
 from rxapp.components.fields import described
 from rxapp.components.layout import HEADING_ID, testid
 
@@ -234,7 +234,7 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
   useEffect(() => {
     if (!over) return;
     line.current?.closest('form')?.querySelectorAll('[role=alert]')
-      .forEach((alert) => { alert.dataset.rxStale = '1'; });
+      .forEach((alert) => window.MARK_STALE?.(alert));
   }, [over]);
   if (shown.message === null || shown.message !== message) return null;
   const {left} = shown;
@@ -248,7 +248,7 @@ _WAIT_COUNTDOWN_JS = """function RxappWaitCountdown({seconds, restart, message, 
       'data-accent-color': 'gray', style: {margin: 0}},
       done || `${when} left.`),
     createElement('p', {className: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true'}, done));
-}"""
+}""".replace("MARK_STALE", MARK_STALE)
 
 
 def _react_imports(*names: str) -> dict[str, list[ImportVar]]:

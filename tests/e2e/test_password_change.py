@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -101,12 +103,17 @@ def test_a_try_the_browser_stops_hides_the_last_answer_until_the_next(
     expect(error).to_contain_text("That password is not right.")
     expect(save).not_to_have_attribute("aria-busy", "true")
     # The current password left empty: the browser's own bubble, not the last answer.
+    current = page.get_by_test_id("password-current")
+    expect(current).to_have_accessible_description(re.compile("That password is not right"))
     _change(page, "", "a long enough one")
     expect(error).to_be_hidden()
-    assert page.get_by_test_id("password-current").evaluate("e => !e.validity.valid")
+    assert current.evaluate("e => !e.validity.valid")
+    # Nor does the field read it out (a description names hidden elements too).
+    expect(current).not_to_have_accessible_description(re.compile("not right"))
     _change(page, "still not the password", "a long enough one")  # sent: answered again
     expect(error).to_be_visible()
     expect(error).to_contain_text("That password is not right.")
+    expect(current).to_have_accessible_description(re.compile("That password is not right"))
 
 
 def test_with_2fa_a_fresh_second_factor_comes_before_the_new_password(

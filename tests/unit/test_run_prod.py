@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from reflex.utils import build
 
 from rxapp import run_prod
@@ -32,18 +31,3 @@ def test_the_npm_build_runs_once_for_unchanged_inputs(tmp_path: Path, monkeypatc
     (project / "rxapp/pages/login.py").write_text("LOGIN = 3")
     build.setup_frontend_prod(project)
     assert calls == ["build", "env.json", "build"]
-
-
-def test_a_second_run_of_the_same_checkout_is_refused_with_the_first_ones_port(
-    tmp_path: Path, capsys
-):
-    first = run_prod._only_run_of_this_checkout(tmp_path, "3300")
-    try:
-        with pytest.raises(SystemExit) as refused:
-            run_prod._only_run_of_this_checkout(tmp_path, "3500")
-        assert refused.value.code == 1
-        assert "already runs the app (port 3300)" in capsys.readouterr().err
-    finally:
-        first.close()
-    # The first run has ended: the next one goes ahead.
-    run_prod._only_run_of_this_checkout(tmp_path, "3500").close()
