@@ -15,7 +15,6 @@ import inspect
 import json
 import logging
 import re
-import time
 import types
 import typing
 from collections import OrderedDict
@@ -32,6 +31,7 @@ from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from socketio.exceptions import ConnectionRefusedError
 
 from rxapp.components.early_submit import release_busy_buttons
+from rxapp.log_budget import LogBudget
 
 logger = logging.getLogger("rxapp.events")
 
@@ -66,7 +66,7 @@ def install(app: rx.App) -> None:
     # Refused events per connection (sid), the oldest connections forgotten first: kept after
     # a disconnect, so that events already queued for a closed connection stay silent.
     refusals: OrderedDict[str, int] = OrderedDict()
-    budget = _LogBudget(MAX_REFUSAL_LINES_PER_MINUTE)
+    budget = LogBudget(logger, MAX_REFUSAL_LINES_PER_MINUTE, "refused events")
 
     async def on_connect(sid: str, environ: dict, auth: Any = None) -> None:
         token = _CONNECTING.set(True)
@@ -104,29 +104,6 @@ def install(app: rx.App) -> None:
 
     namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
-
-
-class _LogBudget:
-    """At most `per_minute` warning lines a minute for the whole process (a flood from many
-    connections), then one line saying how many were left out."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.window = 0
-        self.lines = 0
-        self.left_out = 0
-
-    def warn(self, message: str, *args: object) -> None:
-        window = int(time.monotonic() // 60)
-        if window != self.window:
-            if self.left_out:
-                logger.warning("rxapp: %d more refused events were not logged", self.left_out)
-            self.window, self.lines, self.left_out = window, 0, 0
-        if self.lines < self.per_minute:
-            self.lines += 1
-            logger.warning(message, *args)
-        else:
-            self.left_out += 1
 
 
 REFUSED_MESSAGE = (

@@ -285,5 +285,5 @@ class _Headers:
 
 
 def secure(app: ASGIApp) -> ASGIApp:
-    """The api_transformer that wraps the whole app in `SecurityMiddleware`."""
+    """`app` inside `SecurityMiddleware` (the whole app: see `rxapp.SecuredApp`)."""
     return SecurityMiddleware(app)

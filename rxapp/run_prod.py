@@ -11,6 +11,7 @@ from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import project_root
+from rxapp.whole_numbers import parse_whole
 
 
 def _reuse_unchanged_builds(project: Path, api_url: str) -> None:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     args = sys.argv[1:] if argv is None else argv
     port = args[0] if args else os.environ.get("REFLEX_FRONTEND_PORT") or "3000"
-    if not port.isdigit():
+    if parse_whole(port, max_digits=5) is None:
         print(f"rxapp: error: the port must be a number, got {port!r}", file=sys.stderr)
         raise SystemExit(2)
     api_url = os.environ.get("REFLEX_API_URL") or f"http://localhost:{port}"

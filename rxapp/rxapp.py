@@ -3,8 +3,9 @@
 import sys
 
 import reflex as rx
+from starlette.types import ASGIApp
 
-from rxapp import event_guard, housekeeping, http_security, log_redaction, routes
+from rxapp import browser_errors, event_guard, housekeeping, http_security, log_redaction, routes
 from rxapp.api import api
 from rxapp.canonical_urls import canonical_paths
 from rxapp.components.early_submit import HOLD_EARLY_SUBMITS
@@ -33,9 +34,19 @@ except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None
 
-app = rx.App(
+
+class SecuredApp(rx.App):
+    """Reflex's app inside `http_security.SecurityMiddleware`, outermost: Reflex wraps what
+    the api transformers return in its CORS layer, which answers a CORS preflight itself."""
+
+    def __call__(self) -> ASGIApp:
+        """The ASGI app the server runs."""
+        return http_security.secure(super().__call__())
+
+
+app = SecuredApp(
     stylesheets=["/styles.css"],
-    api_transformer=[api, canonical_paths, http_security.secure],
+    api_transformer=[api, canonical_paths],
     head_components=[
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.script(OPENER_TRACKER),
@@ -45,6 +56,7 @@ app = rx.App(
         rx.el.script(HOLD_EARLY_SUBMITS),  # in the prerendered HTML itself
     ],
     backend_exception_handler=on_backend_exception,
+    frontend_exception_handler=browser_errors.on_frontend_exception,
 )
 event_guard.install(app)
 app.register_lifespan_task(housekeeping.purge_expired)

@@ -24,6 +24,7 @@ from rxapp.cluster import frontend, migrate, nginx, ready, supervisor
 from rxapp.cluster.config import ClusterConfig, ClusterError, load
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import free_port, project_root
+from rxapp.whole_numbers import parse_whole
 
 
 def _environment(config: ClusterConfig) -> dict[str, str]:
@@ -170,7 +171,7 @@ def nginx_config_command(args: argparse.Namespace) -> int:
         )
     for upstream in upstreams:
         host, _, port = upstream.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or parse_whole(port, max_digits=5) is None:
             raise ClusterError(f"an upstream must be host:port, got {upstream!r}")
     config = load(port=args.port, proxy_only=True)
     config.run_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rxapp.runtime import project_root
+from rxapp.whole_numbers import parse_whole
 
 
 class ClusterError(RuntimeError):
@@ -43,9 +44,10 @@ def _required(name: str, hint: str) -> str:
 
 def _whole(name: str, default: int, minimum: int) -> int:
     raw = _env(name, str(default))
-    if not raw.isdigit() or int(raw) < minimum:
+    value = parse_whole(raw)
+    if value is None or value < minimum:
         raise ClusterError(f"{name} must be a whole number of at least {minimum}, got {raw!r}")
-    return int(raw)
+    return value
 
 
 def parse_listen(value: str) -> str:

@@ -12,6 +12,7 @@ from string import Template
 from typing import Any
 
 from rxapp.cluster.config import ClusterConfig, ClusterError
+from rxapp.whole_numbers import parse_whole
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LAYOUT_FILE = "cluster.json"
@@ -110,9 +111,9 @@ class Supervisor:
     def restart(self, number: str | int) -> InstanceStatus:
         """Stop and start instance `number` (1-based); wait until it is RUNNING."""
         text = str(number).strip()
-        if not text.isdigit():
+        index = parse_whole(text)
+        if index is None:
             raise ClusterError(f"the instance must be a number, got {text!r}")
-        index = int(text)
         if not 1 <= index <= len(self.ports):
             raise ClusterError(
                 f"there is no instance {index}: this cluster has instances 1 to {len(self.ports)}"

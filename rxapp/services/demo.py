@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from rxapp.models import User
 from rxapp.services import accounts, passwords, secretbox
 from rxapp.services.mfa.totp import algorithm as totp
+from rxapp.whole_numbers import parse_whole
 
 DEMO_ADMIN = ("admin@example.com", "admin-demo-1234")
 DEMO_USERS = (
@@ -81,9 +82,9 @@ def _next_synthetic_number(db: Session) -> int:
         .execution_options(yield_per=100)
     )
     for email in candidates:
-        number = email[4:11]
-        if number.isascii() and number.isdigit():
-            return int(number) + 1
+        number = parse_whole(email[4:11])
+        if number is not None:
+            return number + 1
     return 0
 
 

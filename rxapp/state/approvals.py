@@ -21,6 +21,7 @@ from rxapp.services.clock import utcnow
 from rxapp.services.sessions import SignedIn
 from rxapp.state import approval_hub, browser_tokens, secret_cache, task_leases
 from rxapp.state.auth import AuthState, SignedOut
+from rxapp.whole_numbers import parse_whole
 
 # The watcher renews its lease (and sees a lost state) this often while nothing changes;
 # the lease outlives a renewal by far, so a second watcher of the tab starts in this
@@ -121,11 +122,12 @@ class ApprovalState(AuthState):
         """Approve if `number` is the one the waiting page shows (else deny). `shown` names
         the request the button belonged to: a click on the numbers of a request that was
         just replaced by a newer one decides nothing."""
-        if not number.isdigit() or len(number) > 3:
+        chosen = parse_whole(number, max_digits=3)
+        if chosen is None:
             return None
         if changed := self._changed_since(shown):
             return changed
-        return await self._decide(int(number))
+        return await self._decide(chosen)
 
     @rx.event
     async def deny(self, shown: str = "") -> Any:

@@ -17,15 +17,14 @@ from rxapp.state import passkeys as browser
 from rxapp.state.auth import SignedOut
 from rxapp.state.profile import AccountView, ProfileState, read_account
 from rxapp.state.profile_dialogs import BackupCodesState, ReauthState
+from rxapp.whole_numbers import parse_whole
 
 NOT_FRESH = "fresh-proof"
 
 
 def _passkey_id(raw: object) -> int | None:
     """A passkey id as the browser sends it back (the row's `id`), or None."""
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
-        return None
-    return int(raw)
+    return parse_whole(raw)
 
 
 class PasskeysState(ProfileState):

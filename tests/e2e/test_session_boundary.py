@@ -13,15 +13,19 @@ from pathlib import Path
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from reflex.state import FrontendEventExceptionState
 from sqlmodel import select
 from websockets.sync.client import connect
 
+from rxapp.browser_errors import MAX_REPORTS_PER_MINUTE
 from rxapp.event_guard import MAX_REFUSALS_PER_CONNECTION
 from rxapp.models import AuthSession, User
+from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState
 from rxapp.state.login import LoginState
 from rxapp.state.profile import ProfileState
 from rxapp.state.profile_dialogs import BackupCodesState, DisableState, EnrollState, ReauthState
+from rxapp.state.profile_passkeys import PasskeysState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import LOGIN_URL, PROFILE_URL, sign_in_to_profile
 
@@ -209,6 +213,41 @@ def test_forged_events_are_refused_without_a_traceback_or_their_payload_in_the_l
     assert tab_id not in log
     refusals = [line for line in log.splitlines() if "refused an event" in line]
     assert len(refusals) == len(FORGED_EVENTS), log[-2000:]
+
+
+FORGED_LOG_LINE = "INFO rxapp.audit: sign_in_ok admin@example.com from 10.0.0.1"
+
+
+def test_error_reports_and_odd_digits_from_anyone_leave_short_lines_and_no_traceback(
+    page: Page, rxapp_server: RxappServer
+) -> None:
+    """Any connection can report a "browser error" with any text, and send digits that
+    `str.isdigit` admits but `int` refuses: neither forges or floods the log."""
+    relay = SocketRelay(page)
+    page.goto("/login")
+    page.wait_for_function("() => window.__rxLive === true")
+    offset = rxapp_server.log_size()
+    report = _full(FrontendEventExceptionState, "handle_frontend_exception")
+    sent = 3 * MAX_REPORTS_PER_MINUTE
+    for _ in range(sent):
+        info = f"x\n{FORGED_LOG_LINE}\n" + "A" * 60_000
+        relay.send(report, {"info": info, "component_stack": ""}, path="/login")
+    for handler, payload in [
+        (_full(ApprovalState, "choose"), {"number": "\u00b9\u00b2", "shown": ""}),
+        (_full(PasskeysState, "start_remove"), {"passkey_id": "\u00b9\u00b2"}),
+        (_full(PasskeysState, "start_rename"), {"passkey_id": "\u2460"}),
+    ]:
+        relay.send(handler, payload, path="/login")
+    _wait_for_an_answer(page)
+
+    log = rxapp_server.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+    assert "Traceback" not in log
+    assert not [line for line in log.splitlines() if line.startswith(FORGED_LOG_LINE)]
+    reported = [line for line in log.splitlines() if "a browser reported an error" in line]
+    # A minute's lines at most (two, when the reports straddle the turn of a minute).
+    assert 0 < len(reported) <= 2 * MAX_REPORTS_PER_MINUTE < sent, log[-2000:]
+    assert all(len(line) < 700 for line in reported)
+    assert len(log) < 2 * 64_000  # 90 reports of 60 KB each came in
 
 
 def test_a_connection_that_keeps_sending_forged_events_is_closed(

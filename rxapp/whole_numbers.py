@@ -1,0 +1,13 @@
+"""Whole numbers written by people or browsers: ASCII digits only."""
+
+from __future__ import annotations
+
+
+def parse_whole(text: object, *, max_digits: int = 18) -> int | None:
+    """`text` as a whole number when it is 1 to `max_digits` ASCII digits, else None.
+    (`str.isdigit` also admits "²", which `int` refuses, and "٤٢", which it reads as 42.)"""
+    if not isinstance(text, str) or not 0 < len(text) <= max_digits:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
