@@ -283,28 +283,39 @@ def backup_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(
                 rx.cond(
-                    BackupCodesState.revealed,
-                    "Backup codes hidden",
+                    BackupCodesState.replaced,
+                    "Backup codes replaced",
                     rx.cond(
-                        BackupCodesState.first_batch,
-                        "2FA is on: save your backup codes",
-                        "Your new backup codes",
+                        BackupCodesState.revealed,
+                        "Backup codes hidden",
+                        rx.cond(
+                            BackupCodesState.first_batch,
+                            "2FA is on: save your backup codes",
+                            "Your new backup codes",
+                        ),
                     ),
                 )
             ),
             rx.dialog.description(
                 rx.cond(
-                    BackupCodesState.revealed,
-                    "Your new codes are active. Any older codes no longer work.",
-                    rx.fragment(
-                        "Each code works once, in place of ",
-                        rx.cond(
-                            BackupCodesState.totp_active,
-                            "a code from your app, if you lose your phone.",
-                            "your passkey, if you lose it.",
-                        ),
-                        rx.cond(
-                            BackupCodesState.first_batch, "", " Any older codes no longer work."
+                    BackupCodesState.replaced,
+                    "Newer backup codes were made in another tab or browser since these were "
+                    "shown, or 2FA was turned off.",
+                    rx.cond(
+                        BackupCodesState.revealed,
+                        "Your new codes are active. Any older codes no longer work.",
+                        rx.fragment(
+                            "Each code works once, in place of ",
+                            rx.cond(
+                                BackupCodesState.totp_active,
+                                "a code from your app, if you lose your phone.",
+                                "your passkey, if you lose it.",
+                            ),
+                            rx.cond(
+                                BackupCodesState.first_batch,
+                                "",
+                                " Any older codes no longer work.",
+                            ),
                         ),
                     ),
                 ),
@@ -374,15 +385,27 @@ def backup_dialog() -> rx.Component:
                     spacing="4",
                     padding_y="1rem",
                 ),
-                rx.callout(
-                    "For your security these codes can no longer be shown. If you did not save "
-                    "them, close this dialog and choose Generate backup codes: you will get a "
-                    "new batch and these stop working.",
-                    icon="eye-off",
-                    color_scheme="gray",
-                    margin_y="1rem",
-                    role="status",
-                    custom_attrs=testid("backup-expired"),
+                rx.cond(
+                    BackupCodesState.replaced,
+                    rx.callout(
+                        "The codes shown here no longer work. If you saved them, throw them "
+                        "away, and use the newer codes instead.",
+                        icon="circle-alert",
+                        color_scheme="amber",
+                        margin_y="1rem",
+                        role="status",
+                        custom_attrs=testid("backup-replaced"),
+                    ),
+                    rx.callout(
+                        "For your security these codes can no longer be shown. If you did not save "
+                        "them, close this dialog and choose Generate backup codes: you will get a "
+                        "new batch and these stop working.",
+                        icon="eye-off",
+                        color_scheme="gray",
+                        margin_y="1rem",
+                        role="status",
+                        custom_attrs=testid("backup-expired"),
+                    ),
                 ),
             ),
             rx.hstack(

@@ -108,6 +108,21 @@ def discard(db: Session, ref: object) -> None:
         db.commit()
 
 
+def discard_all(db: Session, user_id: int) -> None:
+    """End every reveal of a user: what they show no longer works (the caller commits)."""
+    db.exec(delete(SecretReveal).where(col(SecretReveal.user_id) == user_id))
+
+
+def is_live(db: Session, ref: str, *, now: datetime) -> bool:
+    """Whether reveal `ref` still runs (not ended, discarded or replaced)."""
+    found = db.exec(
+        select(SecretReveal.ref).where(
+            col(SecretReveal.ref) == ref, col(SecretReveal.expires_at) > now
+        )
+    ).first()
+    return found is not None
+
+
 def purge_expired(db: Session, *, now: datetime) -> None:
     """Delete every reveal whose time is up (the caller commits)."""
     db.exec(delete(SecretReveal).where(col(SecretReveal.expires_at) <= now))

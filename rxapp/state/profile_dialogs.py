@@ -12,6 +12,7 @@ import asyncio
 import math
 import secrets
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import reflex as rx
@@ -421,6 +422,8 @@ class BackupCodesState(ProfileState):
     # Asking before a saved batch is replaced (how many unused codes it still has).
     confirm_open: bool = False
     extensions_left: int = 0
+    # The codes on screen were replaced (or deleted) from another tab: they no longer work.
+    replaced: bool = False
     _ref: str = ""
     # When the reveal ends (UTC epoch seconds); the server decides, never the browser.
     _deadline: float = 0.0
@@ -444,6 +447,8 @@ class BackupCodesState(ProfileState):
     @rx.var
     def countdown_announcement(self) -> str:
         """What screen readers hear about the countdown: a few milestones, not every second."""
+        if self.replaced:
+            return "Newer backup codes were made: the ones on screen no longer work."
         if self.countdown <= 0:
             return "The backup codes are hidden now." if self.open else ""
         milestone = min(t for t in (5, 10, 20, 30, 10**6) if self.countdown <= t)
@@ -491,6 +496,7 @@ class BackupCodesState(ProfileState):
         secret_cache.put(reveal.ref, reveal.values, until=reveal.expires_at)
         self._deadline = reveal.expires_at.timestamp()
         self.countdown = max(0, math.ceil(self._deadline - utcnow().timestamp()))
+        self.replaced = False
         self.open = True
 
     @rx.event
@@ -553,6 +559,7 @@ class BackupCodesState(ProfileState):
         ref = self._ref
         self._hide()
         self.open = False
+        self.replaced = False
         if ref:
             await run_db(lambda db: reveals.discard(db, ref))
 
@@ -578,14 +585,23 @@ class BackupCodesState(ProfileState):
                 return  # one countdown per tab at a time
             self._countdown_owner = me
             self._lease = now + 3
+        ref = ""
         try:
             while True:
+                # A newer batch made in another tab (or 2FA turned off) ended this reveal in
+                # the database: the codes on screen no longer work.
+                live = not ref or await run_db(partial(_reveal_is_live, ref=ref))
                 async with self:
                     now = utcnow().timestamp()
                     left = math.ceil(self._deadline - now)
                     if not self._ref or left <= 0:
                         self._hide()
                         return
+                    if not live and self._ref == ref:
+                        self._hide()
+                        self.replaced = True
+                        return
+                    ref = self._ref
                     # A tab gone from this process: its reconnect (here or on another
                     # instance) restores the reveal and starts a countdown of its own, which
                     # takes over this lease.
@@ -604,6 +620,10 @@ class BackupCodesState(ProfileState):
                     self._lease = 0.0
                 if utcnow().timestamp() >= self._deadline:
                     self._hide()
+
+
+def _reveal_is_live(db: Session, *, ref: str) -> bool:
+    return reveals.is_live(db, ref, now=utcnow())
 
 
 async def restore_dialogs(

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -151,6 +151,34 @@ def test_a_new_batch_invalidates_the_old_codes(page: Page, rxapp_user: Account) 
     page.get_by_test_id("passcode-input").fill(fresh[1])
     page.get_by_test_id("passcode-submit").click()
     expect(page).to_have_url(PROFILE_URL)
+
+
+@pytest.mark.parametrize("where", ["tab", "browser"])
+def test_codes_on_screen_replaced_elsewhere_are_taken_away_at_once(
+    page: Page, browser: Browser, base_url: str, rxapp_user: Account, where: str
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    first = generate_backup_codes(page, twofa.backup_codes[4])  # on screen for 30 s
+    if where == "tab":  # another tab of the same browser: the same session
+        other = page.context.new_page()
+        other.goto("/profile")
+    else:  # another browser, signed in on its own: another session
+        other = browser.new_context(base_url=base_url).new_page()
+        sign_in_with_code(other, rxapp_user, first[1])
+        expect(other).to_have_url(PROFILE_URL)
+    newer = generate_backup_codes(other, first[0])
+    assert not set(newer) & set(first)
+    # The first tab no longer shows codes that stopped working, and says why.
+    expect(page.get_by_test_id("backup-replaced")).to_be_visible(timeout=5000)
+    expect(page.get_by_test_id("backup-code")).to_have_count(0)
+    expect(page.get_by_role("dialog")).to_contain_text("Backup codes replaced")
+    expect(page.get_by_test_id("backup-countdown-announcement")).to_have_text(
+        "Newer backup codes were made: the ones on screen no longer work."
+    )
+    # The newer codes stay on their own tab's screen.
+    expect(other.get_by_test_id("backup-code")).to_have_count(5)
+    expect(other.get_by_test_id("backup-replaced")).to_have_count(0)
 
 
 def test_few_codes_left_are_warned_about_after_sign_in_and_on_the_profile(

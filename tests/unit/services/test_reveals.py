@@ -104,3 +104,15 @@ def test_an_expired_or_foreign_reveal_cannot_be_extended(db, session_ids):
     )
 
     assert foreign is None and late is None
+
+
+def test_a_reveal_is_live_until_it_ends_or_its_user_s_are_all_discarded(db, session_ids):
+    user_id, _, second = session_ids
+    one = _create(db, session_ids)
+    other = reveals.create(db, user_id=user_id, session_id=second, values=CODES, now=T0, seconds=30)
+    assert reveals.is_live(db, one.ref, now=T0) and reveals.is_live(db, other.ref, now=T0)
+    assert not reveals.is_live(db, one.ref, now=T0 + timedelta(seconds=30))
+    reveals.discard_all(db, user_id)
+    db.commit()
+    assert not reveals.is_live(db, one.ref, now=T0)
+    assert not reveals.is_live(db, other.ref, now=T0)

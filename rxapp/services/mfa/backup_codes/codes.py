@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from rxapp.models import BackupCode, User
+from rxapp.services import reveals
 
 BATCH_SIZE = 5
 LOW = 2  # this many unused codes or fewer: warn the user to make new ones
@@ -72,6 +73,7 @@ def replace_batch(db: Session, user_id: int, *, now: datetime) -> list[str]:
     # survive (a DELETE alone does not see rows another transaction is inserting).
     db.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
     db.exec(delete(BackupCode).where(col(BackupCode.user_id) == user_id))
+    reveals.discard_all(db, user_id)  # another tab's reveal of the old batch ends
     for code in ordered:
         db.add(BackupCode(user_id=user_id, code_hash=_CONTEXT.hash(code), created_at=now))
     db.commit()
@@ -79,8 +81,9 @@ def replace_batch(db: Session, user_id: int, *, now: datetime) -> list[str]:
 
 
 def delete_all(db: Session, user_id: int) -> None:
-    """Remove every code of a user (the caller commits)."""
+    """Remove every code of a user, and end any reveal of them (the caller commits)."""
     db.exec(delete(BackupCode).where(col(BackupCode.user_id) == user_id))
+    reveals.discard_all(db, user_id)
 
 
 def remaining(db: Session, user_id: int) -> int:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from rxapp.models import BackupCode, User
+from rxapp.services import reveals, sessions
 from rxapp.services.database import engine_for
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 
@@ -250,3 +251,21 @@ def test_batches_made_at_the_same_time_leave_exactly_one_batch(db, db_url, user_
     working = [b for b in batches if backup_codes.use(db, user_id, b[0], now=T0)]
     db.rollback()
     assert len(working) == 1
+
+
+def test_a_new_batch_or_deleting_them_ends_every_reveal_of_the_old_codes(db, user_id, batch):
+    """A reveal still showing older codes (in another tab or browser) ends with them."""
+    shown = [backup_codes.formatted(code) for code in batch]
+    user = db.get(User, user_id)
+    token = sessions.start_session(db, user, epoch=user.credential_epoch, now=T0)
+    session_id = sessions.current_session(db, token, now=T0).session.id
+    for make_them_dead in (
+        lambda: backup_codes.replace_batch(db, user_id, now=T0),
+        lambda: (backup_codes.delete_all(db, user_id), db.commit()),
+    ):
+        reveal = reveals.create(
+            db, user_id=user_id, session_id=session_id, values=shown, now=T0, seconds=30
+        )
+        assert reveals.is_live(db, reveal.ref, now=T0)
+        make_them_dead()
+        assert not reveals.is_live(db, reveal.ref, now=T0)
