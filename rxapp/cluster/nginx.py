@@ -47,6 +47,22 @@ def _routing(upstreams: list[str], debug_routing: bool) -> str:
     return "\n".join([*blocks, cookie_map + "\n  }"])
 
 
+def _recased_pages() -> str:
+    """The map from a page's address in other letter case to its own (as
+    `canonical_urls.recased_page` answers behind the instances)."""
+    from rxapp.canonical_urls import PAGES
+
+    names = "|".join(sorted(page.lstrip("/") for page in PAGES))
+    lines = [
+        "  map $uri $rxapp_recased_page {",
+        '    default "";',
+        f'    "~^/({names})/?$" "";',  # the page's own address: regex maps go in order
+        *(f'    "~*^{page}/?$" {page};' for page in sorted(PAGES)),
+        "  }",
+    ]
+    return "\n".join(lines)
+
+
 def _security_headers(static_root: Path) -> str:
     """The app's security headers on what nginx serves itself (the instances send their own):
     the CSP allows the inline scripts of the built pages and the app's own."""
@@ -82,6 +98,7 @@ def render(config: ClusterConfig, upstreams: list[str], static_root: Path) -> st
         tls=tls,
         static_root=static_root,
         backend_paths=BACKEND_PATHS,
+        recased_pages=_recased_pages(),
     )
 
 

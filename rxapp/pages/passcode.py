@@ -9,7 +9,7 @@ from rxapp.components.approvals import approval_panel
 from rxapp.components.fields import error_message, passkey_button, submit_button
 from rxapp.components.layout import card, page, testid, when_ready
 from rxapp.components.prefetch import prefetch_pages
-from rxapp.components.widgets import NB_HYPHEN, code_input, wait_countdown
+from rxapp.components.widgets import NB_HYPHEN, code_input, on_return, wait_countdown
 from rxapp.state.passcode import PasscodeState
 
 
@@ -172,6 +172,8 @@ def passcode_page() -> rx.Component:
             ),
         ),
         prefetch_pages(routes.PROFILE),
+        # Another tab of this browser may have started or finished a sign-in meanwhile.
+        on_return(PasscodeState.refresh),
         title="Two-factor authentication",
         signed_in=False,
     )

@@ -41,6 +41,18 @@ _APPROVAL_ENDED = {
 }
 
 
+# The browser's tokens are shared by its tabs: a sign-in started or finished in another tab
+# replaces the one this page shows. Nothing sent for the earlier one is checked then.
+ANOTHER_SIGN_IN = (
+    "This browser started another sign-in in another tab, as {hint}: this page now "
+    "continues that one. Nothing you entered here was checked. Enter a code for {hint}."
+)
+SIGNED_IN_ELSEWHERE = (
+    "This browser signed in as {email} in another tab: the sign-in this page was "
+    "continuing has ended."
+)
+
+
 @dataclass(frozen=True)
 class _ApprovalOutcome:
     """Where an approval request stands, as the waiting page learns it."""
@@ -123,6 +135,8 @@ class PasscodeState(AuthState):
     _approval_deadline: float = 0.0
     _approval_lease: float = 0.0
     _approval_owner: str = ""  # the waiter (task_leases) that holds the lease
+    # The pending login (its digest) whose form this page shows.
+    _shown_pending: str = ""
 
     @rx.var(cache=False)
     def approval_number(self) -> dict[str, str]:
@@ -158,6 +172,34 @@ class PasscodeState(AuthState):
         self.app_available = view.app_available
         self.passkey_waiting = False
         self.session_checked = True
+        self._shown_pending = self._pending_digest
+
+    def _moved_on(self) -> bool:
+        """Whether this browser's sign-in is no longer the one the page shows (another tab
+        started a new one, or finished signing in)."""
+        proof = self._proof()
+        return not self.voided and (proof.pending_digest if proof else "") != self._shown_pending
+
+    async def _follow_the_browser(self) -> list[rx.event.EventSpec]:
+        """Show the browser's sign-in as it is now, with why the page changed."""
+        device = self._device_digest
+        found = await self._as_pending(lambda db, pending: pending_view(db, pending, device))
+        if not isinstance(found, SignedOut):
+            self._show_new_pending(found)
+            self.error = ANOTHER_SIGN_IN.format(hint=found.hint)
+            return []
+        email = await self._as_user(lambda _db, signed_in: signed_in.user.email)
+        if not isinstance(email, SignedOut):
+            self._tell(SIGNED_IN_ELSEWHERE.format(email=email))
+            return [rx.redirect(routes.PROFILE, replace=True)]
+        self.error = ""
+        return self._back_to_login()
+
+    @rx.event
+    async def refresh(self) -> list[rx.event.EventSpec]:
+        """The person came back to this tab: follow a sign-in another tab started or
+        finished meanwhile."""
+        return await self._follow_the_browser() if self._moved_on() else []
 
     @rx.event
     async def open_passcode(self) -> list[rx.event.EventSpec] | None:
@@ -179,6 +221,8 @@ class PasscodeState(AuthState):
     @rx.event
     async def request_approval(self) -> Any:
         """Ask the account's signed-in devices to approve this sign-in."""
+        if self._moved_on():
+            return await self._follow_the_browser()
         where = self._origin()
 
         def ask(db: Session, pending: PendingLogin) -> approvals.Request | str:
@@ -276,6 +320,8 @@ class PasscodeState(AuthState):
         """Check the code; start the full session, or explain what went wrong."""
         self.answers += 1
         self.wait_seconds = 0
+        if self._moved_on():
+            return await self._follow_the_browser()
         code = form.get("code")
         device = self._proven_device()
         return await self._second_step(
@@ -289,6 +335,8 @@ class PasscodeState(AuthState):
     @rx.event
     async def use_passkey(self) -> Any:
         """Ask the browser for one of this account's passkeys (options from the server)."""
+        if self._moved_on():
+            return await self._follow_the_browser()
         rp = browser.relying_party(self.router.headers.origin)
         proof = self._proof()
         digest = proof.pending_digest if proof else ""
@@ -315,6 +363,8 @@ class PasscodeState(AuthState):
     async def finish_passkey(self, result: str) -> list[rx.event.EventSpec]:
         """The browser's answer: the second step with a passkey."""
         self.passkey_waiting = False
+        if self._moved_on():
+            return await self._follow_the_browser()
         rp = browser.relying_party(self.router.headers.origin)
         proof = self._proof()
         bound = passkey_challenges.binding("pending", proof.pending_digest if proof else "")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlmodel import select
 
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (
     sign_in,
     sign_in_to_profile,
 )
+from tests.e2e.people import with_2fa_at_passcode
 
 pytestmark = pytest.mark.e2e
 
@@ -380,3 +382,59 @@ def test_a_tab_closed_while_its_sign_in_is_checked_leaves_its_token_out_of_the_l
         log = rxapp_server.log_path.read_bytes()[since:].decode("utf-8", "replace")
     assert "<client token>" in log  # the warning was written (the console may wrap it)
     assert tab not in log
+
+
+def _second_factor_failures(server: RxappServer, account: Account) -> int:
+    with server.db() as db:
+        user = db.exec(select(User).where(User.email == account.email)).one()
+        failed = select(AuditEvent).where(
+            AuditEvent.user_id == user.id, AuditEvent.event == audit.Event.SECOND_FACTOR_FAILED
+        )
+        return len(db.exec(failed).all())
+
+
+def test_a_sign_in_another_tab_starts_or_finishes_is_followed_and_nothing_is_checked(
+    page: Page, browser: Browser, base_url: str, rxapp_server: RxappServer, rxapp_user: Account
+) -> None:
+    """A browser's tabs share its tokens: a code typed on a page whose sign-in another tab
+    replaced is never checked against the other account, and the page says what happened."""
+    bob = rxapp_server.create_user(email=f"bob-{uuid.uuid4().hex[:8]}@example.com")
+    setup = browser.new_context(base_url=base_url).new_page()
+    sign_in_to_profile(setup, bob)
+    enable_2fa(setup)
+    setup.context.close()
+    alice = with_2fa_at_passcode(page, rxapp_user)
+    expect(page.get_by_test_id("passcode-account")).to_have_text(re.compile(r"^q…@"))
+
+    other = page.context.new_page()  # another tab of the same browser: bob signs in
+    sign_in(other, bob)
+    expect(other).to_have_url(PASSCODE_URL)
+    page.get_by_test_id("passcode-input").fill(alice.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page.get_by_test_id("passcode-error")).to_contain_text(
+        "This browser started another sign-in in another tab"
+    )
+    expect(page.get_by_test_id("passcode-account")).to_have_text(re.compile(r"^b…@"))
+    expect(page).to_have_url(PASSCODE_URL)
+    assert _second_factor_failures(rxapp_server, bob) == 0  # alice's code was not his
+
+    # The other tab signs in to an account without 2FA: coming back, this page follows.
+    carol = rxapp_server.create_user()
+    sign_in(other, carol)
+    expect(other).to_have_url(PROFILE_URL)
+    page.wait_for_timeout(2100)  # a return counts once per 2 s
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-notice")).to_contain_text(
+        f"This browser signed in as {carol.email} in another tab"
+    )
+    expect(page.get_by_test_id("profile-email")).to_have_text(carol.email)
+
+
+def test_a_page_typed_in_capitals_opens_at_its_own_address(page: Page, rxapp_user: Account) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.goto("/PROFILE")
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
+    page.goto("/Login")  # signed in: the login page's own address sends on to the profile
+    expect(page).to_have_url(PROFILE_URL)

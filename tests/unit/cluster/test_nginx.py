@@ -6,6 +6,7 @@ import datetime
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,6 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from rxapp.cluster import config, nginx
 from rxapp.cluster.__main__ import main
+from rxapp.runtime import free_port
+from rxapp.testing import wait_until
 
 UPSTREAMS = ["127.0.0.1:4101", "127.0.0.1:4102"]
 
@@ -109,3 +112,42 @@ def test_a_proxy_host_needs_its_instances(monkeypatch, tmp_path, capsys, upstrea
     assert main(["nginx-config", "--upstreams", upstreams]) == 1
     error = capsys.readouterr().err
     assert error.startswith("rxapp: error:") and message in error
+
+
+def test_nginx_sends_a_page_in_other_letter_case_to_its_own_address(operator_env, tmp_path):
+    """What `canonical_urls` does behind the instances, nginx does for the pages it serves
+    itself: `/Profile` would draw the page in the browser, whose data never comes."""
+    try:
+        executable = nginx.nginx_executable()
+    except config.ClusterError as error:
+        pytest.skip(str(error))
+    port = free_port()
+    operator_env.setenv("RXAPP_LISTEN", f"127.0.0.1:{port}")
+    loaded = config.load(port=port)
+    conf = nginx.write(loaded, UPSTREAMS, tmp_path)
+    server = subprocess.Popen(
+        [executable, "-c", str(conf), "-p", str(loaded.run_dir), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _answers(port), timeout=10)
+        base = f"http://127.0.0.1:{port}"
+        moved = httpx.get(base + "/Profile/?twofa=all")
+        assert moved.status_code == 308
+        assert moved.headers["location"] == "/profile?twofa=all"
+        assert "frame-ancestors 'none'" in moved.headers["content-security-policy"]
+        assert httpx.get(base + "/USERS").headers["location"] == "/users"
+        for own in ("/profile", "/login/", "/Favicon.ico"):
+            assert httpx.get(base + own).status_code != 308
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
