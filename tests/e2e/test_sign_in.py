@@ -165,13 +165,14 @@ def test_a_slow_answer_shows_a_spinner_only_after_a_moment(page: Page, rxapp_use
     assert submit.evaluate("(el) => getComputedStyle(el, '::after').content") == "none"
 
 
-def _failed_sign_ins(server: RxappServer, account: Account) -> int:
+def _audited(
+    server: RxappServer, account: Account, event: audit.Event = audit.Event.SIGN_IN_FAILED
+) -> int:
+    """How many `event` rows (failed sign-ins by default) the account's audit holds."""
     with server.db() as db:
         user = db.exec(select(User).where(User.email == account.email)).one()
-        failed = select(AuditEvent).where(
-            AuditEvent.user_id == user.id, AuditEvent.event == audit.Event.SIGN_IN_FAILED
-        )
-        return len(db.exec(failed).all())
+        rows = select(AuditEvent).where(AuditEvent.user_id == user.id, AuditEvent.event == event)
+        return len(db.exec(rows).all())
 
 
 def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
@@ -191,12 +192,12 @@ def test_a_second_press_while_the_first_is_unanswered_sends_nothing(
     relay.release()
     expect(page.get_by_test_id("login-error")).to_have_text("Incorrect email or password.")
     expect(submit).not_to_have_attribute("aria-busy", "true")
-    assert _failed_sign_ins(rxapp_server, rxapp_user) == 1
+    assert _audited(rxapp_server, rxapp_user) == 1
     password.fill("not-the-password")
     password.press("Enter")  # answered: the next attempt goes out
     relay.wait_for_submits(page, 2)
     expect(submit).not_to_have_attribute("aria-busy", "true")
-    assert _failed_sign_ins(rxapp_server, rxapp_user) == 2
+    assert _audited(rxapp_server, rxapp_user) == 2
 
 
 def test_a_failed_event_frees_the_form_at_once(page: Page, rxapp_user: Account) -> None:
@@ -355,7 +356,7 @@ def test_signing_in_while_another_sign_in_to_the_account_is_checked_waits_for_it
         assert throttle.claim_key(db, throttle.key_for(rxapp_user.email), now=utcnow()) == 0
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(PROFILE_URL, timeout=10_000)
-    assert _failed_sign_ins(rxapp_server, rxapp_user) == 0
+    assert _audited(rxapp_server, rxapp_user) == 0
 
 
 def test_a_tab_closed_while_its_sign_in_is_checked_leaves_its_token_out_of_the_log(
@@ -384,15 +385,6 @@ def test_a_tab_closed_while_its_sign_in_is_checked_leaves_its_token_out_of_the_l
     assert tab not in log
 
 
-def _second_factor_failures(server: RxappServer, account: Account) -> int:
-    with server.db() as db:
-        user = db.exec(select(User).where(User.email == account.email)).one()
-        failed = select(AuditEvent).where(
-            AuditEvent.user_id == user.id, AuditEvent.event == audit.Event.SECOND_FACTOR_FAILED
-        )
-        return len(db.exec(failed).all())
-
-
 def test_a_sign_in_another_tab_starts_or_finishes_is_followed_and_nothing_is_checked(
     page: Page, browser: Browser, base_url: str, rxapp_server: RxappServer, rxapp_user: Account
 ) -> None:
@@ -416,7 +408,8 @@ def test_a_sign_in_another_tab_starts_or_finishes_is_followed_and_nothing_is_che
     )
     expect(page.get_by_test_id("passcode-account")).to_have_text(re.compile(r"^b…@"))
     expect(page).to_have_url(PASSCODE_URL)
-    assert _second_factor_failures(rxapp_server, bob) == 0  # alice's code was not his
+    # Alice's code was not checked against bob's sign-in.
+    assert _audited(rxapp_server, bob, audit.Event.SECOND_FACTOR_FAILED) == 0
 
     # The other tab signs in to an account without 2FA: coming back, this page follows.
     carol = rxapp_server.create_user()
