@@ -98,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir.chmod(0o755)  # nginx's workers (another user) use its temp folders
     _check_not_running(config.run_dir)
-    lock = hold_run_lock(project_root(), str(config.port))  # noqa: F841 (held until exit)
+    with hold_run_lock(project_root(), str(config.port)):
+        return _prepare_and_supervise(config, executable)
+
+
+def _prepare_and_supervise(config: ClusterConfig, executable: str) -> int:
     env = _environment(config)
     _check_redis(config)
     _migrate(config, env)

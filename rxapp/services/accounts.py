@@ -47,7 +47,7 @@ def create_user(
     email = normalize_email(email)
     if problem := email_problem(email):
         raise AccountError(problem)
-    if problem := passwords.password_problem(password):
+    if problem := passwords.password_problem(password, email=email):
         raise AccountError(problem)
     if find_user(db, email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
@@ -186,7 +186,7 @@ def change_password(
     browser but `device` (a digest) is forgotten; audited; commits. None when changed."""
     if not isinstance(current, str) or current == "":
         return PasswordRefused(CURRENT_PASSWORD_MISSING, new_one=False)
-    if problem := passwords.password_problem(new):
+    if problem := passwords.password_problem(new, email=user.email):
         return PasswordRefused(problem, new_one=True)
     if passwords.normalize(str(new)) == passwords.normalize(current):
         return PasswordRefused(PASSWORD_UNCHANGED, new_one=True)
@@ -216,7 +216,7 @@ def set_password(db: Session, user: User, new: object, *, now: datetime, via: st
     one (2FA stays as it is); every session and pending sign-in ends, every browser is
     forgotten and the account's password throttle is cleared; audited; commits. A message
     when `new` is refused, else None."""
-    if problem := passwords.password_problem(new):
+    if problem := passwords.password_problem(new, email=user.email):
         return problem
     db.exec(
         update(User)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import string
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from passlib.context import CryptContext
 
@@ -33,9 +36,10 @@ class PasswordCheck:
     new_hash: str | None = None
 
 
-def password_problem(password: object) -> str | None:
-    """Why `password` cannot be used for a new account, or None when it can (its length
-    counted as typed and as normalised, which may be shorter or far longer)."""
+def password_problem(password: object, *, email: str = "") -> str | None:
+    """Why `password` cannot be a new password (of the account `email`), or None when it
+    can: its length counted as typed and as normalised (which may be shorter or far
+    longer), and none of what NIST SP 800-63B (5.1.1.2) asks to refuse (`guessable`)."""
     if not isinstance(password, str) or password == "":
         return "Enter a password."
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -45,7 +49,51 @@ def password_problem(password: object) -> str | None:
         return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
     if len(normalized) > MAX_PASSWORD_LENGTH:
         return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
+    if why := guessable(normalized, email=email):
+        return f"That password is too easy to guess: {why}. {CHOOSE_ANOTHER}"
     return None
+
+
+CHOOSE_ANOTHER = "Choose another: a few unrelated words make a good one."
+# Characters that dress up a guessable word without making it harder to guess
+# ("Password1!", "carol2026").
+_DRESSING = string.digits + string.punctuation + string.whitespace
+SERVICE_NAME = "rxapp"
+
+
+def guessable(password: str, *, email: str = "") -> str | None:
+    """Why a normalised password is among those NIST SP 800-63B (5.1.1.2) asks verifiers to
+    refuse, or None: one of the most common passwords (zxcvbn's list of 30,000), the
+    account's email, its name or the service's, alone or dressed up with digits and marks,
+    repetitive or sequential characters."""
+    folded = password.casefold()
+    if not folded.strip():
+        return "it is only spaces"
+    if len(set(folded)) <= 2:
+        return "it repeats one or two characters"
+    if _sequential(folded):
+        return "it is a simple sequence, like 12345678 or abcdefgh"
+    core = folded.strip(_DRESSING)
+    local = email.casefold().partition("@")[0]
+    own = {w for w in (email.casefold(), local, SERVICE_NAME) if len(w) >= 3}
+    if folded in own or core in own:
+        return "it is made of your email address or the name of this service"
+    common = _common_passwords()
+    if folded in common or (len(core) >= 4 and core in common):
+        return "it is one of the most common passwords"
+    return None
+
+
+def _sequential(text: str) -> bool:
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
+    return steps in ({1}, {-1})
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def normalize(password: str) -> str:

@@ -130,3 +130,21 @@ def test_with_2fa_a_fresh_second_factor_comes_before_the_new_password(
     expect(page.get_by_test_id("password-current")).to_be_visible()
     _change(page, rxapp_user.password, NEW_PASSWORD)
     expect(page.get_by_text("Password changed.")).to_be_visible()
+
+
+def test_a_guessable_new_password_is_refused_with_the_reason(
+    page: Page, rxapp_user: Account
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("change-password").click()
+    error = page.get_by_test_id("password-error")
+    for guessable, why in [
+        ("        ", "it is only spaces"),
+        ("Password1!", "it is one of the most common passwords"),
+        (rxapp_user.email, "it is made of your email address"),
+    ]:
+        _change(page, rxapp_user.password, guessable)
+        expect(error).to_contain_text(f"That password is too easy to guess: {why}")
+    page.keyboard.press("Escape")
+    sign_out(page)
+    sign_in_to_profile(page, rxapp_user)  # the password did not change

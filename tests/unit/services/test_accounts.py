@@ -107,7 +107,7 @@ def test_unusable_password_creates_nothing(db, password, message):
 
 
 def test_eight_character_password_is_enough(db):
-    assert accounts.create_user(db, "alice@example.com", "eight888", now=NOW).id is not None
+    assert accounts.create_user(db, "alice@example.com", "7kq!Fz2m", now=NOW).id is not None
 
 
 def test_accounts_are_not_admins_unless_asked(db):

@@ -214,8 +214,13 @@ def test_a_password_that_grows_past_the_maximum_never_verifies_nor_raises():
 
 def test_the_minimum_length_counts_the_normalised_characters():
     # 8 code points as typed, 4 letters once normalised.
-    assert "at least 8" in (passwords.password_problem("a\u0308" * 4) or "")
-    assert passwords.password_problem("a\u0308" * 8) is None
+    assert "at least 8" in (passwords.password_problem(_umlauts("aeio")) or "")
+    assert passwords.password_problem(_umlauts("aeiouyAO")) is None
+
+
+def _umlauts(letters: str) -> str:
+    """Each letter followed by a combining diaeresis: two code points, one letter (NFKC)."""
+    return "".join(letter + "\u0308" for letter in letters)
 
 
 def test_a_long_password_typed_in_a_longer_spelling_still_verifies():
@@ -275,8 +280,40 @@ def test_password_problem_explains_unusable_passwords(password, problem):
 
 @pytest.mark.parametrize(
     "password",
-    ["eight888", "x" * 1024, "🔐🔐🔐🔐🔐🔐🔐🔐"],
+    ["7kq!Fz2m", ("correct horse battery staple " * 36)[:1024], "🔐🌲🐢🎈🚲🍋🧭🪁"],
     ids=["8-chars", "1024-chars", "8-emoji"],
 )
 def test_password_problem_accepts_usable_passwords(password):
     assert passwords.password_problem(password) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("        ", "only spaces"),
+        ("\u3000" * 8, "only spaces"),  # ideographic spaces, normalised to spaces
+        ("aaaaaaaa", "repeats one or two characters"),
+        ("abababab", "repeats one or two characters"),
+        ("12345678", "simple sequence"),
+        ("zyxwvuts", "simple sequence"),
+        ("password", "most common passwords"),
+        ("Password1!", "most common passwords"),  # dressed up, still the same word
+        ("QWERTYUIOP", "most common passwords"),
+        ("iloveyou2026", "most common passwords"),
+        ("carol@example.com", "your email address"),
+        ("Carol2026!", "your email address"),
+        ("rxapp-2026", "the name of this service"),
+    ],
+)
+def test_guessable_passwords_are_refused_with_the_reason(password, why):
+    problem = passwords.password_problem(password, email="carol@example.com") or ""
+    assert problem.startswith("That password is too easy to guess: ")
+    assert why in problem
+    assert problem.endswith("Choose another: a few unrelated words make a good one.")
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery", "carol-likes-tea-at-4", "7kq!Fz2m", "Tr0ub4dor&3x"]
+)
+def test_passwords_merely_containing_a_common_word_are_fine(password):
+    assert passwords.password_problem(password, email="carol@example.com") is None
