@@ -1,17 +1,25 @@
 """Reflex configuration. Every value can be overridden by a REFLEX_* environment variable."""
 
 import os
+import sys
 
 import reflex as rx
 
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.services.database import create_private_sqlite_file
-from rxapp.settings import DEFAULT_DB_URL
+from rxapp.settings import SettingsError, get_settings
 
 apply_closed_network_settings()
-DB_URL = os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL
-# The SQLite file exists (mode 0600) before `reflex db migrate` or the app opens it.
-create_private_sqlite_file(DB_URL)
+# Every setting is checked here, before Reflex runs or migrates anything: a bad one stops
+# every entry point (make run, reflex db migrate, the instances) with one line.
+try:
+    SETTINGS = get_settings()
+    # The SQLite file exists (mode 0600) before `reflex db migrate` or the app opens it.
+    create_private_sqlite_file(SETTINGS.db_url)
+except (SettingsError, OSError) as error:
+    print(f"rxapp: error: {error}", file=sys.stderr)
+    raise SystemExit(1) from None
+DB_URL = SETTINGS.db_url
 
 config = rx.Config(
     app_name="rxapp",
@@ -24,14 +32,10 @@ config = rx.Config(
     telemetry_enabled=False,
     # Reflex's CORS layer echoes only these (RXAPP_ALLOWED_ORIGINS; none by default): the
     # app's own pages never need CORS, and rxapp/http_security.py refuses other origins.
-    cors_allowed_origins=[
-        origin.strip()
-        for origin in (os.environ.get("RXAPP_ALLOWED_ORIGINS") or "").split(",")
-        if origin.strip()
-    ],
+    cors_allowed_origins=list(SETTINGS.allowed_origins),
     # X-Forwarded-For is believed only through this many trusted proxies (the cluster's
     # nginx sets 1); otherwise the client's address is the socket's peer.
-    trusted_proxy_hops=int(os.environ.get("RXAPP_TRUSTED_PROXY_HOPS") or 0),
+    trusted_proxy_hops=SETTINGS.trusted_proxy_hops,
     show_built_with_reflex=False,
     plugins=[
         rx.plugins.RadixThemesPlugin(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from rxapp.closed_network import apply_closed_network_settings
+from rxapp.settings import SettingsError
 
 EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 1
 
@@ -106,13 +107,19 @@ def _set_password(args: argparse.Namespace) -> str:
     return f"New password set for {email}: every session of the account is signed out."
 
 
+# Enough for any benchmark (the dashboard's is measured at 1,000,000), and a typo's
+# extra digits stop here rather than filling the disk.
+MAX_DEMO_USERS = 10_000_000
+
+
 def _seed_demo(args: argparse.Namespace) -> str:
-    from rxapp.services import demo
+    from rxapp.services import demo, secretbox
     from rxapp.services.clock import utcnow
     from rxapp.settings import get_settings
 
-    if args.users < 0:
-        raise CommandError("--users must be zero or more.")
+    if not 0 <= args.users <= MAX_DEMO_USERS:
+        raise CommandError(f"--users must be between 0 and {MAX_DEMO_USERS:,}.")
+    secretbox.box()  # a usable key before anything is written
     if args.embedded_only and not get_settings().is_sqlite:
         # The demo admin's password is published: never seed it into a server database
         # by accident (make run honours REFLEX_DB_URL).
@@ -162,6 +169,7 @@ class _Database:
 
     def __enter__(self):
         from rxapp.services.database import session_for
+        from rxapp.services.key_check import check_key
         from rxapp.settings import get_settings
 
         if not os.environ.get("REFLEX_DB_URL"):
@@ -172,18 +180,32 @@ class _Database:
                 f"{_database_name()}",
                 file=sys.stderr,
             )
+        check_key(get_settings().db_url)  # a wrong key: nothing is read or written with it
         self._context = session_for(get_settings().db_url)
         return self._context.__enter__()
 
     def __exit__(self, kind, error, trace) -> bool:  # noqa: ANN001
         self._context.__exit__(kind, error, trace)
         if isinstance(error, OperationalError | ProgrammingError):
+            if _schema_missing(error):
+                raise CommandError(
+                    f"the database is not ready: {_database_name()} (apply the migrations to "
+                    f"it: `make migrate` with the same REFLEX_DB_URL): {error.orig}"
+                ) from None
+            reason = " ".join(str(error.orig).split())  # one line
             raise CommandError(
-                f"the database is not ready: {_database_name()} (apply the migrations to it: "
-                "`make migrate` with the same REFLEX_DB_URL): "
-                f"{error.orig}"
+                f"the database cannot be used: {_database_name()}: {reason}"
             ) from None
         return False
+
+
+def _schema_missing(error: OperationalError | ProgrammingError) -> bool:
+    """Whether the database answered but lacks the app's tables (not migrated yet), as
+    opposed to being unreachable, missing or read-only."""
+    text = str(error.orig)
+    return (
+        isinstance(error, ProgrammingError) or "no such table" in text or "no such column" in text
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,11 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         message = args.handler(args)
-    except CommandError as error:
+    except (CommandError, SettingsError) as error:
         print(f"rxapp: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("rxapp: interrupted", file=sys.stderr)
+        print("rxapp: interrupted (what was done before stays done)", file=sys.stderr)
         return 130
     print(message)
     return EXIT_OK

@@ -11,6 +11,8 @@ from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import project_root
+from rxapp.services.key_check import check_key
+from rxapp.settings import SettingsError, get_settings
 from rxapp.whole_numbers import parse_whole
 
 
@@ -36,9 +38,17 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     args = sys.argv[1:] if argv is None else argv
     port = args[0] if args else os.environ.get("REFLEX_FRONTEND_PORT") or "3000"
-    if parse_whole(port, max_digits=5) is None:
-        print(f"rxapp: error: the port must be a number, got {port!r}", file=sys.stderr)
+    if not 0 < (parse_whole(port, max_digits=5) or 0) < 65536:
+        print(
+            f"rxapp: error: the port must be a number from 1 to 65535, got {port!r}",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
+    try:
+        check_key(get_settings().db_url)  # before a build, and before any sign-in fails
+    except SettingsError as error:
+        print(f"rxapp: error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     api_url = os.environ.get("REFLEX_API_URL") or f"http://localhost:{port}"
     lock = hold_run_lock(project_root(), port)  # noqa: F841 (held until exit)
     _reuse_unchanged_builds(project_root(), api_url)

@@ -17,6 +17,8 @@ from rxapp.pages.passcode import passcode_page
 from rxapp.pages.profile import profile_page
 from rxapp.pages.users import users_page
 from rxapp.services import secretbox
+from rxapp.services.key_check import check_key
+from rxapp.settings import get_settings
 from rxapp.state import open_tabs
 from rxapp.state.auth import AuthState
 from rxapp.state.backend_errors import on_backend_exception
@@ -27,9 +29,10 @@ from rxapp.state.profile import ProfileState
 from rxapp.state.users import UsersState
 
 # Refuse to start without a usable key for TOTP secrets (a server database needs
-# RXAPP_SECRET_KEY); the embedded default creates its key file here, once.
+# RXAPP_SECRET_KEY), or with one that does not open the secrets stored; the embedded
+# default creates its key file here, once.
 try:
-    secretbox.box()
+    check_key(get_settings().db_url)
 except secretbox.SecretKeyError as error:
     print(f"rxapp: error: {error}", file=sys.stderr)
     raise SystemExit(1) from None

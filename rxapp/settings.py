@@ -6,6 +6,12 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from rxapp.whole_numbers import parse_whole
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'rxapp.db'}"
@@ -19,10 +25,9 @@ def _int(name: str, default: int, *, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    value = parse_whole(raw.strip())
+    if value is None:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}")
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -38,13 +43,48 @@ def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
 
 
 def _origin(name: str) -> str | None:
-    raw = (os.environ.get(name) or "").strip().rstrip("/")
+    return _checked_origin(name, os.environ.get(name) or "")
+
+
+def _checked_origin(name: str, value: str) -> str | None:
+    raw = value.strip().rstrip("/")
     if not raw:
         return None
     scheme, _, rest = raw.partition("://")
-    if scheme not in ("http", "https") or not rest or "/" in rest:
+    try:
+        well_formed = bool(urlsplit(raw).hostname) and urlsplit(raw).port != 0
+    except ValueError:  # a port that is not a number, an unclosed IPv6 address
+        well_formed = False
+    if scheme not in ("http", "https") or not rest or "/" in rest or not well_formed:
         raise SettingsError(f"{name} must look like https://host[:port], got {raw!r}")
     return raw
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins, each as `_origin` checks it."""
+    items = (os.environ.get(name) or "").split(",")
+    return tuple(o for item in items if (o := _checked_origin(f"each entry of {name}", item)))
+
+
+def _db_url() -> str:
+    """REFLEX_DB_URL, or the embedded default, checked as SQLAlchemy would open it (never
+    quoted back: it may hold a password)."""
+    url = os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError(
+            "REFLEX_DB_URL is not a database URL: it looks like "
+            "postgresql+psycopg://user@host:5432/name or sqlite:////path/to/file.db"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise SettingsError(
+            f"REFLEX_DB_URL names a database this app cannot open ({parsed.drivername!r}): "
+            "use postgresql+psycopg:// or sqlite:///"
+        ) from None
+    return url
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,10 @@ class Settings:
     """RXAPP_ORIGIN: the public origin of the app (`https://host[:port]`); passkeys belong
     to its host name (the WebAuthn RP id). Default: the address the browser reached, which
     is right unless a proxy changes it. Set it behind a TLS proxy."""
+    allowed_origins: tuple[str, ...] = ()
+    """RXAPP_ALLOWED_ORIGINS: other origins whose pages may use the app (comma-separated)."""
+    trusted_proxy_hops: int = 0
+    """RXAPP_TRUSTED_PROXY_HOPS: proxies whose X-Forwarded-For is believed (default 0)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,7 +135,7 @@ class Settings:
 def get_settings() -> Settings:
     """The settings of this process, read from the environment on first use."""
     return Settings(
-        db_url=os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL,
+        db_url=_db_url(),
         secret_key=os.environ.get("RXAPP_SECRET_KEY") or None,
         issuer=(os.environ.get("RXAPP_ISSUER") or "rxapp").strip() or "rxapp",
         session_absolute_seconds=_int("RXAPP_SESSION_HOURS", 12) * 3600,
@@ -103,4 +147,6 @@ def get_settings() -> Settings:
         twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0),
         client_failures_per_hour=_int("RXAPP_CLIENT_FAILURES_PER_HOUR", 30),
         origin=_origin("RXAPP_ORIGIN"),
+        allowed_origins=_origins("RXAPP_ALLOWED_ORIGINS"),
+        trusted_proxy_hops=_int("RXAPP_TRUSTED_PROXY_HOPS", 0, minimum=0),
     )

@@ -112,6 +112,22 @@ def fresh_postgres_database(prefix: str, *, migrated: bool = True) -> Iterator[s
         admin.dispose()
 
 
+@contextmanager
+def secret_key_set_to(key: str) -> Iterator[None]:
+    """RXAPP_SECRET_KEY set to `key` for a while (settings and keys read afresh), then
+    back as it was."""
+    was = os.environ["RXAPP_SECRET_KEY"]
+    os.environ["RXAPP_SECRET_KEY"] = key
+    get_settings.cache_clear()
+    secretbox.forget_keys()
+    try:
+        yield
+    finally:
+        os.environ["RXAPP_SECRET_KEY"] = was
+        get_settings.cache_clear()
+        secretbox.forget_keys()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _secret_key_for_tests() -> Iterator[None]:
     """A throwaway encryption key, so no test writes a key file into the project."""

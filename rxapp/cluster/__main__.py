@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from rxapp.cluster import frontend, migrate, nginx, ready, supervisor
 from rxapp.cluster.config import ClusterConfig, ClusterError, load
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import free_port, project_root
+from rxapp.settings import SettingsError, get_settings
 from rxapp.whole_numbers import parse_whole
 
 
@@ -70,6 +72,35 @@ def _check_redis(config: ClusterConfig) -> None:
         raise ClusterError(f"Redis at REFLEX_REDIS_URL does not answer: {error}") from None
 
 
+def _check_key(config: ClusterConfig) -> None:
+    """The key opens the stored TOTP secrets: the instances would refuse to start (and be
+    restarted without end) otherwise."""
+    from rxapp.services.key_check import check_key
+    from rxapp.services.secretbox import SecretKeyError
+
+    try:
+        check_key(config.db_url)
+    except SecretKeyError as error:
+        raise ClusterError(str(error)) from None
+
+
+def _check_listen_free(config: ClusterConfig) -> None:
+    """nginx's address is free: nginx would otherwise fail to bind and be restarted
+    without end, and a readiness check could even be answered by whatever holds it."""
+    host, _, port = config.listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 (nginx's own default: every interface)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise ClusterError(
+                f"nginx cannot listen on {config.listen}: {error.strerror} (stop what uses "
+                "that port, or choose another with PORT or RXAPP_LISTEN)"
+            ) from None
+
+
 def _check_not_running(folder: Path) -> None:
     if (folder / "supervisord.sock").exists():
         try:
@@ -98,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir.chmod(0o755)  # nginx's workers (another user) use its temp folders
     _check_not_running(config.run_dir)
+    _check_listen_free(config)
+    get_settings()  # the instances' settings, checked once here rather than by each crash
     with hold_run_lock(project_root(), str(config.port)):
         return _prepare_and_supervise(config, executable)
 
@@ -106,6 +139,7 @@ def _prepare_and_supervise(config: ClusterConfig, executable: str) -> int:
     env = _environment(config)
     _check_redis(config)
     _migrate(config, env)
+    _check_key(config)
     _check_budget(config)
     _build(config, env)
     ports = [free_port() for _ in range(config.instances)]
@@ -211,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.step or "run"](args)
-    except ClusterError as error:
+    except (ClusterError, SettingsError) as error:
         print(f"rxapp: error: {error}", file=sys.stderr)
         return 1
     except RuntimeError as error:  # a failed `reflex db migrate`

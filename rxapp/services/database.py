@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from rxapp.settings import SettingsError
+
 
 @sa.event.listens_for(Engine, "connect")
 def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
@@ -44,7 +46,11 @@ def create_private_sqlite_file(url: str) -> None:
     path = Path(url.split(":///", 1)[1].split("?", 1)[0])
     if not path.name:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # a typo in the path: not a new, empty database elsewhere
+        raise SettingsError(
+            f"REFLEX_DB_URL names a SQLite file in {path.parent}, a folder that does not "
+            "exist: create it first, or check the address"
+        )
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     if path.stat().st_mode & 0o077:

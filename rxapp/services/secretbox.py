@@ -7,6 +7,7 @@ a key file on one machine would not be shared by the other instances.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from rxapp.log_budget import LogBudget
 from rxapp.settings import SettingsError, get_settings
 
 
@@ -107,7 +109,34 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(stored: str) -> str | None:
     """The plaintext of a stored secret, or None if it was not encrypted with this key."""
+    plaintext = _opened(stored)
+    if plaintext is None:
+        # Stored by this app with its key: only another key (or tampering) gets here.
+        _undecryptable.warn("rxapp: a stored secret does not decrypt with this key: %s", _HINT)
+    return plaintext
+
+
+def _opened(stored: str) -> str | None:
     try:
         return box().decrypt(stored.encode()).decode()
     except (InvalidToken, ValueError):
         return None
+
+
+_HINT = "is RXAPP_SECRET_KEY (or the key file) the one the database's secrets were made with?"
+_undecryptable = LogBudget(logging.getLogger(__name__), 5, "undecryptable secrets")
+
+
+WRONG_KEY = (
+    "{source} does not decrypt the TOTP secrets stored in this database: it is not the key "
+    "they were encrypted with, and every authenticator app's codes would be refused. Set "
+    "the key they were made with."
+)
+
+
+def check_opens(stored_secret: str | None) -> None:
+    """Raise SecretKeyError unless this process's key decrypts `stored_secret` (one TOTP
+    secret read from the database; None when it holds none yet)."""
+    if stored_secret is not None and _opened(stored_secret) is None:
+        source = "RXAPP_SECRET_KEY" if get_settings().secret_key else "The key file"
+        raise SecretKeyError(WRONG_KEY.format(source=source))

@@ -11,13 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlmodel import select
 
 from rxapp import cli
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.models import AuditEvent, AuthSession, KnownDevice, PendingLogin, User
-from rxapp.services import accounts, devices, passwords, sessions
+from rxapp.services import accounts, devices, passwords, secretbox, sessions
 from rxapp.settings import get_settings
+from tests.conftest import secret_key_set_to
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RXAPP_SCRIPT = Path(sys.executable).parent / "rxapp"
@@ -211,7 +213,8 @@ def erin(db) -> User:
     """An account with 2FA on, a session, a pending sign-in and a known browser."""
     now = datetime.now(UTC)
     user = accounts.create_user(db, "erin@example.com", OLD_PASSWORD, now=now)
-    user.totp_secret, user.totp_enabled_at, user.twofa_active = "sealed", now, True
+    sealed = secretbox.encrypt("JBSWY3DPEHPK3PXP")  # the CLI checks that its key opens it
+    user.totp_secret, user.totp_enabled_at, user.twofa_active = sealed, now, True
     db.add(user)
     db.commit()
     sessions.start_session(db, user, epoch=user.credential_epoch, now=now)
@@ -394,11 +397,32 @@ def test_seed_demo_if_empty_skips_a_database_with_accounts(rxapp, db):
     assert [u.email for u in db.exec(select(User)).all()] == ["bob@example.com"]
 
 
-def test_seed_demo_refuses_a_negative_count(rxapp, db):
-    result = rxapp("seed-demo", "--users", "-1")
+@pytest.mark.parametrize("count", ["-1", "10000001", "99999999999999999999"])
+def test_seed_demo_refuses_a_negative_or_huge_count(rxapp, db, count):
+    result = rxapp("seed-demo", "--users", count)
 
-    assert result == Outcome(1, "", "rxapp: error: --users must be zero or more.\n")
+    error = "rxapp: error: --users must be between 0 and 10,000,000.\n"
+    assert result == Outcome(1, "", error)
     assert db.exec(select(User)).all() == []
+
+
+def test_seed_demo_checks_the_key_before_writing_anything(rxapp, db):
+    with secret_key_set_to("not a key"):
+        result = rxapp("seed-demo")
+    assert result.code == 1
+    assert result.err.startswith("rxapp: error: the key in RXAPP_SECRET_KEY is not a Fernet key")
+    assert db.exec(select(User)).all() == []
+
+
+def test_a_key_that_does_not_open_the_stored_secrets_is_refused(rxapp, db, erin):
+    """A valid key, but not the one the database's TOTP secrets were made with: every
+    code would be refused as wrong. The command stops before reading or writing."""
+    with secret_key_set_to(Fernet.generate_key().decode()):
+        result = rxapp("reset-2fa", "erin@example.com")
+    assert result.code == 1
+    assert "does not decrypt the TOTP secrets stored in this database" in result.err
+    db.expire_all()
+    assert db.exec(select(User).where(User.email == "erin@example.com")).one().twofa_active
 
 
 # The installed console script -----------------------------------------------------------------

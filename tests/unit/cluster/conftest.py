@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rxapp.settings import get_settings
+
 CLUSTER_VARIABLES = (
     "REFLEX_DB_URL", "REFLEX_REDIS_URL", "RXAPP_SECRET_KEY", "REFLEX_API_URL",
     "REFLEX_FRONTEND_PORT", "RXAPP_INSTANCES", "RXAPP_LISTEN", "RXAPP_BACKEND_HOST",
@@ -14,11 +16,15 @@ CLUSTER_VARIABLES = (
 
 @pytest.fixture
 def operator_env(monkeypatch, tmp_path):
-    """Every cluster variable unset except a working minimum; returns monkeypatch."""
+    """Every cluster variable unset except a working minimum; yields monkeypatch. The
+    process's settings are read afresh with them, and again once the test is over."""
     for name in CLUSTER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REFLEX_DB_URL", "postgresql+psycopg://db.internal/rxapp")
     monkeypatch.setenv("REFLEX_REDIS_URL", "redis://cache.internal/1")
     monkeypatch.setenv("RXAPP_SECRET_KEY", "k")
     monkeypatch.setenv("RXAPP_CLUSTER_DIR", str(tmp_path / "run"))
-    return monkeypatch
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from rxapp.cluster import __main__ as cluster_main
 from rxapp.cluster import config
 from rxapp.cluster.__main__ import main
 from rxapp.cluster.nginx import nginx_executable
+from rxapp.runtime import free_port
 
 
 def test_defaults_keep_backends_private_and_budgets_explicit(operator_env, tmp_path):
@@ -104,3 +107,29 @@ def test_an_unreachable_database_stops_with_one_clear_line(operator_env, nginx_i
     error = capsys.readouterr().err
     assert error.startswith("rxapp: error: the database at REFLEX_DB_URL:")
     assert "Traceback" not in error and error.count("\n") == 1
+
+
+def test_a_port_in_use_stops_the_cluster_at_once_naming_it(operator_env, nginx_installed, capsys):
+    """nginx would fail to bind and be restarted without end, for the 5 minutes of the
+    readiness check, which whatever holds the port might even answer."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["--port", str(port), "run"]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"rxapp: error: nginx cannot listen on {port}: Address already in use (stop what "
+        "uses that port, or choose another with PORT or RXAPP_LISTEN)\n"
+    )
+
+
+def test_a_bad_app_setting_stops_the_cluster_before_any_instance_starts(
+    operator_env, nginx_installed, capsys
+):
+    operator_env.setenv("RXAPP_SESSION_HOURS", "abc")
+    assert main(["--port", str(free_port()), "run"]) == 1
+    assert capsys.readouterr().err == (
+        "rxapp: error: RXAPP_SESSION_HOURS must be a whole number, got 'abc'\n"
+    )
