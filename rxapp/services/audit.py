@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -221,11 +221,26 @@ def recent_activity(db: Session, user_id: int, *, limit: int = 10) -> list[Activ
             col(AuditEvent.event).in_([event.value for event in ACTIVITY_LABELS]),
         )
         .order_by(col(AuditEvent.id).desc())
-        .limit(limit)
+        .limit(2 * limit)  # room for the rows `_one_per_attempt` leaves out
     ).all()
     return [
-        Activity(at=row.at, what=_label(row), ip=row.ip, user_agent=row.user_agent) for row in rows
+        Activity(at=row.at, what=_label(row), ip=row.ip, user_agent=row.user_agent)
+        for row in _one_per_attempt(rows)[:limit]
     ]
+
+
+_PASSKEY_VERDICTS = {Event.PASSKEY_REFUSED.value, Event.PASSKEY_CLONED.value}
+
+
+def _one_per_attempt(rows: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """The rows, without the failure counted for a passkey whose own refusal (which says
+    why) was recorded at the same moment: one attempt, one line."""
+    said = {row.at for row in rows if row.event in _PASSKEY_VERDICTS}
+    return [row for row in rows if not (_passkey_failure(row) and row.at in said)]
+
+
+def _passkey_failure(row: AuditEvent) -> bool:
+    return row.event == Event.SECOND_FACTOR_FAILED and "kind=passkey" in row.detail
 
 
 def _label(row: AuditEvent) -> str:
@@ -235,6 +250,8 @@ def _label(row: AuditEvent) -> str:
         return "Backup code used to confirm a change"
     if row.event == Event.APPROVAL_DENIED and row.detail.startswith("wrong number"):
         return "Sign-in not approved: a wrong number was picked on a signed-in device"
+    if _passkey_failure(row):
+        return ACTIVITY_LABELS[Event.PASSKEY_REFUSED]  # never a code
     label = ACTIVITY_LABELS[Event(row.event)]
     # Lockouts say which browsers they hold back (rows from before devices were throttled
     # apart have no detail).

@@ -103,7 +103,8 @@ def _add_synthetic_users(
         for i in range(start + done, start + done + size):
             # Spread over about two years, all in the past, sign-ins and 2FA after creation.
             created = now - timedelta(days=2, minutes=(i * 37) % 1_000_000)
-            activated = i % 100 < ACTIVATED_PERCENT
+            # Spread evenly: any run of N users has N * 37 % of them, rounded down.
+            activated = (i + 1) * ACTIVATED_PERCENT // 100 > i * ACTIVATED_PERCENT // 100
             rows.append(
                 {
                     "email": f"user{i:07d}@{SYNTHETIC_DOMAIN}",

@@ -131,6 +131,27 @@ def test_the_owner_reads_what_each_backup_code_and_given_up_sign_in_was(db):
     ]
 
 
+def test_a_refused_passkey_is_one_line_and_never_called_a_code(db):
+    later = T0 + timedelta(minutes=1)
+    # A copied passkey: its verdict, and the failure it counts, at the same moment.
+    audit.record(db, audit.Event.PASSKEY_CLONED, now=T0, user_id=7)
+    audit.record(
+        db, audit.Event.SECOND_FACTOR_FAILED, now=T0, user_id=7, detail="kind=passkey refused=x"
+    )
+    # A passkey of no account's: only the failure is recorded.
+    audit.record(db, audit.Event.SECOND_FACTOR_FAILED, now=later, user_id=7, detail="kind=passkey")
+    audit.record(db, audit.Event.SECOND_FACTOR_FAILED, now=later, user_id=7, detail="kind=totp")
+    db.commit()
+
+    shown = [line.what for line in audit.recent_activity(db, 7)]
+
+    assert shown == [
+        "Verification code refused",
+        "Passkey refused",
+        "Passkey refused: its counter went backwards (possible copy)",
+    ]
+
+
 def test_the_admins_changes_since_the_last_sign_in_are_found_for_that_account_alone(db):
     hour = timedelta(hours=1)
     for event, user_id, at in [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from rxapp.models import User
 from rxapp.services import accounts, demo
@@ -127,3 +127,14 @@ def test_seeding_works_beside_a_real_account_in_the_synthetic_domain(db):
 
     synthetic = {e for e in _emails(db) if e.endswith("@users.example.com")}
     assert len(synthetic) == 3
+
+
+@pytest.mark.parametrize("count", [1, 3, 130, 257])
+def test_any_number_of_synthetic_users_has_the_adoption_mix(db, count):
+    demo.seed(db, extra_users=count, now=NOW)
+    activated = db.exec(
+        select(func.count())
+        .select_from(User)
+        .where(col(User.email).endswith("@users.example.com"), col(User.twofa_active))
+    ).one()
+    assert activated == count * demo.ACTIVATED_PERCENT // 100
