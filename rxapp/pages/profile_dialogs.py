@@ -67,6 +67,16 @@ def enroll_dialog() -> rx.Component:
                 _step(
                     "2",
                     "Scan this QR code with the app",
+                    rx.cond(
+                        EnrollState.earlier_key,
+                        rx.callout(
+                            "This is a new key. If you scanned an earlier one, delete that "
+                            "rxapp entry from your app: its codes will never work.",
+                            icon="info",
+                            size="1",
+                            custom_attrs=testid("enroll-new-key"),
+                        ),
+                    ),
                     rx.image(
                         src=EnrollState.key["qr"],
                         alt="QR code to add rxapp to your authenticator app",

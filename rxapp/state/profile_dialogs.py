@@ -210,6 +210,9 @@ class EnrollState(ProfileState):
     error: str = ""
     # Submissions of the dialog's form answered: its submit button is busy until this changes.
     answers: int = 0
+    # A key shown in this tab was closed unconfirmed: the next one is new, and an app that
+    # scanned the earlier one holds an entry whose codes never work.
+    earlier_key: bool = False
     _ref: str = ""
 
     @rx.var(cache=False)
@@ -308,6 +311,7 @@ class EnrollState(ProfileState):
             return SHOW_ENROLL_ERROR
         self._apply(view)
         self._close()
+        self.earlier_key = False
         if not result.turned_on:
             return None  # 2FA was on already (passkeys): its backup codes stay as they are
         return await (await self.get_state(BackupCodesState))._new_batch(first=True)
@@ -325,6 +329,7 @@ class EnrollState(ProfileState):
         self._close()
         if not was_open:
             return
+        self.earlier_key = True
 
         def cancel(db: Session, signed_in: SignedIn) -> None:
             if not totp_flows.is_enabled(signed_in.user):

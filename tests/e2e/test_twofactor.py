@@ -92,11 +92,14 @@ def test_reopening_the_dialog_starts_over_with_a_new_key(page: Page, rxapp_user:
     sign_in_to_profile(page, rxapp_user)
     page.get_by_test_id("enable-2fa").click()
     first = enrolment_key(page)
+    expect(page.get_by_test_id("enroll-new-key")).to_have_count(0)  # the first key
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
     page.get_by_test_id("enable-2fa").click()
     second = enrolment_key(page, not_=first)  # waits for a new key: fails on the same one
     assert first != second
+    # Said so: an app that scanned the first key holds an entry whose codes never work.
+    expect(page.get_by_test_id("enroll-new-key")).to_contain_text("This is a new key.")
     # The first key no longer activates anything.
     page.get_by_test_id("enroll-code").fill(pyotp.TOTP(first.replace(" ", "")).now())
     page.get_by_test_id("enroll-check").click()
