@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypedDict, TypeVar
+from urllib.parse import urlencode
 
 import reflex as rx
 from sqlmodel import Session, col, func, select
@@ -32,6 +33,7 @@ from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState, SignedOut
 from rxapp.state.display import iso_time
 from rxapp.state.offloop import run_db
+from rxapp.whole_numbers import parse_whole
 
 T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 2.0
@@ -204,28 +206,54 @@ class UsersState(AuthState):
         return None
 
     def _sync_url(self) -> rx.event.EventSpec:
-        query = f"?twofa={self.status_filter}" if self.status_filter != StatusFilter.ALL else ""
-        url = json.dumps(routes.USERS + query)
+        """The view in the address (only what differs from the defaults), so that a reload or
+        a shared link shows the same users."""
+        params = {
+            "twofa": self.status_filter if self.status_filter != StatusFilter.ALL else "",
+            "q": self.search,
+            "sort": self.sort if self.sort != SortKey.EMAIL.value else "",
+            "desc": "1" if self.descending else "",
+            "page": str(self.page) if self.page > 1 else "",
+        }
+        query = urlencode({name: value for name, value in params.items() if value})
+        url = json.dumps(routes.USERS + (f"?{query}" if query else ""))
         return rx.call_script(f"window.history.replaceState(null, '', {url})")
+
+    def _read_url(self) -> None:
+        """The view the address names (`_sync_url`); what it gets wrong is left at the
+        default, and a wrong filter is said."""
+        given = self.router.url.query_parameters
+        try:
+            self.status_filter = users_query.parse_filter(given.get("twofa")).value
+            self.filter_notice = ""
+        except QueryError as error:
+            self.status_filter = StatusFilter.ALL.value
+            self.filter_notice = f"{error} Showing all users."
+        self.search = users_query.normalize_search(given.get("q"))
+        try:
+            self.sort = users_query.parse_sort(given.get("sort") or SortKey.EMAIL.value).value
+        except QueryError:
+            self.sort = SortKey.EMAIL.value
+        self.descending = given.get("desc") == "1"
+        self.page = parse_whole(given.get("page"), max_digits=9) or 1  # past the end: the last
 
     # --- page -----------------------------------------------------------------------------
 
     @rx.event
     async def open_users(self) -> list[rx.event.EventSpec] | None:
-        """on_load: admins only; the filter comes from `?twofa=`."""
-        raw = self.router.url.query_parameters.get("twofa")
-        try:
-            self.status_filter = users_query.parse_filter(raw).value
-            self.filter_notice = ""
-        except QueryError as error:
-            self.status_filter = StatusFilter.ALL.value
-            self.filter_notice = f"{error} Showing all users."
-        self.search = ""
-        self.page = 1
+        """on_load: admins only; the view (filter, search, sort, page) comes from the
+        address."""
+        self._read_url()
         self.reset_open = False
         if refused := await self._reload():
             return refused
-        return [self._sync_url(), UsersState.watch_for_changes, ApprovalState.watch]
+        # The search box is the browser's own (debounced, uncontrolled): given its text.
+        return [
+            self._sync_url(),
+            rx.set_value("users-search", self.search),
+            UsersState.watch_for_changes,
+            ApprovalState.watch,
+        ]
 
     @rx.event
     async def set_status_filter(self, value: str) -> list[rx.event.EventSpec] | None:
@@ -242,12 +270,16 @@ class UsersState(AuthState):
             return refused
         return [self._sync_url()]
 
+    async def _reload_and_sync(self) -> list[rx.event.EventSpec]:
+        """Show the view just chosen, and name it in the address."""
+        return await self._reload() or [self._sync_url()]
+
     @rx.event
     async def set_search(self, value: str) -> list[rx.event.EventSpec] | None:
         """Search by the start of the email (the input is debounced)."""
         self.search = users_query.normalize_search(value)
         self.page = 1
-        return await self._reload()
+        return await self._reload_and_sync()
 
     @rx.event
     async def sort_by(self, key: str) -> list[rx.event.EventSpec] | None:
@@ -259,19 +291,19 @@ class UsersState(AuthState):
         self.descending = not self.descending if chosen == self.sort else False
         self.sort = chosen
         self.page = 1
-        return await self._reload()
+        return await self._reload_and_sync()
 
     @rx.event
     async def next_page(self) -> list[rx.event.EventSpec] | None:
         """The next page of results."""
         self.page = min(self.page + 1, self.pages)
-        return await self._reload()
+        return await self._reload_and_sync()
 
     @rx.event
     async def previous_page(self) -> list[rx.event.EventSpec] | None:
         """The previous page of results."""
         self.page = max(1, self.page - 1)
-        return await self._reload()
+        return await self._reload_and_sync()
 
     # --- reset ----------------------------------------------------------------------------
 

@@ -136,7 +136,7 @@ def test_the_activated_filter_shows_only_activated_users_and_true_counts(
     )
     # Those two counts are of every status: the line says so while a filter is chosen.
     expect(counts).to_contain_text("Across all statuses: Activated")
-    expect(page).to_have_url(re.compile(r"/users\?twofa=activated$"))
+    expect(page).to_have_url(re.compile(rf"/users\?twofa=activated&q={mix}$"))
 
 
 def test_the_filter_is_restored_from_the_url(
@@ -169,6 +169,30 @@ def test_an_unknown_filter_in_the_url_is_explained_and_shows_all(
     expect(page.get_by_test_id("users-filter-notice")).to_contain_text("Unknown 2FA filter")
     expect(page.get_by_test_id("users-filter")).to_have_value("all")
     expect(page).to_have_url(re.compile(r"/users$"))
+
+
+def test_the_view_is_in_the_address_and_survives_a_reload(
+    page: Page, rxapp_admin: Account, mix: str
+) -> None:
+    _admin_on_users(page, rxapp_admin)
+    _search(page, mix.upper())
+    expect(page.get_by_test_id("users-count")).to_have_text(str(SEEDED))
+    page.get_by_test_id("users-sort-created").click()  # oldest first
+    page.get_by_test_id("users-page-next").click()
+    emails = page.get_by_test_id("user-email")
+    expect(emails.first).to_have_text(f"{mix}069@example.com")
+    expect(page).to_have_url(re.compile(rf"/users\?q={mix}&sort=created&page=2$"))
+
+    page.reload()  # the same users, the search box filled in
+    expect(emails.first).to_have_text(f"{mix}069@example.com")
+    expect(page.get_by_test_id("users-search")).to_have_value(mix)
+    expect(page.get_by_test_id("users-count")).to_have_text(str(SEEDED))
+
+    # A link from elsewhere, with what the page cannot use: left at the defaults.
+    page.goto(f"/users?q={mix}&sort=nonsense&desc=1&page=99")
+    expect(emails.first).to_have_text(f"{mix}019@example.com")  # the last page, by email
+    expect(emails.last).to_have_text(f"{mix}000@example.com")  # descending
+    expect(page).to_have_url(re.compile(rf"/users\?q={mix}&desc=1&page=3$"))
 
 
 def test_search_paging_and_sort(page: Page, rxapp_admin: Account, mix: str) -> None:
