@@ -16,7 +16,14 @@ def hold_run_lock(project: Path, port: str) -> IO[str]:
     returns), or stop with a message naming the running one's port. The frontend build in
     `.web` is shared and names its server's address: a second run on another port would
     rebuild it under the first one's feet."""
-    lock = (project / RUN_LOCK).open("a+")
+    try:
+        lock = (project / RUN_LOCK).open("a+")
+    except OSError as error:  # made by another user (a service's root build, say)
+        print(
+            f"rxapp: error: cannot open the run lock {project / RUN_LOCK}: {error.strerror}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -55,9 +55,9 @@ def _checked_origin(name: str, value: str) -> str | None:
         well_formed = bool(urlsplit(raw).hostname) and urlsplit(raw).port != 0
     except ValueError:  # a port that is not a number, an unclosed IPv6 address
         well_formed = False
-    if scheme not in ("http", "https") or not rest or "/" in rest or not well_formed:
+    if scheme.lower() not in ("http", "https") or not rest or "/" in rest or not well_formed:
         raise SettingsError(f"{name} must look like https://host[:port], got {raw!r}")
-    return raw
+    return raw.lower()  # as browsers send an Origin
 
 
 def _origins(name: str) -> tuple[str, ...]:
@@ -72,7 +72,8 @@ def _db_url() -> str:
     url = os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 (a port that is not a number raises here)
+    except (ArgumentError, ValueError):
         raise SettingsError(
             "REFLEX_DB_URL is not a database URL: it looks like "
             "postgresql+psycopg://user@host:5432/name or sqlite:////path/to/file.db"

@@ -88,12 +88,18 @@ def _check_listen_free(config: ClusterConfig) -> None:
     """nginx's address is free: nginx would otherwise fail to bind and be restarted
     without end, and a readiness check could even be answered by whatever holds it."""
     host, _, port = config.listen.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 (nginx's own default: every interface)
+    host = host.strip("[]")
+    if host in ("", "*"):
+        host = "0.0.0.0"  # noqa: S104 (nginx's own default: every interface)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:  # as nginx binds [::]: IPv6 only
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
             probe.bind((host, int(port)))
+        except PermissionError:
+            return  # a low port this user may not bind; nginx may (setcap, root): its call
         except OSError as error:
             raise ClusterError(
                 f"nginx cannot listen on {config.listen}: {error.strerror} (stop what uses "

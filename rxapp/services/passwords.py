@@ -58,12 +58,13 @@ CHOOSE_ANOTHER = "Choose another: a few unrelated words make a good one."
 # Characters that dress up a guessable word without making it harder to guess
 # ("Password1!", "carol2026").
 _DRESSING = string.digits + string.punctuation + string.whitespace
+_MAX_DRESSING = 6
 SERVICE_NAME = "rxapp"
 
 
 def guessable(password: str, *, email: str = "") -> str | None:
     """Why a normalised password is among those NIST SP 800-63B (5.1.1.2) asks verifiers to
-    refuse, or None: one of the most common passwords (zxcvbn's list of 30,000), the
+    refuse, or None: one of the most common passwords or first names (zxcvbn's lists), the
     account's email, its name or the service's, alone or dressed up with digits and marks,
     repetitive or sequential characters."""
     folded = password.casefold()
@@ -73,7 +74,7 @@ def guessable(password: str, *, email: str = "") -> str | None:
         return "it repeats one or two characters"
     if _sequential(folded):
         return "it is a simple sequence, like 12345678 or abcdefgh"
-    core = folded.strip(_DRESSING)
+    core = _undressed(folded)
     local = email.casefold().partition("@")[0]
     own = {w for w in (email.casefold(), local, SERVICE_NAME) if len(w) >= 3}
     if folded in own or core in own:
@@ -82,6 +83,15 @@ def guessable(password: str, *, email: str = "") -> str | None:
     if folded in common or (len(core) >= 4 and core in common):
         return "it is one of the most common passwords"
     return None
+
+
+def _undressed(folded: str) -> str:
+    """The word inside a little dressing: at most 6 digits or marks at either end
+    ("password1!", "carol2026"); more is not dressing ("love-2847-9183-2291")."""
+    core = folded.strip(_DRESSING)
+    start = folded.find(core) if core else 0
+    end = len(folded) - start - len(core)
+    return core if start <= _MAX_DRESSING and end <= _MAX_DRESSING else folded
 
 
 def _sequential(text: str) -> bool:
@@ -93,7 +103,9 @@ def _sequential(text: str) -> bool:
 def _common_passwords() -> frozenset[str]:
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-    return frozenset(FREQUENCY_LISTS["passwords"])
+    # First names are among the most chosen passwords too ("jennifer1990").
+    lists = ("passwords", "male_names", "female_names")
+    return frozenset(word for name in lists for word in FREQUENCY_LISTS[name])
 
 
 def normalize(password: str) -> str:

@@ -177,8 +177,10 @@ class PasscodeState(AuthState):
     def _moved_on(self) -> bool:
         """Whether this browser's sign-in is no longer the one the page shows (another tab
         started a new one, or finished signing in)."""
+        if self.voided or self.leaving:  # its own sign-in ended, or succeeded: nothing to follow
+            return False
         proof = self._proof()
-        return not self.voided and (proof.pending_digest if proof else "") != self._shown_pending
+        return (proof.pending_digest if proof else "") != self._shown_pending
 
     async def _follow_the_browser(self) -> list[rx.event.EventSpec]:
         """Show the browser's sign-in as it is now, with why the page changed."""
@@ -293,6 +295,7 @@ class PasscodeState(AuthState):
                         return  # the tab moved on (a new sign-in) while this was read
                     self._approval_done(_APPROVAL_ENDED.get(state.kind, ""))
                     if state.kind == "approved" and state.user is not None:
+                        self.leaving = True
                         events = [*device_events, *self._enter(state.session_token, state.user)]
                     elif state.kind == "gone":
                         events = self._back_to_login()
@@ -455,10 +458,14 @@ class PasscodeState(AuthState):
 
     @rx.event
     async def start_over(self) -> list[rx.event.EventSpec]:
-        """Abandon this sign-in and go back to the password step."""
+        """Abandon this sign-in and go back to the password step (not a sign-in another tab
+        started meanwhile: that one is the other tab's to finish)."""
+        replaced = self._moved_on()
         self.voided = False
         self.error = ""
         self._approval_done("")
+        if replaced:  # the browser's pending token is the other tab's: kept as it is
+            return [rx.redirect(routes.LOGIN, replace=True)]
 
         def abandon(db: Session, pending: PendingLogin) -> None:
             now = utcnow()

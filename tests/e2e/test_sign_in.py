@@ -431,3 +431,20 @@ def test_a_page_typed_in_capitals_opens_at_its_own_address(page: Page, rxapp_use
     expect(page.get_by_test_id("profile-email")).to_have_text(rxapp_user.email)
     page.goto("/Login")  # signed in: the login page's own address sends on to the profile
     expect(page).to_have_url(PROFILE_URL)
+
+
+def test_giving_up_a_sign_in_another_tab_replaced_leaves_that_tab_s_alone(
+    page: Page, rxapp_server: RxappServer, rxapp_user: Account
+) -> None:
+    """ "Use a different account" on a page whose sign-in another tab replaced: the other
+    tab's sign-in is not ended, nor is its pending token taken from the browser."""
+    alice = with_2fa_at_passcode(page, rxapp_user)
+    other = page.context.new_page()
+    sign_in(other, rxapp_user)  # the same account, signing in again in another tab
+    expect(other).to_have_url(PASSCODE_URL)
+    page.get_by_text("Use a different account").click()
+    expect(page).to_have_url(LOGIN_URL)
+    other.get_by_test_id("passcode-input").fill(alice.code(steps_ahead=1))
+    other.get_by_test_id("passcode-submit").click()
+    expect(other).to_have_url(PROFILE_URL)
+    assert _audited(rxapp_server, rxapp_user, audit.Event.SIGN_IN_ABANDONED) == 1  # its own

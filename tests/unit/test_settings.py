@@ -32,6 +32,7 @@ def setting(monkeypatch):
     [
         ("REFLEX_DB_URL", "garbage", "REFLEX_DB_URL is not a database URL"),
         ("REFLEX_DB_URL", "postgresq+psycopg://u@h/d", "a database this app cannot open"),
+        ("REFLEX_DB_URL", "postgresql+psycopg://u@h:abc/d", "REFLEX_DB_URL is not a database URL"),
         ("RXAPP_SESSION_HOURS", "abc", "RXAPP_SESSION_HOURS must be a whole number"),
         ("RXAPP_SESSION_HOURS", "\u0661\u0662", "RXAPP_SESSION_HOURS must be a whole number"),
         ("RXAPP_TRUSTED_PROXY_HOPS", "one", "RXAPP_TRUSTED_PROXY_HOPS must be a whole number"),
@@ -49,8 +50,8 @@ def test_a_bad_setting_is_one_sentence_naming_it(setting, name, value, message):
 
 def test_good_settings_are_read(setting):
     assert setting("RXAPP_TRUSTED_PROXY_HOPS", "2").trusted_proxy_hops == 2
-    origins = setting("RXAPP_ALLOWED_ORIGINS", " https://a.example ,http://b:8080/ ,")
-    assert origins.allowed_origins == ("https://a.example", "http://b:8080")
+    origins = setting("RXAPP_ALLOWED_ORIGINS", " HTTPS://A.example ,http://b:8080/ ,")
+    assert origins.allowed_origins == ("https://a.example", "http://b:8080")  # as sent
 
 
 def test_a_database_url_with_a_password_is_never_quoted(setting):

@@ -133,3 +133,16 @@ def test_a_bad_app_setting_stops_the_cluster_before_any_instance_starts(
     assert capsys.readouterr().err == (
         "rxapp: error: RXAPP_SESSION_HOURS must be a whole number, got 'abc'\n"
     )
+
+
+def test_every_interface_written_as_a_star_is_probed_as_nginx_reads_it(
+    operator_env, nginx_installed, capsys
+):
+    operator_env.setenv("RXAPP_LISTEN", f"*:{free_port()}")
+    operator_env.setattr(cluster_main, "_check_redis", _no_redis)
+    assert main(["run"]) == 1
+    assert capsys.readouterr().err == "rxapp: error: Redis is not there\n"  # past the probe
+
+
+def _no_redis(_config: object) -> None:
+    raise config.ClusterError("Redis is not there")
