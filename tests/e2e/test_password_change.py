@@ -8,7 +8,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from rxapp.testing import Account
-from tests.e2e.conftest import LOGIN_URL, PROFILE_URL, sign_in, sign_in_to_profile, sign_out
+from tests.e2e.conftest import (
+    LOGIN_URL,
+    PROFILE_URL,
+    field_emptied,
+    sign_in,
+    sign_in_to_profile,
+    sign_out,
+)
 from tests.e2e.people import assert_accessible, signed_in_with_a_backup_code
 
 pytestmark = pytest.mark.e2e
@@ -145,6 +152,7 @@ def test_a_guessable_new_password_is_refused_with_the_reason(
     ]:
         _change(page, rxapp_user.password, guessable)
         expect(error).to_contain_text(f"That password is too easy to guess: {why}")
+        field_emptied(page, "password-new")  # the answer's last step: typed again from here
     page.keyboard.press("Escape")
     sign_out(page)
     sign_in_to_profile(page, rxapp_user)  # the password did not change
