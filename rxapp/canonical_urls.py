@@ -20,7 +20,7 @@ PAGES = frozenset({routes.LOGIN, routes.PASSCODE, routes.PROFILE, routes.USERS})
 
 def recased_page(path: str) -> str | None:
     """The canonical address of the page `path` names in other letter case, else None."""
-    trimmed = path.rstrip("/") if path != "/" else path
+    trimmed = path.rstrip("/")
     canonical = trimmed.lower()
     if canonical in PAGES and trimmed != canonical:
         return canonical

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rxapp.paint_first import paint_first
+from rxapp.settings import get_settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -159,7 +160,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _behind_trusted_proxy() -> bool:
-    return (os.environ.get("RXAPP_TRUSTED_PROXY_HOPS") or "0").strip() not in ("", "0")
+    return get_settings().trusted_proxy_hops > 0
 
 
 class SecurityMiddleware:

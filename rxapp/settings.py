@@ -50,12 +50,12 @@ def _checked_origin(name: str, value: str) -> str | None:
     raw = value.strip().rstrip("/")
     if not raw:
         return None
-    scheme, _, rest = raw.partition("://")
     try:
-        well_formed = bool(urlsplit(raw).hostname) and urlsplit(raw).port != 0
+        parts = urlsplit(raw.lower())
+        well_formed = bool(parts.hostname) and parts.port != 0 and not parts.path
     except ValueError:  # a port that is not a number, an unclosed IPv6 address
         well_formed = False
-    if scheme.lower() not in ("http", "https") or not rest or "/" in rest or not well_formed:
+    if not well_formed or parts.scheme not in ("http", "https"):
         raise SettingsError(f"{name} must look like https://host[:port], got {raw!r}")
     return raw.lower()  # as browsers send an Origin
 

@@ -286,6 +286,18 @@ def _codes_text() -> rx.Var[str]:
     return "rxapp backup codes (each works once)\n\n" + BackupCodesState.codes.join("\n") + "\n"
 
 
+def _codes_gone(text: str, *, icon: str, color: str, test_id: str) -> rx.Component:
+    """Where the codes were, once they are no longer shown: why, as a status."""
+    return rx.callout(
+        text,
+        icon=icon,
+        color_scheme=color,
+        margin_y="1rem",
+        role="status",
+        custom_attrs=testid(test_id),
+    )
+
+
 def backup_dialog() -> rx.Component:
     """The five codes for 30 seconds with a live countdown, then gone for good."""
     showing = BackupCodesState.codes.length() > 0
@@ -397,24 +409,20 @@ def backup_dialog() -> rx.Component:
                 ),
                 rx.cond(
                     BackupCodesState.replaced,
-                    rx.callout(
+                    _codes_gone(
                         "The codes shown here no longer work. If you saved them, throw them "
                         "away, and use the newer codes instead.",
                         icon="circle-alert",
-                        color_scheme="amber",
-                        margin_y="1rem",
-                        role="status",
-                        custom_attrs=testid("backup-replaced"),
+                        color="amber",
+                        test_id="backup-replaced",
                     ),
-                    rx.callout(
-                        "For your security these codes can no longer be shown. If you did not save "
-                        "them, close this dialog and choose Generate backup codes: you will get a "
-                        "new batch and these stop working.",
+                    _codes_gone(
+                        "For your security these codes can no longer be shown. If you did not "
+                        "save them, close this dialog and choose Generate backup codes: you will "
+                        "get a new batch and these stop working.",
                         icon="eye-off",
-                        color_scheme="gray",
-                        margin_y="1rem",
-                        role="status",
-                        custom_attrs=testid("backup-expired"),
+                        color="gray",
+                        test_id="backup-expired",
                     ),
                 ),
             ),

@@ -88,10 +88,9 @@ def guessable(password: str, *, email: str = "") -> str | None:
 def _undressed(folded: str) -> str:
     """The word inside a little dressing: at most 6 digits or marks at either end
     ("password1!", "carol2026"); more is not dressing ("love-2847-9183-2291")."""
-    core = folded.strip(_DRESSING)
-    start = folded.find(core) if core else 0
-    end = len(folded) - start - len(core)
-    return core if start <= _MAX_DRESSING and end <= _MAX_DRESSING else folded
+    start = len(folded) - len(folded.lstrip(_DRESSING))
+    end = len(folded) - len(folded.rstrip(_DRESSING))
+    return folded.strip(_DRESSING) if max(start, end) <= _MAX_DRESSING else folded
 
 
 def _sequential(text: str) -> bool:
