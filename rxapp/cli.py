@@ -107,6 +107,31 @@ def _set_password(args: argparse.Namespace) -> str:
     return f"New password set for {email}: every session of the account is signed out."
 
 
+def _set_admin(args: argparse.Namespace) -> str:
+    from rxapp.services import admin
+    from rxapp.services.clock import utcnow
+
+    email = _existing_email(args.email)
+    grant = not args.remove
+    with _Database() as db:
+        user = _account(db, email)
+        changed = admin.set_admin(
+            db, user, admin=grant, now=utcnow(), actor_id=None, via="command line"
+        )
+        none_left = not grant and not admin.has_admin(db)
+    if not changed:
+        return f"{email} {'is already' if grant else 'is not'} an admin; nothing changed."
+    if grant:
+        told = f"{email} is now an admin."
+        if not user.twofa_active:
+            told += " All users opens to them once they turn on two-factor authentication."
+        return told
+    told = f"{email} is no longer an admin."
+    if none_left:
+        told += " No admin is left: make one with `rxapp set-admin EMAIL`."
+    return told
+
+
 # Enough for any benchmark (the dashboard's is measured at 1,000,000), and a typo's
 # extra digits stop here rather than filling the disk.
 MAX_DEMO_USERS = 10_000_000
@@ -235,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the new password from standard input"
     )
     password.set_defaults(handler=_set_password)
+
+    role = commands.add_parser(
+        "set-admin", help="make an account an admin (--remove: take the role away)"
+    )
+    role.add_argument("email")
+    role.add_argument("--remove", action="store_true", help="take the admin role away")
+    role.set_defaults(handler=_set_admin)
 
     seed = commands.add_parser("seed-demo", help="add the demo accounts (and N synthetic users)")
     seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")

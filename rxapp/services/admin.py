@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select, update
 
 from rxapp.models import User
 from rxapp.services import audit, devices, sessions
@@ -49,3 +49,37 @@ def reset_2fa(
     db.commit()
     db.refresh(user)
     return user
+
+
+def set_admin(
+    db: Session, user: User, *, admin: bool, now: datetime, actor_id: int | None, via: str
+) -> bool:
+    """Give `user` the admin role (`admin`) or take it away, in one statement; audited (the
+    owner is told at their next sign-in) and committed. False when the account already had
+    that role: nothing is written. An admin without 2FA sees All users only once 2FA is on
+    (`policy.may_use_dashboard`)."""
+    changed = db.exec(
+        update(User)
+        .where(col(User.id) == user.id, col(User.is_admin) != admin)
+        .values(is_admin=admin)
+    ).rowcount
+    if not changed:
+        db.rollback()
+        return False
+    event = audit.Event.ADMIN_GRANTED if admin else audit.Event.ADMIN_REMOVED
+    audit.record(
+        db,
+        event,
+        now=now,
+        user_id=user.id,
+        actor_id=actor_id,
+        email=user.email,
+        detail=f"via={via}",
+    )
+    db.commit()
+    return True
+
+
+def has_admin(db: Session) -> bool:
+    """Whether any account has the admin role."""
+    return db.exec(select(User.id).where(col(User.is_admin).is_(True)).limit(1)).first() is not None

@@ -48,6 +48,8 @@ class Event(StrEnum):
     PASSKEY_CLONED = "passkey_counter_regressed"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name)
     PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
+    ADMIN_GRANTED = "admin_granted"
+    ADMIN_REMOVED = "admin_removed"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ def failed_codes_since(
 ADMIN_CHANGES = {
     Event.ADMIN_RESET_2FA: "reset your two-factor authentication",
     Event.PASSWORD_RESET: "set a new password for your account",
+    Event.ADMIN_GRANTED: "made your account an admin",
+    Event.ADMIN_REMOVED: "took your account's admin role away",
 }
 
 
@@ -199,6 +203,8 @@ ACTIVITY_LABELS = {
     Event.PASSKEY_CLONED: "Passkey refused: its counter went backwards (possible copy)",
     Event.PASSWORD_CHANGED: "Password changed (other sessions signed out)",
     Event.PASSWORD_RESET: "Password reset by an admin (every session signed out)",
+    Event.ADMIN_GRANTED: "Made an admin",
+    Event.ADMIN_REMOVED: "Admin role taken away",
 }
 
 

@@ -459,6 +459,8 @@ TABLE_EVENTS = [
     audit.Event.TWOFA_ENABLED,
     audit.Event.TWOFA_DISABLED,
     audit.Event.ADMIN_RESET_2FA,
+    audit.Event.ADMIN_GRANTED,
+    audit.Event.ADMIN_REMOVED,
     audit.Event.BACKUP_CODE_USED,
     audit.Event.BACKUP_CODES_GENERATED,
 ]

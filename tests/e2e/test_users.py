@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -22,10 +25,13 @@ from tests.e2e.conftest import (
     PROFILE_URL,
     EventForger,
     TwoFactor,
+    enable_2fa,
     enable_2fa_until_the_codes,
     field_emptied,
     sign_in_admin,
     sign_in_to_profile,
+    sign_in_with_code,
+    sign_out,
 )
 
 pytestmark = pytest.mark.e2e
@@ -450,3 +456,45 @@ def test_an_open_dashboard_closes_itself_when_its_admin_turns_2fa_off(
         "All users is open to admins with two-factor authentication only."
     )
     expect(page.get_by_test_id("user-row")).to_have_count(0)
+
+
+def _rxapp_cli(server: RxappServer, *args: str) -> str:
+    """Run the installed `rxapp` command against the running server's database."""
+    script = Path(sys.executable).parent / "rxapp"
+    done = subprocess.run(
+        [str(script), *args], env=server.env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_an_account_the_operator_makes_admin_opens_all_users_until_the_role_is_taken_away(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    twofa = enable_2fa(page)
+    page.goto("/users")
+    expect(page.get_by_test_id("profile-notice")).to_have_text("Only admins can see All users.")
+
+    made = _rxapp_cli(rxapp_server, "set-admin", rxapp_user.email)
+    assert made == f"{rxapp_user.email} is now an admin."
+    page.goto("/users")  # the same session: the role is read from the database
+    expect(page.get_by_test_id("users-table")).to_be_visible()
+    _search(page, rxapp_user.email)
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
+
+    _rxapp_cli(rxapp_server, "set-admin", rxapp_user.email, "--remove")
+    _search(page, "anything")  # the open dashboard's next event is refused
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("users-table")).to_have_count(0)
+
+    # Told at the next sign-in, both changes, in order.
+    sign_out(page)
+    sign_in_with_code(page, rxapp_user, twofa.code(steps_ahead=1))
+    expect(page).to_have_url(PROFILE_URL)
+    expect(page.get_by_test_id("profile-notice")).to_contain_text(
+        re.compile(
+            r"^An admin made your account an admin on \w{3} \d{1,2}, \d{4}\. "
+            r"An admin took your account's admin role away on \w{3} \d{1,2}, \d{4}\."
+        )
+    )

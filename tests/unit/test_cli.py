@@ -364,6 +364,91 @@ def test_a_password_ending_with_a_windows_line_end_is_the_password_without_it(rx
     assert _signs_in(db, NEW_PASSWORD)
 
 
+# set-admin ------------------------------------------------------------------------------------
+
+
+def _roles(db) -> dict[str, bool]:
+    db.expire_all()
+    return {user.email: user.is_admin for user in db.exec(select(User))}
+
+
+def _role_rows(db) -> list[tuple[str, str, str | None]]:
+    rows = db.exec(
+        select(AuditEvent).where(AuditEvent.event.in_(["admin_granted", "admin_removed"]))
+    )
+    return [(row.event, row.detail, row.email) for row in rows]
+
+
+@pytest.mark.both_databases
+def test_set_admin_makes_an_existing_account_an_admin_and_remove_takes_it_away(rxapp, db, erin):
+    accounts.create_user(db, "root@example.com", "root's long password", now=NOW, is_admin=True)
+
+    made = rxapp("set-admin", " Erin@Example.com ")
+    assert made == Outcome(0, "erin@example.com is now an admin.\n", "")
+    assert _roles(db) == {"erin@example.com": True, "root@example.com": True}
+
+    taken = rxapp("set-admin", "erin@example.com", "--remove")
+    assert taken == Outcome(0, "erin@example.com is no longer an admin.\n", "")
+    assert _roles(db) == {"erin@example.com": False, "root@example.com": True}
+    assert _role_rows(db) == [
+        ("admin_granted", "via=command line", "erin@example.com"),
+        ("admin_removed", "via=command line", "erin@example.com"),
+    ]
+
+
+def test_set_admin_tells_when_nothing_changes_and_writes_nothing(rxapp, db, erin):
+    assert rxapp("set-admin", "erin@example.com", "--remove") == Outcome(
+        0, "erin@example.com is not an admin; nothing changed.\n", ""
+    )
+    rxapp("set-admin", "erin@example.com")
+    assert rxapp("set-admin", "erin@example.com") == Outcome(
+        0, "erin@example.com is already an admin; nothing changed.\n", ""
+    )
+    assert [event for event, _, _ in _role_rows(db)] == ["admin_granted"]
+
+
+def test_a_new_admin_without_2fa_is_told_what_opens_all_users(rxapp, db):
+    accounts.create_user(db, "finn@example.com", "finn's long password", now=NOW)
+
+    result = rxapp("set-admin", "finn@example.com")
+
+    assert result.code == 0
+    assert result.out == (
+        "finn@example.com is now an admin. All users opens to them once they turn on "
+        "two-factor authentication.\n"
+    )
+
+
+def test_taking_the_last_admin_role_away_says_how_to_make_one(rxapp, db, erin):
+    rxapp("set-admin", "erin@example.com")
+
+    result = rxapp("set-admin", "erin@example.com", "--remove")
+
+    assert result.out == (
+        "erin@example.com is no longer an admin. No admin is left: make one with "
+        "`rxapp set-admin EMAIL`.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("nobody@example.com", "no account with the email nobody@example.com."),
+        ("not-an-email", "Enter a valid email address"),
+        ("", "Enter your email address"),
+        ("é" * 300 + "@example.com", "Enter a valid email address"),
+    ],
+    ids=["unknown", "malformed", "empty", "huge"],
+)
+def test_set_admin_for_no_such_account_fails_clearly(rxapp, db, erin, email, message):
+    result = rxapp("set-admin", email)
+
+    assert result.code == 1
+    assert result.err.startswith(f"rxapp: error: {message}")
+    assert "Traceback" not in result.err
+    assert _roles(db) == {"erin@example.com": False}
+
+
 # seed-demo ------------------------------------------------------------------------------------
 
 
