@@ -25,13 +25,14 @@ from typing import Any, Union, get_args, get_origin
 
 import reflex as rx
 from reflex.state import StateUpdate
+from reflex_base.constants.route import RouteVar
 from reflex_base.constants.state import FIELD_MARKER
 from reflex_base.event import Event
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from socketio.exceptions import ConnectionRefusedError
 
 from rxapp.components.early_submit import release_busy_buttons
-from rxapp.log_budget import LogBudget
+from rxapp.log_budget import LogBudget, source_of
 
 logger = logging.getLogger("rxapp.events")
 
@@ -41,6 +42,8 @@ MAX_REFUSALS_PER_CONNECTION = 20
 REMEMBERED_CONNECTIONS = 10_000
 MAX_VAR_PATH = 300  # the app's own browser-storage var paths are about 80 characters
 MAX_REFUSAL_LINES_PER_MINUTE = 200
+# One client address's share: another client's refusals are still logged during a flood.
+MAX_REFUSAL_LINES_PER_SOURCE = MAX_REFUSAL_LINES_PER_MINUTE // 2
 MAX_DEPTH = 6
 MAX_SAFE_INT = 2**53 - 1
 _SIMPLE_TYPES = (str, int, float, bool, dict, list)
@@ -66,7 +69,12 @@ def install(app: rx.App) -> None:
     # Refused events per connection (sid), the oldest connections forgotten first: kept after
     # a disconnect, so that events already queued for a closed connection stay silent.
     refusals: OrderedDict[str, int] = OrderedDict()
-    budget = LogBudget(logger, MAX_REFUSAL_LINES_PER_MINUTE, "refused events")
+    budget = LogBudget(
+        logger,
+        MAX_REFUSAL_LINES_PER_MINUTE,
+        "refused events",
+        per_source=MAX_REFUSAL_LINES_PER_SOURCE,
+    )
 
     async def on_connect(sid: str, environ: dict, auth: Any = None) -> None:
         token = _CONNECTING.set(True)
@@ -79,8 +87,9 @@ def install(app: rx.App) -> None:
         try:
             check_event(data)
         except RefusedEventError as refusal:
+            source = _source(namespace, sid)
             if _CONNECTING.get():
-                budget.warn("rxapp: refused an event from a browser: %s", refusal)
+                budget.warn("rxapp: refused an event from a browser: %s", refusal, source=source)
                 # The connection's first event: Reflex records the new connection on the
                 # tab's state while handling it, so a connection whose first event is
                 # refused must not stay open on a state that still names an older one.
@@ -91,11 +100,13 @@ def install(app: rx.App) -> None:
                 refusals.popitem(last=False)
             if count > MAX_REFUSALS_PER_CONNECTION:
                 return  # its connection is closing or closed: nothing more to say
-            budget.warn("rxapp: refused an event from a browser: %s", refusal)
+            budget.warn("rxapp: refused an event from a browser: %s", refusal, source=source)
             if count == MAX_REFUSALS_PER_CONNECTION:
                 # No page sends this many: a script does. Its connection ends, and with it
                 # the log lines and answers it could cost.
-                budget.warn("rxapp: closed a connection after %d refused events", count)
+                budget.warn(
+                    "rxapp: closed a connection after %d refused events", count, source=source
+                )
                 await namespace.disconnect(sid)
                 return
             await _answer_refused(namespace, sid)
@@ -104,6 +115,13 @@ def install(app: rx.App) -> None:
 
     namespace.on_connect = on_connect  # type: ignore[method-assign]
     namespace.on_event = on_event  # type: ignore[method-assign]
+
+
+def _source(namespace: Any, sid: str) -> str:
+    """The client address of connection `sid` as Reflex recorded it at connect (honouring
+    the trusted proxy hops), as a log budget's source."""
+    connection = getattr(namespace, "_static_router_data", {}).get(sid) or {}
+    return source_of(str(connection.get(RouteVar.CLIENT_IP, "")))
 
 
 REFUSED_MESSAGE = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import stat
 import time
 from collections.abc import Callable
@@ -17,8 +18,8 @@ from reflex.state import FrontendEventExceptionState
 from sqlmodel import select
 from websockets.sync.client import connect
 
-from rxapp.browser_errors import MAX_REPORTS_PER_MINUTE
-from rxapp.event_guard import MAX_REFUSALS_PER_CONNECTION
+from rxapp.browser_errors import MAX_REPORTS_PER_SOURCE
+from rxapp.event_guard import MAX_REFUSAL_LINES_PER_SOURCE, MAX_REFUSALS_PER_CONNECTION
 from rxapp.models import AuthSession, User
 from rxapp.state.approvals import ApprovalState
 from rxapp.state.auth import AuthState
@@ -228,7 +229,7 @@ def test_error_reports_and_odd_digits_from_anyone_leave_short_lines_and_no_trace
     page.wait_for_function("() => window.__rxLive === true")
     offset = rxapp_server.log_size()
     report = _full(FrontendEventExceptionState, "handle_frontend_exception")
-    sent = 3 * MAX_REPORTS_PER_MINUTE
+    sent = 3 * MAX_REPORTS_PER_SOURCE
     for _ in range(sent):
         info = f"x\n{FORGED_LOG_LINE}\n" + "A" * 60_000
         relay.send(report, {"info": info, "component_stack": ""}, path="/login")
@@ -244,10 +245,12 @@ def test_error_reports_and_odd_digits_from_anyone_leave_short_lines_and_no_trace
     assert "Traceback" not in log
     assert not [line for line in log.splitlines() if line.startswith(FORGED_LOG_LINE)]
     reported = [line for line in log.splitlines() if "a browser reported an error" in line]
-    # A minute's lines at most (two, when the reports straddle the turn of a minute).
-    assert 0 < len(reported) <= 2 * MAX_REPORTS_PER_MINUTE < sent, log[-2000:]
+    # One address's share of a minute's lines at most (twice that, when the reports straddle
+    # the turn of a minute), and the log says at once that this address sent more.
+    assert 0 < len(reported) <= 2 * MAX_REPORTS_PER_SOURCE < sent, log[-2000:]
+    assert "rxapp: more browser error reports from 127.0.0.1 this minute" in log
     assert all(len(line) < 700 for line in reported)
-    assert len(log) < 2 * 64_000  # 90 reports of 60 KB each came in
+    assert len(log) < 2 * 64_000  # 30 reports of 60 KB each came in
 
 
 def test_a_connection_that_keeps_sending_forged_events_is_closed(
@@ -290,6 +293,34 @@ def test_a_connection_whose_first_event_is_forged_is_refused(
     assert answer.startswith("44/_event"), answer  # CONNECT_ERROR: refused
     log = rxapp_server.log_path.read_bytes()[offset:].decode("utf-8", "replace")
     assert "refused an event" in log and MARKER not in log and "Traceback" not in log
+
+
+def _forge_first_event(base_url: str, handler: str, *, from_address: str) -> str:
+    """Connect from `from_address` (a loopback address) and send a forged first event;
+    the server's answer."""
+    host, port = base_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10, source_address=(from_address, 0))
+    url = base_url.replace("http://", "ws://") + "/_event/?EIO=4&transport=websocket"
+    with connect(url + "&token=flood-tab", sock=sock, origin=base_url, open_timeout=10) as ws:
+        ws.recv(timeout=10)  # Engine.IO open
+        ws.send("40/_event," + json.dumps({"event": {"name": handler, "payload": {}}}))
+        return str(ws.recv(timeout=10))
+
+
+def test_a_flood_of_forged_events_from_one_address_does_not_hide_another_s(
+    base_url: str, rxapp_server: RxappServer
+) -> None:
+    offset = rxapp_server.log_size()
+    for _ in range(MAX_REFUSAL_LINES_PER_SOURCE + 5):  # one connection each: no per-connection cap
+        answer = _forge_first_event(base_url, "no.such.flood", from_address="127.0.0.2")
+        assert answer.startswith("44/_event"), answer
+    _forge_first_event(base_url, "no.such.probe", from_address="127.0.0.1")
+
+    log = rxapp_server.log_path.read_bytes()[offset:].decode("utf-8", "replace")
+    flood = [line for line in log.splitlines() if "no.such.flood" in line]
+    assert len(flood) == MAX_REFUSAL_LINES_PER_SOURCE, log[-2000:]
+    assert "rxapp: more refused events from 127.0.0.2 this minute than the log takes" in log
+    assert "unknown handler no.such.probe" in log
 
 
 def test_a_reconnect_in_the_middle_of_the_reveal_keeps_the_codes_and_the_countdown(
