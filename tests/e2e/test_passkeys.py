@@ -14,6 +14,7 @@ from sqlmodel import select
 from rxapp.models import AuditEvent, AuthSession, Passkey, User
 from rxapp.services import accounts
 from rxapp.services.clock import utcnow
+from rxapp.services.mfa.passkeys.flows import INSECURE_ADDRESS
 from rxapp.state.profile_passkeys import PasskeysState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
@@ -349,3 +350,22 @@ def test_a_long_passkey_name_wraps_and_its_dates_stay_in_view(
         "t => { const s = t.closest('.table-scroll'); return s.scrollWidth - s.clientWidth; }"
     )
     assert overflow <= 0
+
+
+def test_at_a_bare_ip_address_adding_a_passkey_says_why_it_cannot_work(
+    page: Page, base_url: str, rxapp_user: Account, authenticator: VirtualAuthenticator
+) -> None:
+    """Browsers refuse WebAuthn at an IP address (it cannot be a relying party's id): the
+    person reads what to do, not the browser's exception name."""
+    at_ip = base_url.replace("//localhost:", "//127.0.0.1:")
+    assert at_ip != base_url
+    page.goto(at_ip + "/login")
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(at_ip + "/profile")
+    page.get_by_test_id("add-passkey").click()
+    page.get_by_test_id("passkey-name").fill("This laptop")
+    page.get_by_test_id("passkey-save").click()
+    expect(page.get_by_test_id("passkey-error")).to_have_text(INSECURE_ADDRESS)
+    assert authenticator.credentials() == []

@@ -219,6 +219,14 @@ def _audit_verdict(
     audit.record(db, event, now=now, user_id=user_id, detail=detail)
 
 
+# Browsers refuse WebAuthn on an address that cannot own a passkey: a bare IP address, or
+# plain http:// other than localhost.
+INSECURE_ADDRESS = (
+    "Passkeys work only at this site's own name over https:// (or at http://localhost), not "
+    "at a bare IP address. Open the site by its name, or use a code."
+)
+
+
 def _browser_message(name: str, *, registering: bool = False) -> str:
     if name == "InvalidStateError" and registering:
         return "This device already holds a passkey for your account."
@@ -226,6 +234,8 @@ def _browser_message(name: str, *, registering: bool = False) -> str:
         return CANCELLED
     if name == "unsupported":
         return "This browser cannot use passkeys. Use a current browser, or a code."
+    if name == "SecurityError":
+        return INSECURE_ADDRESS
     return f"The browser could not use a passkey ({name})."
 
 
