@@ -53,9 +53,14 @@ $(AXE): tests/a11y/package-lock.json | $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev $(AXE)
 
+# A PostgreSQL database is migrated under the advisory lock the cluster uses (two hosts or
+# checkouts starting together migrate once) and an unreachable one is a one-line error.
 migrate: install
 	@echo "==> Bringing the database up to date…"
-	@$(BIN)/reflex db migrate
+	@case "$${REFLEX_DB_URL:-}" in \
+	  postgresql*) $(BIN)/python -m rxapp.cluster migrate ;; \
+	  *) $(BIN)/reflex db migrate ;; \
+	esac
 
 seed: migrate
 	@$(BIN)/rxapp seed-demo --if-empty --embedded-only

@@ -19,6 +19,10 @@ class CommandError(Exception):
     """A message for the person at the terminal; the command exits non-zero."""
 
 
+class UsageError(CommandError):
+    """Arguments that do not go together; the command exits 2, as argparse's own errors."""
+
+
 def _read_password(stdin: object) -> str:
     from rxapp.services.passwords import MAX_PASSWORD_LENGTH
 
@@ -81,6 +85,12 @@ def _reset_2fa(args: argparse.Namespace) -> str:
     from rxapp.services.clock import utcnow
     from rxapp.services.mfa import flow as mfa
 
+    if args.lost_key:
+        if args.email is not None:
+            raise UsageError("--lost-key resets every account the key cannot open: give no EMAIL.")
+        return _reset_after_lost_key()
+    if args.email is None:
+        raise UsageError("give the account's email (or --lost-key after losing the key).")
     email = _existing_email(args.email)
     with _Database() as db:
         user = _account(db, email)
@@ -88,6 +98,27 @@ def _reset_2fa(args: argparse.Namespace) -> str:
             return f"Two-factor authentication is not active for {email}; nothing to reset."
         admin.reset_2fa(db, user.id, now=utcnow(), actor_id=None, via="command line")
     return f"Two-factor authentication reset for {email}: key, passkeys and backup codes deleted."
+
+
+def _reset_after_lost_key() -> str:
+    from rxapp.services import admin
+    from rxapp.services.clock import utcnow
+
+    with _Database(check_key=False) as db:
+        done = admin.reset_after_lost_key(db, now=utcnow(), via="command line, lost key")
+    if not (done.reset or done.enrolments_dropped or done.transient_dropped):
+        return "The key opens every secret stored in the database: nothing to reset."
+    lines = [
+        f"Two-factor authentication reset for {len(done.reset):,} account(s) whose "
+        "authenticator key the configured key cannot open (they sign in with their password "
+        "alone, are told, and set 2FA up again):",
+        *(f"  {email}" for email in done.reset),
+    ]
+    if done.enrolments_dropped:
+        lines.append(f"{done.enrolments_dropped:,} 2FA setup(s) in progress start again.")
+    if done.transient_dropped:
+        lines.append(f"{done.transient_dropped:,} approval request(s) or code reveal(s) dropped.")
+    return "\n".join(lines)
 
 
 def _set_password(args: argparse.Namespace) -> str:
@@ -139,6 +170,7 @@ MAX_DEMO_USERS = 10_000_000
 
 def _seed_demo(args: argparse.Namespace) -> str:
     from rxapp.services import demo, secretbox
+    from rxapp.services.accounts import AccountError
     from rxapp.services.clock import utcnow
     from rxapp.settings import get_settings
 
@@ -152,7 +184,10 @@ def _seed_demo(args: argparse.Namespace) -> str:
     with _Database() as db:
         if args.if_empty and demo.has_users(db):
             return demo.still_demo(db) or "Demo data skipped: the database already has accounts."
-        report = demo.seed(db, extra_users=args.users, now=utcnow(), progress=_progress)
+        try:
+            report = demo.seed(db, extra_users=args.users, now=utcnow(), progress=_progress)
+        except AccountError as error:  # another seed-demo ran at the same time
+            raise CommandError(f"{error} (another seed-demo may have run meanwhile)") from None
     return report
 
 
@@ -190,9 +225,14 @@ def _database_name() -> str:
 
 
 class _Database:
-    """A session on the configured database, turning a missing schema into advice."""
+    """A session on the configured database, turning a missing schema into advice; the key
+    is checked first (`check_key`: unless the command exists for a lost one)."""
+
+    def __init__(self, *, check_key: bool = True) -> None:
+        self._check_key = check_key
 
     def __enter__(self):
+        from rxapp.services import secretbox
         from rxapp.services.database import session_for
         from rxapp.services.key_check import check_key
         from rxapp.settings import get_settings
@@ -205,7 +245,10 @@ class _Database:
                 f"{_database_name()}",
                 file=sys.stderr,
             )
-        check_key(get_settings().db_url)  # a wrong key: nothing is read or written with it
+        if self._check_key:  # a wrong key: nothing is read or written with it
+            check_key(get_settings().db_url)
+        else:
+            secretbox.box()  # a usable key all the same
         self._context = session_for(get_settings().db_url)
         return self._context.__enter__()
 
@@ -215,7 +258,8 @@ class _Database:
             if _schema_missing(error):
                 raise CommandError(
                     f"the database is not ready: {_database_name()} (apply the migrations to "
-                    f"it: `make migrate` with the same REFLEX_DB_URL): {error.orig}"
+                    f"it: `make migrate` with the same REFLEX_DB_URL): "
+                    f"{str(error.orig).strip().splitlines()[0]}"
                 ) from None
             reason = " ".join(str(error.orig).split())  # one line
             raise CommandError(
@@ -249,7 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     reset = commands.add_parser(
         "reset-2fa", help="turn a user's 2FA off (for a lost phone and lost backup codes)"
     )
-    reset.add_argument("email")
+    reset.add_argument("email", nargs="?")
+    reset.add_argument(
+        "--lost-key",
+        action="store_true",
+        help="after losing RXAPP_SECRET_KEY (or the key file): reset every account whose "
+        "authenticator key the configured key cannot open",
+    )
     reset.set_defaults(handler=_reset_2fa)
 
     password = commands.add_parser(
@@ -301,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = args.handler(args)
     except (CommandError, SettingsError) as error:
         print(f"rxapp: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE if isinstance(error, UsageError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("rxapp: interrupted (what was done before stays done)", file=sys.stderr)
         return 130

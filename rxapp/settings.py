@@ -21,16 +21,40 @@ class SettingsError(ValueError):
     """A setting in the environment is present but unusable."""
 
 
-def _int(name: str, default: int, *, minimum: int = 1) -> int:
+def _int(name: str, default: int, *, minimum: int = 1, maximum: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
-    value = parse_whole(raw.strip())
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) > 18:
+        value: int | None = maximum + 1  # too many digits to be meant
+    else:
+        value = parse_whole(text)
     if value is None:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}")
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be between {minimum} and {maximum:,}, got {text}")
     return value
+
+
+_YEAR_HOURS = 366 * 24
+# Authenticator apps show the issuer beside the account; the QR code (a URI of the issuer
+# twice, the account and the key) must stay scannable.
+MAX_ISSUER_CHARS = 100
+
+
+def _issuer() -> str:
+    issuer = (os.environ.get("RXAPP_ISSUER") or "rxapp").strip() or "rxapp"
+    if len(issuer) > MAX_ISSUER_CHARS:
+        raise SettingsError(f"RXAPP_ISSUER must be at most {MAX_ISSUER_CHARS} characters")
+    return issuer
+
+
+def _check_redis_url() -> None:
+    """REFLEX_REDIS_URL, read by Reflex itself: a scheme it accepts, said in one line."""
+    url = (os.environ.get("REFLEX_REDIS_URL") or "").strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("REFLEX_REDIS_URL must start with redis://, rediss:// or unix://")
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -135,19 +159,20 @@ class Settings:
 @cache
 def get_settings() -> Settings:
     """The settings of this process, read from the environment on first use."""
+    _check_redis_url()
     return Settings(
         db_url=_db_url(),
         secret_key=os.environ.get("RXAPP_SECRET_KEY") or None,
-        issuer=(os.environ.get("RXAPP_ISSUER") or "rxapp").strip() or "rxapp",
-        session_absolute_seconds=_int("RXAPP_SESSION_HOURS", 12) * 3600,
-        session_idle_seconds=_int("RXAPP_SESSION_IDLE_MINUTES", 30) * 60,
+        issuer=_issuer(),
+        session_absolute_seconds=_int("RXAPP_SESSION_HOURS", 12, maximum=_YEAR_HOURS) * 3600,
+        session_idle_seconds=_int("RXAPP_SESSION_IDLE_MINUTES", 30, maximum=_YEAR_HOURS * 60) * 60,
         pending_login_seconds=5 * 60,
         fresh_proof_seconds=5 * 60,
-        backup_reveal_seconds=_int("RXAPP_BACKUP_REVEAL_SECONDS", 30),
+        backup_reveal_seconds=_int("RXAPP_BACKUP_REVEAL_SECONDS", 30, maximum=3600),
         require_2fa=_choice("RXAPP_REQUIRE_2FA", "admins", ("admins", "all", "none")),
-        twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0),
-        client_failures_per_hour=_int("RXAPP_CLIENT_FAILURES_PER_HOUR", 30),
+        twofa_grace_days=_int("RXAPP_2FA_GRACE_DAYS", 7, minimum=0, maximum=3660),
+        client_failures_per_hour=_int("RXAPP_CLIENT_FAILURES_PER_HOUR", 30, maximum=10**6),
         origin=_origin("RXAPP_ORIGIN"),
         allowed_origins=_origins("RXAPP_ALLOWED_ORIGINS"),
-        trusted_proxy_hops=_int("RXAPP_TRUSTED_PROXY_HOPS", 0, minimum=0),
+        trusted_proxy_hops=_int("RXAPP_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10),
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
-from rxapp.models import User
-from rxapp.services import audit, devices, sessions
+from rxapp.models import SecretReveal, SignInApproval, User
+from rxapp.services import audit, devices, secretbox, sessions
 from rxapp.services.mfa import flow as mfa
 
 OWN_ACCOUNT = (
@@ -83,3 +84,43 @@ def set_admin(
 def has_admin(db: Session) -> bool:
     """Whether any account has the admin role."""
     return db.exec(select(User.id).where(col(User.is_admin).is_(True)).limit(1)).first() is not None
+
+
+@dataclass(frozen=True)
+class LostKeyReset:
+    """What `reset_after_lost_key` did."""
+
+    reset: list[str]  # the emails whose 2FA was reset
+    enrolments_dropped: int  # 2FA setups in progress, started again from the start
+    transient_dropped: int  # approval requests and backup-code reveals in flight
+
+
+def reset_after_lost_key(db: Session, *, now: datetime, via: str) -> LostKeyReset:
+    """Recover from a lost secret key: with the key now configured, every stored TOTP secret
+    it cannot open is useless (no authenticator code could be checked), so each such
+    account's 2FA is reset as an admin reset does (`reset_2fa`: the owner signs in with the
+    password alone, is told, and sets 2FA up again); 2FA setups in progress, approval
+    requests and backup-code reveals it cannot open are dropped. What the key opens is
+    left alone. Commits as it goes; running it again finds nothing left."""
+    locked = select(User.id, User.email, User.totp_secret).where(col(User.totp_secret).is_not(None))
+    lost = [(uid, email) for uid, email, sealed in db.exec(locked) if not secretbox.opens(sealed)]
+    for user_id, _ in lost:
+        reset_2fa(db, user_id, now=now, actor_id=None, via=via)
+    pending = select(User.id, User.totp_pending_secret).where(
+        col(User.totp_pending_secret).is_not(None)
+    )
+    stale = [uid for uid, sealed in db.exec(pending) if not secretbox.opens(sealed)]
+    if stale:
+        db.exec(update(User).where(col(User.id).in_(stale)).values(totp_pending_secret=None))
+    approvals = [a.id for a in db.exec(select(SignInApproval)) if not secretbox.opens(a.challenge)]
+    reveals = [r.id for r in db.exec(select(SecretReveal)) if not secretbox.opens(r.ciphertext)]
+    if approvals:
+        db.exec(delete(SignInApproval).where(col(SignInApproval.id).in_(approvals)))
+    if reveals:
+        db.exec(delete(SecretReveal).where(col(SecretReveal.id).in_(reveals)))
+    db.commit()
+    return LostKeyReset(
+        reset=[email for _, email in lost],
+        enrolments_dropped=len(stale),
+        transient_dropped=len(approvals) + len(reveals),
+    )

@@ -37,7 +37,13 @@ def _read_or_create_key_file(path: Path) -> bytes:
     place, so a process starting at the same moment reads a whole key, never a partial one."""
     if not path.exists():
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as error:
+            raise SecretKeyError(
+                f"the key file {path} cannot be made: {error.strerror} (set RXAPP_SECRET_KEY, "
+                "or check the database's folder)"
+            ) from None
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(Fernet.generate_key())
         try:
@@ -123,6 +129,11 @@ def _opened(stored: str) -> str | None:
         return None
 
 
+def opens(stored: str) -> bool:
+    """Whether this process's key decrypts `stored` (quietly: a lost key is expected here)."""
+    return _opened(stored) is not None
+
+
 _HINT = "is RXAPP_SECRET_KEY (or the key file) the one the database's secrets were made with?"
 _undecryptable = LogBudget(logging.getLogger(__name__), 5, "undecryptable secrets")
 
@@ -130,7 +141,7 @@ _undecryptable = LogBudget(logging.getLogger(__name__), 5, "undecryptable secret
 WRONG_KEY = (
     "{source} does not decrypt the TOTP secrets stored in this database: it is not the key "
     "they were encrypted with, and every authenticator app's codes would be refused. Set "
-    "the key they were made with."
+    "the key they were made with (if it is lost for good: `rxapp reset-2fa --lost-key`)."
 )
 
 
@@ -138,5 +149,10 @@ def check_opens(stored_secret: str | None) -> None:
     """Raise SecretKeyError unless this process's key decrypts `stored_secret` (one TOTP
     secret read from the database; None when it holds none yet)."""
     if stored_secret is not None and _opened(stored_secret) is None:
-        source = "RXAPP_SECRET_KEY" if get_settings().secret_key else "The key file"
+        settings = get_settings()
+        source = (
+            "RXAPP_SECRET_KEY"
+            if settings.secret_key
+            else f"The key file {key_file_for(settings.db_url)}"
+        )
         raise SecretKeyError(WRONG_KEY.format(source=source))

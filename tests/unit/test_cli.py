@@ -575,3 +575,23 @@ def test_seed_demo_if_empty_repeats_the_accounts_that_keep_their_demo_password(r
     assert "admin@example.com  password: admin-demo-1234" in result.out
     assert "bob@example.com" in result.out
     assert "alice@example.com" not in result.out
+
+
+def test_a_sqlite_file_in_a_missing_folder_without_a_key_is_one_line(tmp_path):
+    env = apply_closed_network_settings(dict(os.environ))
+    env.pop("RXAPP_SECRET_KEY", None)
+    env["REFLEX_DB_URL"] = f"sqlite:///{tmp_path}/missing/x.db"
+    done = subprocess.run(
+        [str(RXAPP_SCRIPT), "reset-2fa", "a@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"rxapp: error: the key file {tmp_path}/missing/x.key cannot be made: No such file or "
+        "directory (set RXAPP_SECRET_KEY, or check the database's folder)"
+    )
+    assert "Traceback" not in done.stderr

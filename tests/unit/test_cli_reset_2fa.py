@@ -15,6 +15,7 @@ from rxapp.models import AuditEvent, BackupCode, PendingLogin, User
 from rxapp.services import secretbox, sessions
 from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.settings import get_settings
+from tests.conftest import secret_key_set_to
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$constant-cli-hash"
@@ -194,8 +195,57 @@ def test_reset_2fa_of_a_malformed_email_fails_with_a_clear_message(rxapp, db, em
     assert audit_rows(db) == []
 
 
-def test_reset_2fa_without_an_email_is_a_usage_error(rxapp, capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["reset-2fa"])
-    assert exited.value.code == 2
-    assert "email" in capsys.readouterr().err
+def test_reset_2fa_without_an_email_is_a_usage_error(rxapp):
+    outcome = rxapp("reset-2fa")
+    assert outcome.code == 2
+    assert outcome.err == (
+        "rxapp: error: give the account's email (or --lost-key after losing the key).\n"
+    )
+    both = rxapp("reset-2fa", "alice@example.com", "--lost-key")
+    assert both.code == 2 and "give no EMAIL" in both.err
+
+
+# --lost-key -----------------------------------------------------------------------------------
+
+NEW_KEY = "bmV3LWtleS1uZXcta2V5LW5ldy1rZXktbmV3LWtleS0="
+
+
+@pytest.mark.both_databases
+def test_after_a_lost_key_every_account_it_cannot_open_is_reset_and_the_rest_kept(rxapp, db, alice):
+    user, _ = alice
+    setting_up = add_user(db, "sam@example.com", totp_pending_secret=secretbox.encrypt("X" * 32))
+    with secret_key_set_to(NEW_KEY):
+        kept_secret = totp.new_secret()
+        kept = add_user(  # enrolled after the new key was set: it opens
+            db,
+            "kim@example.com",
+            totp_secret=secretbox.encrypt(kept_secret),
+            totp_enabled_at=NOW,
+            twofa_active=True,
+        )
+        refused = rxapp("reset-2fa", "kim@example.com")
+        assert refused.code == 1 and "does not decrypt" in refused.err
+        assert "rxapp reset-2fa --lost-key" in refused.err
+
+        outcome = rxapp("reset-2fa", "--lost-key")
+
+        assert outcome.code == 0, outcome.err
+        assert outcome.out.splitlines() == [
+            "Two-factor authentication reset for 1 account(s) whose authenticator key the "
+            "configured key cannot open (they sign in with their password alone, are told, "
+            "and set 2FA up again):",
+            "  alice@example.com",
+            "1 2FA setup(s) in progress start again.",
+        ]
+        db.expire_all()
+        after = db.get(User, user.id)
+        assert (after.totp_secret, after.twofa_active) == (None, False)
+        assert db.get(User, setting_up.id).totp_pending_secret is None
+        assert secretbox.decrypt(db.get(User, kept.id).totp_secret) == kept_secret
+        (row,) = audit_rows(db)
+        assert (row.user_id, row.detail) == (user.id, "via=command line, lost key")
+        # Nothing is left that the key cannot open: every command works again.
+        assert rxapp("reset-2fa", "--lost-key").out == (
+            "The key opens every secret stored in the database: nothing to reset.\n"
+        )
+        assert rxapp("reset-2fa", "kim@example.com").code == 0
