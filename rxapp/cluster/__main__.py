@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from rxapp.closed_network import apply_closed_network_settings
-from rxapp.cluster import frontend, migrate, nginx, ready, supervisor
+from rxapp.cluster import frontend, leftovers, migrate, nginx, ready, supervisor
 from rxapp.cluster.config import ClusterConfig, ClusterError, load
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import free_port, project_root
@@ -135,10 +135,20 @@ def run(args: argparse.Namespace) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir.chmod(0o755)  # nginx's workers (another user) use its temp folders
     _check_not_running(config.run_dir)
-    _check_listen_free(config)
     get_settings()  # the instances' settings, checked once here rather than by each crash
     with hold_run_lock(project_root(), str(config.port)):
+        _end_leftovers(config.run_dir)
+        _check_listen_free(config)
         return _prepare_and_supervise(config, executable)
+
+
+def _end_leftovers(run_dir: Path) -> None:
+    """End what a cluster of this checkout that crashed left running (under the run lock,
+    no other cluster of the checkout runs): its nginx and its instances."""
+    left = leftovers.nginx(run_dir) + leftovers.instances(project_root())
+    if left:
+        ended = leftovers.end(left)
+        _say(f"ended {ended} process(es) (nginx, instances) a crashed cluster left running")
 
 
 def _prepare_and_supervise(config: ClusterConfig, executable: str) -> int:

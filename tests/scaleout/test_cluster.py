@@ -8,6 +8,7 @@ import re
 import socket
 import time
 
+import httpx
 import psutil
 import pyotp
 import pytest
@@ -176,6 +177,31 @@ def test_a_killed_instance_is_restarted_while_a_signed_in_browser_keeps_working(
     page.reload()
     expect(page.get_by_test_id("profile-email")).to_have_text(user.email)
     assert new_pid != old_pid
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_an_instance_whose_launcher_alone_is_killed_comes_back_on_its_port(
+    cluster: ClusterProcess,
+) -> None:
+    """`kill -9` of the pid `rxapp cluster status` shows (Reflex's launcher) leaves its
+    server worker holding the port: the next start ends it, and the instance serves again."""
+    before = cluster.status()
+    launcher = psutil.Process(before[1][1])
+    workers = launcher.children(recursive=True)
+    assert workers  # granian's worker(s), forked by the launcher
+    launcher.kill()
+    new_pid = cluster.running_pid(1, not_pid=before[1][1], timeout=30)
+    wait_for(lambda: not alive(workers), timeout=15, what="the orphaned workers ended")
+    wait_for(lambda: _answers(cluster.ports[0]), timeout=30, what="instance 1 answering again")
+    assert cluster.status()[1] == ("RUNNING", new_pid)
+    log = cluster.log_path(1).read_text()
+    assert re.search(r"ended \d+ process\(es\) an earlier run of this instance left", log)
 
 
 def test_sessions_survive_a_restart_of_every_instance(

@@ -24,6 +24,12 @@ def operator_env(monkeypatch, tmp_path):
     monkeypatch.setenv("REFLEX_REDIS_URL", "redis://cache.internal/1")
     monkeypatch.setenv("RXAPP_SECRET_KEY", "k")
     monkeypatch.setenv("RXAPP_CLUSTER_DIR", str(tmp_path / "run"))
+    # A checkout of its own: its run lock and leftovers are not the real checkout's (a test
+    # that gets as far as taking the lock must not meet another worker's, or a make run).
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "rxconfig.py").write_text("# a stand-in: the cluster's start finds its checkout\n")
+    monkeypatch.setenv("RXAPP_PROJECT_DIR", str(checkout))
     get_settings.cache_clear()
     yield monkeypatch
     monkeypatch.undo()

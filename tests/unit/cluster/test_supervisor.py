@@ -27,7 +27,7 @@ def test_every_instance_is_restarted_stopped_as_a_group_and_rotates_its_log(oper
     parsed = _parsed(operator_env)
     for number, port in ((1, 4101), (2, 4102)):
         program = parsed[f"program:instance-{number}"]
-        assert f"--backend-host 127.0.0.1 --backend-port {port}" in program["command"]
+        assert program["command"].endswith(f"-m rxapp.cluster.instance 127.0.0.1 {port}")
         assert program["autorestart"] == "true"
         assert program["stopasgroup"] == program["killasgroup"] == "true"
         assert int(program["startsecs"]) > 0 and program["stdout_logfile_maxbytes"] == "10MB"
