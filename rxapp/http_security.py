@@ -91,6 +91,25 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str) -> bool:
     return bool(addressed) and _hostport(origin) == addressed
 
 
+# Reflex's liveness answers: load balancers and probes reach instances by address.
+_ANY_HOST_PATHS = frozenset({"/ping", "/_health"})
+
+
+def host_allowed(host: str | None, path: str) -> bool:
+    """Whether a request addressed to `host` (its Host header) is for this app: with
+    RXAPP_ORIGIN set, only its host name is (a page of a site whose name was made to point
+    here, DNS rebinding, would otherwise drive the app from a visitor's browser and
+    network); without it, any."""
+    origin = get_settings().origin
+    if origin is None or path in _ANY_HOST_PATHS:
+        return True
+    try:
+        addressed = urlsplit(f"//{host or ''}").hostname
+    except ValueError:
+        return False
+    return addressed is not None and addressed == urlsplit(origin).hostname
+
+
 _APP_SCRIPT_HASHES: list[str] = []
 
 
@@ -177,8 +196,12 @@ class SecurityMiddleware:
         scheme = scope.get("scheme", "http")
         if _behind_trusted_proxy() and (forwarded := _header(scope, b"x-forwarded-proto")):
             scheme = forwarded.split(",")[0].strip()  # TLS ends at the proxy
-        if not origin_allowed(origin, _header(scope, b"host"), scheme):
+        host = _header(scope, b"host")
+        if not origin_allowed(origin, host, scheme):
             await _refuse(scope, receive, send)
+            return
+        if not host_allowed(host, scope.get("path", "")):
+            await _refuse(scope, receive, send, body=b"This site is not served at that address.")
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -186,12 +209,17 @@ class SecurityMiddleware:
         await self.app(scope, receive, _Headers(scope, send))
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    body: bytes = b"Requests from other sites are not accepted.",
+) -> None:
     if scope["type"] == "websocket":
         await receive()  # the websocket.connect message
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = b"Requests from other sites are not accepted."
     await send(
         {
             "type": "http.response.start",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
 from rxapp.http_security import SecurityMiddleware, origin_allowed
+from rxapp.settings import get_settings
 
 MALFORMED_ORIGINS = [
     "http://localhost:3300.evil.com",
@@ -32,7 +34,7 @@ def test_the_apps_own_origin_is_allowed() -> None:
     assert origin_allowed("https://rx.example", "rx.example", "https")
 
 
-def _request(origin: str, host: str) -> list[dict]:
+def _request(origin: str | None, host: str, path: str = "/login") -> list[dict]:
     """What the middleware sends for a GET with these headers (the app behind it: a 200)."""
     sent: list[dict] = []
 
@@ -49,9 +51,12 @@ def _request(origin: str, host: str) -> list[dict]:
     scope = {
         "type": "http",
         "method": "GET",
-        "path": "/login",
+        "path": path,
         "scheme": "http",
-        "headers": [(b"origin", origin.encode()), (b"host", host.encode())],
+        "headers": [
+            *([(b"origin", origin.encode())] if origin is not None else []),
+            (b"host", host.encode()),
+        ],
     }
     asyncio.run(SecurityMiddleware(app)(scope, receive, send))
     return sent
@@ -80,3 +85,50 @@ def test_a_malformed_allowed_origin_allows_no_malformed_origin(
     monkeypatch.setenv("RXAPP_ALLOWED_ORIGINS", f"{listed},https://app.example")
     assert not origin_allowed(origin, "localhost:3300", "http")
     assert origin_allowed("https://app.example", "localhost:3300", "http")
+
+
+@pytest.fixture
+def public_origin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("RXAPP_ORIGIN", "https://login.example.com")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("public_origin")
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://rebound.example:3000", "rebound.example:3000"),  # DNS rebinding
+        (None, "rebound.example"),
+        (None, "login.example.com.rebound.example"),
+        (None, ""),
+        (None, "[::1"),
+    ],
+)
+def test_with_a_public_origin_another_host_name_is_refused(origin: str | None, host: str) -> None:
+    start, body = _request(origin, host)
+    assert start["status"] == 403
+    assert body["body"] == b"This site is not served at that address."
+    assert dict(start["headers"])[b"x-frame-options"] == b"DENY"
+
+
+@pytest.mark.usefixtures("public_origin")
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("login.example.com", "/login"),
+        ("LOGIN.example.com:443", "/profile"),  # a proxy may pass the port on
+        ("10.0.0.5:8001", "/ping"),  # a load balancer's probe, by address
+        ("10.0.0.5:8001", "/_health"),
+    ],
+)
+def test_with_a_public_origin_its_host_and_the_probes_are_served(host: str, path: str) -> None:
+    start, _ = _request(None, host, path)
+    assert start["status"] == 200
+
+
+def test_without_a_public_origin_any_host_name_is_served() -> None:
+    start, _ = _request(None, "rebound.example")
+    assert start["status"] == 200
