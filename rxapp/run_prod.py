@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend
+from rxapp.redis_check import check_redis
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import project_root
 from rxapp.services.key_check import check_key
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     try:
         check_key(get_settings().db_url)  # before a build, and before any sign-in fails
+        if redis_url := os.environ.get("REFLEX_REDIS_URL", "").strip():
+            check_redis(redis_url)  # else "ready" would be printed, then Reflex gives up
     except SettingsError as error:
         print(f"rxapp: error: {error}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -50,11 +50,16 @@ def _issuer() -> str:
     return issuer
 
 
-def _check_redis_url() -> None:
-    """REFLEX_REDIS_URL, read by Reflex itself: a scheme it accepts, said in one line."""
+def _check_reflex_variables() -> None:
+    """Variables Reflex reads itself, said in one line rather than in its traceback: the
+    Redis URL's scheme, and the ports."""
     url = (os.environ.get("REFLEX_REDIS_URL") or "").strip()
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("REFLEX_REDIS_URL must start with redis://, rediss:// or unix://")
+    for name in ("REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT"):
+        raw = (os.environ.get(name) or "").strip()
+        if raw and not 0 < (parse_whole(raw, max_digits=5) or 0) < 65536:
+            raise SettingsError(f"{name} must be a port number from 1 to 65535, got {raw!r}")
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -159,7 +164,7 @@ class Settings:
 @cache
 def get_settings() -> Settings:
     """The settings of this process, read from the environment on first use."""
-    _check_redis_url()
+    _check_reflex_variables()
     return Settings(
         db_url=_db_url(),
         secret_key=os.environ.get("RXAPP_SECRET_KEY") or None,

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend, leftovers, migrate, nginx, ready, supervisor
 from rxapp.cluster.config import ClusterConfig, ClusterError, load
+from rxapp.redis_check import check_redis
 from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import free_port, project_root
 from rxapp.settings import SettingsError, get_settings
@@ -64,12 +65,10 @@ def _build(config: ClusterConfig, env: dict[str, str]) -> None:
 
 
 def _check_redis(config: ClusterConfig) -> None:
-    import redis
-
     try:
-        redis.Redis.from_url(config.redis_url, socket_timeout=5).ping()
-    except (redis.RedisError, ValueError) as error:
-        raise ClusterError(f"Redis at REFLEX_REDIS_URL does not answer: {error}") from None
+        check_redis(config.redis_url)
+    except SettingsError as error:
+        raise ClusterError(str(error)) from None
 
 
 def _check_key(config: ClusterConfig) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from reflex.utils import build
 
 from rxapp import run_prod
+from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend
 from tests.unit.cluster.test_frontend import _project
 
@@ -31,3 +35,22 @@ def test_the_npm_build_runs_once_for_unchanged_inputs(tmp_path: Path, monkeypatc
     (project / "rxapp/pages/login.py").write_text("LOGIN = 3")
     build.setup_frontend_prod(project)
     assert calls == ["build", "env.json", "build"]
+
+
+def test_make_run_with_a_redis_that_does_not_answer_stops_in_one_line_before_anything() -> None:
+    """Else the app would be said ready, and Reflex would give up a moment later."""
+    env = apply_closed_network_settings(dict(os.environ))
+    env["REFLEX_REDIS_URL"] = "redis://127.0.0.1:1/9"
+    done = subprocess.run(
+        [sys.executable, "-m", "rxapp.run_prod", "3999"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("rxapp: error: Redis at REFLEX_REDIS_URL does not answer:")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stdout == ""

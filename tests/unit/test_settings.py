@@ -42,6 +42,8 @@ def setting(monkeypatch):
         ("RXAPP_TRUSTED_PROXY_HOPS", "99", "must be between 0 and 10"),
         ("RXAPP_ISSUER", "x" * 1600, "RXAPP_ISSUER must be at most 100 characters"),
         ("REFLEX_REDIS_URL", "notredis", "REFLEX_REDIS_URL must start with redis://"),
+        ("REFLEX_FRONTEND_PORT", "abc", "REFLEX_FRONTEND_PORT must be a port number"),
+        ("REFLEX_BACKEND_PORT", "70000", "REFLEX_BACKEND_PORT must be a port number"),
         ("RXAPP_TRUSTED_PROXY_HOPS", "one", "RXAPP_TRUSTED_PROXY_HOPS must be a whole number"),
         ("RXAPP_ALLOWED_ORIGINS", "https://ok.example, garbage", "each entry of"),
         ("RXAPP_ALLOWED_ORIGINS", "http://[::1", "must look like https://host[:port]"),
