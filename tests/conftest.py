@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         both = ALL_DATABASES or metafunc.definition.get_closest_marker("both_databases")
         kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
         metafunc.parametrize("db_url", kinds, indirect=True)
+
+
+def run_command(
+    command: list[str], *, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` as an operator would, its output captured as text (never raises on a
+    non-zero exit: the tests read it)."""
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def services_unavailable(what: str, error: Exception) -> None:

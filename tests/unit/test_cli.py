@@ -19,7 +19,7 @@ from rxapp.closed_network import apply_closed_network_settings
 from rxapp.models import AuditEvent, AuthSession, KnownDevice, PendingLogin, User
 from rxapp.services import accounts, devices, passwords, secretbox, sessions
 from rxapp.settings import get_settings
-from tests.conftest import secret_key_set_to
+from tests.conftest import run_command, secret_key_set_to
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RXAPP_SCRIPT = Path(sys.executable).parent / "rxapp"
@@ -581,14 +581,7 @@ def test_a_sqlite_file_in_a_missing_folder_without_a_key_is_one_line(tmp_path):
     env = apply_closed_network_settings(dict(os.environ))
     env.pop("RXAPP_SECRET_KEY", None)
     env["REFLEX_DB_URL"] = f"sqlite:///{tmp_path}/missing/x.db"
-    done = subprocess.run(
-        [str(RXAPP_SCRIPT), "reset-2fa", "a@example.com"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_command([str(RXAPP_SCRIPT), "reset-2fa", "a@example.com"], env=env)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
         f"rxapp: error: the key file {tmp_path}/missing/x.key cannot be made: No such file or "

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 from rxapp.closed_network import apply_closed_network_settings
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_command
 
 
 def test_an_unreachable_postgresql_database_is_one_line_not_a_traceback() -> None:
     env = apply_closed_network_settings(dict(os.environ))
     env["REFLEX_DB_URL"] = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
     env["RXAPP_SECRET_KEY"] = Fernet.generate_key().decode()
-    done = subprocess.run(
-        ["make", "-s", "migrate"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_command(["make", "-s", "migrate"], env=env)
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if not line.startswith("make: ")]
     assert len(errors) == 1, done.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from reflex.utils import build
 from rxapp import run_prod
 from rxapp.closed_network import apply_closed_network_settings
 from rxapp.cluster import frontend
+from tests.conftest import run_command
 from tests.unit.cluster.test_frontend import _project
 
 
@@ -41,15 +41,7 @@ def test_make_run_with_a_redis_that_does_not_answer_stops_in_one_line_before_any
     """Else the app would be said ready, and Reflex would give up a moment later."""
     env = apply_closed_network_settings(dict(os.environ))
     env["REFLEX_REDIS_URL"] = "redis://127.0.0.1:1/9"
-    done = subprocess.run(
-        [sys.executable, "-m", "rxapp.run_prod", "3999"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_command([sys.executable, "-m", "rxapp.run_prod", "3999"], env=env)
     assert done.returncode == 1
     assert done.stderr.startswith("rxapp: error: Redis at REFLEX_REDIS_URL does not answer:")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
