@@ -339,28 +339,31 @@ def _table() -> rx.Component:
             color_scheme="gray",
         ),
         scroll_region(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        _sortable("Email", "email", COLUMNS[0]),
-                        _header("2FA", COLUMNS[1]),
-                        _header("2FA since", COLUMNS[2]),
-                        _sortable("Created", "created", COLUMNS[3]),
-                        _sortable("Last sign-in", "last_sign_in", COLUMNS[4]),
-                        _header("Backup codes", COLUMNS[5], numbers=True),
-                        _header("Passkeys", COLUMNS[6], numbers=True),
-                        rx.table.column_header_cell(
-                            rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
+            # Radix's Table.Root puts every prop (the test id too) on its wrapper; the
+            # `users-table` id belongs on the <table> itself, so the table is written out
+            # with Radix's classes (its scroll area, which .table-scroll turns off, left out).
+            rx.el.div(
+                rx.el.table(
+                    rx.el.thead(
+                        rx.table.row(
+                            _sortable("Email", "email", COLUMNS[0]),
+                            _header("2FA", COLUMNS[1]),
+                            _header("2FA since", COLUMNS[2]),
+                            _sortable("Created", "created", COLUMNS[3]),
+                            _sortable("Last sign-in", "last_sign_in", COLUMNS[4]),
+                            _header("Backup codes", COLUMNS[5], numbers=True),
+                            _header("Passkeys", COLUMNS[6], numbers=True),
+                            rx.table.column_header_cell(
+                                rx.el.span("Actions", class_name="sr-only"), width=COLUMNS[7]
+                            ),
                         ),
-                    )
+                        class_name="rt-TableHeader",
+                    ),
+                    rx.el.tbody(rx.foreach(UsersState.rows, _row), class_name="rt-TableBody"),
+                    class_name="rt-TableRootTable",
+                    custom_attrs=testid("users-table"),
                 ),
-                rx.table.body(rx.foreach(UsersState.rows, _row)),
-                variant="surface",
-                size="1",
-                width="100%",
-                layout="fixed",
-                class_name="fixed-columns",
-                custom_attrs=testid("users-table"),
+                class_name="rt-TableRoot rt-r-size-1 rt-variant-surface fixed-columns",
             ),
             label="Users table",
             custom_attrs=testid("users-table-scroll"),

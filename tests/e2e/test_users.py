@@ -17,7 +17,9 @@ from sqlalchemy import delete, func, insert, update
 from sqlmodel import select
 
 from rxapp.models import AuditEvent, AuthSession, User
+from rxapp.services import secretbox
 from rxapp.services.clock import utcnow
+from rxapp.services.mfa.totp import algorithm as totp
 from rxapp.state.users import UsersState
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
@@ -44,6 +46,9 @@ def mix(rxapp_server: RxappServer) -> str:
     """120 users whose emails start with one unique prefix; every third has 2FA on."""
     prefix = f"mix{uuid.uuid4().hex[:6]}-"
     now = utcnow()
+    # A real ciphertext under the server's key: the database stays one the `rxapp` command
+    # (which checks that its key opens a stored secret) works on.
+    sealed = secretbox.encrypt(totp.new_secret())
     rows = []
     for i in range(SEEDED):
         activated = i % ACTIVATED_EVERY == 0
@@ -54,7 +59,7 @@ def mix(rxapp_server: RxappServer) -> str:
                 "is_admin": False,
                 "created_at": now - timedelta(days=i),
                 "last_sign_in_at": now - timedelta(hours=(i * 7) % 100) if i % 4 else None,
-                "totp_secret": "not-a-real-ciphertext" if activated else None,
+                "totp_secret": sealed if activated else None,
                 "totp_enabled_at": now - timedelta(days=i, hours=-1) if activated else None,
                 "twofa_active": activated,
             }
