@@ -126,6 +126,11 @@ def test_the_activated_filter_shows_only_activated_users_and_true_counts(
     page: Page, rxapp_admin: Account, rxapp_server: RxappServer, mix: str
 ) -> None:
     _admin_on_users(page, rxapp_admin)
+    # The test ids are on what a flow uses: the <table> (its rows, by role), the <select>.
+    table = page.get_by_test_id("users-table")
+    assert table.evaluate("e => e.tagName") == "TABLE"
+    assert page.get_by_test_id("users-filter").evaluate("e => e.tagName") == "SELECT"
+    expect(table.get_by_role("row")).not_to_have_count(0)
     # Unfiltered: the counts are those of the whole database.
     with rxapp_server.db() as db:
         everyone = db.exec(select(func.count()).select_from(User)).one()
