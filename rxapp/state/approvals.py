@@ -159,9 +159,11 @@ class ApprovalState(AuthState):
             shown: tuple[str, ...] | None = None  # what the tab shows is checked at once
             while True:
                 async with self:
-                    # Only a state the store lost and made anew has no watcher's name while
-                    # watched, nor a checked session (a sign-out here checks it: signed out).
-                    state_lost = not self._watch_owner and not self.session_checked
+                    # Only a state the store lost and made anew has no checked session: every
+                    # page that starts this watcher checked it, and a sign-out here checks it
+                    # too (signed out). Also when the loss came before this watcher's first
+                    # round (it then found the state made anew, and named itself in it).
+                    state_lost = not self.session_checked
                     # A tab gone from this process ends its lease under the lock that a
                     # reconnect's on_load takes to start a new watcher: never none, never two.
                     stop = not task_leases.keeps(self._watch_owner, me, self._tab())
