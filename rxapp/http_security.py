@@ -107,7 +107,13 @@ def host_allowed(host: str | None, path: str) -> bool:
         addressed = urlsplit(f"//{host or ''}").hostname
     except ValueError:
         return False
-    return addressed is not None and addressed == urlsplit(origin).hostname
+    return addressed is not None and addressed == _host_name(origin)
+
+
+@lru_cache(maxsize=1)
+def _host_name(origin: str) -> str | None:
+    """The host name of RXAPP_ORIGIN (checked by the settings), parsed once."""
+    return urlsplit(origin).hostname
 
 
 _APP_SCRIPT_HASHES: list[str] = []

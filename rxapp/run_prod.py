@@ -14,7 +14,7 @@ from rxapp.run_lock import hold_run_lock
 from rxapp.runtime import project_root
 from rxapp.services.key_check import check_key
 from rxapp.settings import SettingsError, get_settings
-from rxapp.whole_numbers import parse_whole
+from rxapp.whole_numbers import port_number
 
 
 def _reuse_unchanged_builds(project: Path, api_url: str) -> None:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     check_only = args[:1] == ["--check-port"]  # make run asks first, before migrating
     args = args[1:] if check_only else args
     port = args[0] if args else os.environ.get("REFLEX_FRONTEND_PORT") or "3000"
-    if not 0 < (parse_whole(port, max_digits=5) or 0) < 65536:
+    if port_number(port) is None:
         print(
             f"rxapp: error: the port must be a number from 1 to 65535, got {port!r}",
             file=sys.stderr,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from rxapp.whole_numbers import parse_whole
+from rxapp.whole_numbers import parse_whole, port_number
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = f"sqlite:///{PROJECT_ROOT / 'rxapp.db'}"
@@ -26,10 +26,7 @@ def _int(name: str, default: int, *, minimum: int = 1, maximum: int) -> int:
     if raw is None or raw.strip() == "":
         return default
     text = raw.strip()
-    if text.isascii() and text.isdigit() and len(text) > 18:
-        value: int | None = maximum + 1  # too many digits to be meant
-    else:
-        value = parse_whole(text)
+    value = parse_whole(text, max_digits=100)  # a typo's extra digits: out of range, said so
     if value is None:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}")
     if not minimum <= value <= maximum:
@@ -58,7 +55,7 @@ def _check_reflex_variables() -> None:
         raise SettingsError("REFLEX_REDIS_URL must start with redis://, rediss:// or unix://")
     for name in ("REFLEX_FRONTEND_PORT", "REFLEX_BACKEND_PORT"):
         raw = (os.environ.get(name) or "").strip()
-        if raw and not 0 < (parse_whole(raw, max_digits=5) or 0) < 65536:
+        if raw and port_number(raw) is None:
             raise SettingsError(f"{name} must be a port number from 1 to 65535, got {raw!r}")
 
 

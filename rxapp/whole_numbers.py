@@ -11,3 +11,9 @@ def parse_whole(text: object, *, max_digits: int = 18) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+def port_number(text: object) -> int | None:
+    """`text` as a TCP port (1 to 65535), else None."""
+    port = parse_whole(text, max_digits=5)
+    return port if port is not None and 0 < port < 65536 else None
