@@ -20,7 +20,6 @@ import asyncio
 import base64
 import gzip
 import hashlib
-import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import lru_cache
@@ -49,10 +48,13 @@ _INVALID = "invalid"
 
 
 def allowed_origins() -> frozenset[str]:
-    """Origins listed in RXAPP_ALLOWED_ORIGINS (comma-separated), normalised; a malformed
-    entry allows nothing."""
-    raw = os.environ.get("RXAPP_ALLOWED_ORIGINS", "")
-    return frozenset(_origin(item) for item in raw.split(",") if item.strip()) - {_INVALID}
+    """The origins listed in RXAPP_ALLOWED_ORIGINS (checked by the settings), normalised."""
+    return _normalised_origins(get_settings().allowed_origins)
+
+
+@lru_cache(maxsize=4)
+def _normalised_origins(listed: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_origin(item) for item in listed) - {_INVALID}
 
 
 def _origin(value: str) -> str:
