@@ -163,6 +163,57 @@ def _set_admin(args: argparse.Namespace) -> str:
     return told
 
 
+def _delete_user(args: argparse.Namespace) -> str:
+    from rxapp.services import admin
+    from rxapp.services.clock import utcnow
+
+    email = _existing_email(args.email)
+    with _Database() as db:
+        user = _account(db, email)
+        if not args.yes:
+            raise UsageError(f"deleting {email} cannot be undone: run it again with --yes.")
+        was_admin = user.is_admin
+        admin.delete_account(db, user, now=utcnow(), actor_id=None, via="command line")
+        none_left = was_admin and not admin.has_admin(db)
+    told = (
+        f"Deleted {email} with its sessions, authenticator key, backup codes and passkeys; "
+        "its audit rows are kept."
+    )
+    if none_left:
+        told += " No admin is left: make one with `rxapp set-admin EMAIL`."
+    return told
+
+
+def _status_filter(raw: str):  # a users_query.StatusFilter (imported late)
+    """`--twofa`'s value as the dashboard's URL takes it, or argparse's usage error."""
+    from rxapp.services import users_query
+
+    try:
+        return users_query.parse_filter(raw)
+    except users_query.QueryError as error:
+        allowed = ", ".join(status.value for status in users_query.StatusFilter)
+        raise argparse.ArgumentTypeError(f"{error} Use one of: {allowed}.") from None
+
+
+def _list_users(args: argparse.Namespace) -> None:
+    from rxapp.services import users_export, users_query
+
+    with _Database() as db:
+        lines = users_export.csv_lines(
+            db,
+            status=args.twofa,
+            search=users_query.normalize_search(args.search),
+            sort=users_query.SortKey.EMAIL,
+            descending=False,
+        )
+        try:
+            for line in lines:
+                sys.stdout.write(line)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `rxapp list-users | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 # Enough for any benchmark (the dashboard's is measured at 1,000,000), and a typo's
 # extra digits stop here rather than filling the disk.
 MAX_DEMO_USERS = 10_000_000
@@ -318,6 +369,30 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--remove", action="store_true", help="take the admin role away")
     role.set_defaults(handler=_set_admin)
 
+    remove = commands.add_parser(
+        "delete-user", help="delete an account and everything tied to it (not its audit rows)"
+    )
+    remove.add_argument("email")
+    remove.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
+    remove.set_defaults(handler=_delete_user)
+
+    listing = commands.add_parser(
+        "list-users", help="every account as CSV, as the dashboard exports it, by email"
+    )
+    listing.add_argument(
+        "--twofa",
+        type=_status_filter,
+        default="all",
+        metavar="STATUS",
+        help="only these accounts: activated, not_activated, required or has_passkey",
+    )
+    listing.add_argument(
+        "--search",
+        default="",
+        help="only emails that start with this text (as the dashboard searches)",
+    )
+    listing.set_defaults(handler=_list_users)
+
     seed = commands.add_parser("seed-demo", help="add the demo accounts (and N synthetic users)")
     seed.add_argument("--users", type=int, default=0, metavar="N", help="synthetic users to add")
     seed.add_argument(
@@ -355,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rxapp: interrupted (what was done before stays done)", file=sys.stderr)
         return 130
-    print(message)
+    if message is not None:
+        print(message)
     return EXIT_OK
 
 

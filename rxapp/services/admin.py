@@ -81,6 +81,26 @@ def set_admin(
     return True
 
 
+def delete_account(
+    db: Session, user: User, *, now: datetime, actor_id: int | None, via: str
+) -> None:
+    """Delete `user` with everything tied to the account (sessions, pending sign-ins, key,
+    backup codes, passkeys, known browsers, approval requests: the database's cascades), so
+    its open tabs are refused at their next event. The audit trail stays, with one row
+    saying the account was deleted. Commits."""
+    audit.record(
+        db,
+        audit.Event.ACCOUNT_DELETED,
+        now=now,
+        user_id=user.id,
+        actor_id=actor_id,
+        email=user.email,
+        detail=f"via={via}",
+    )
+    db.exec(delete(User).where(col(User.id) == user.id))
+    db.commit()
+
+
 def has_admin(db: Session) -> bool:
     """Whether any account has the admin role."""
     return db.exec(select(User.id).where(col(User.is_admin).is_(True)).limit(1)).first() is not None

@@ -50,6 +50,7 @@ class Event(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
     ADMIN_GRANTED = "admin_granted"
     ADMIN_REMOVED = "admin_removed"
+    ACCOUNT_DELETED = "account_deleted"
 
 
 @dataclass(frozen=True)

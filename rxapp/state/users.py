@@ -461,6 +461,7 @@ TABLE_EVENTS = [
     audit.Event.ADMIN_RESET_2FA,
     audit.Event.ADMIN_GRANTED,
     audit.Event.ADMIN_REMOVED,
+    audit.Event.ACCOUNT_DELETED,
     audit.Event.BACKUP_CODE_USED,
     audit.Event.BACKUP_CODES_GENERATED,
 ]

@@ -508,3 +508,32 @@ def test_an_account_the_operator_makes_admin_opens_all_users_until_the_role_is_t
             r"An admin took your account's admin role away on \w{3} \d{1,2}, \d{4}\."
         )
     )
+
+
+def test_an_account_the_operator_deletes_leaves_the_table_and_its_open_tab(
+    page: Page, browser: Browser, rxapp_admin: Account, rxapp_server: RxappServer
+) -> None:
+    someone = rxapp_server.create_user()
+    theirs = browser.new_context(base_url=rxapp_server.url).new_page()
+    try:
+        sign_in_to_profile(theirs, someone)
+        _admin_on_users(page, rxapp_admin)
+        _search(page, someone.email)
+        expect(page.get_by_test_id("user-row")).to_have_count(1)
+
+        told = _rxapp_cli(rxapp_server, "delete-user", someone.email, "--yes")
+        assert told.startswith(f"Deleted {someone.email} with its sessions")
+
+        # The open dashboard follows without a reload; the deleted account's tab leaves its
+        # profile for the sign-in page by itself, and its password opens nothing any more.
+        expect(page.get_by_test_id("user-row")).to_have_count(0, timeout=8000)
+        expect(page.get_by_test_id("users-count")).to_have_text("0")
+        expect(theirs).to_have_url(LOGIN_URL, timeout=15000)
+        expect(theirs.get_by_test_id("profile-email")).to_have_count(0)
+        theirs.get_by_test_id("login-email").fill(someone.email)
+        theirs.get_by_test_id("login-password").fill(someone.password)
+        theirs.get_by_test_id("login-submit").click()
+        expect(theirs.get_by_test_id("login-error")).to_be_visible()
+        expect(theirs).to_have_url(LOGIN_URL)
+    finally:
+        theirs.context.close()

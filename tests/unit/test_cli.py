@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from rxapp import cli
 from rxapp.closed_network import apply_closed_network_settings
-from rxapp.models import AuditEvent, AuthSession, KnownDevice, PendingLogin, User
-from rxapp.services import accounts, devices, passwords, secretbox, sessions
+from rxapp.models import AuditEvent, AuthSession, KnownDevice, PendingLogin, User, UserTally
+from rxapp.services import accounts, devices, passwords, secretbox, sessions, users_export
 from rxapp.settings import get_settings
 from tests.conftest import run_command, secret_key_set_to
 
@@ -588,3 +588,129 @@ def test_a_sqlite_file_in_a_missing_folder_without_a_key_is_one_line(tmp_path):
         "directory (set RXAPP_SECRET_KEY, or check the database's folder)"
     )
     assert "Traceback" not in done.stderr
+
+
+# delete-user and list-users ---------------------------------------------------------------
+
+
+def _rows_of(db, model, user_id: int) -> int:
+    db.expire_all()
+    return len(db.exec(select(model).where(model.user_id == user_id)).all())
+
+
+@pytest.mark.both_databases
+def test_delete_user_deletes_the_account_and_what_hangs_on_it_and_keeps_the_audit(rxapp, db, erin):
+    erin_id = erin.id
+    assert _rows_of(db, AuthSession, erin_id) == 1
+    activated_before = db.exec(select(UserTally)).one().activated
+
+    result = rxapp("delete-user", " Erin@Example.com ", "--yes")
+
+    assert result == Outcome(
+        0,
+        "Deleted erin@example.com with its sessions, authenticator key, backup codes and "
+        "passkeys; its audit rows are kept.\n",
+        "",
+    )
+    assert _user(db, "erin@example.com") is None
+    for model in (AuthSession, PendingLogin, KnownDevice):
+        assert _rows_of(db, model, erin_id) == 0, model.__name__
+    audit_rows = db.exec(select(AuditEvent).where(AuditEvent.user_id == erin_id)).all()
+    assert audit_rows[-1].event == "account_deleted"
+    assert audit_rows[-1].detail == "via=command line"
+    assert len(audit_rows) > 1  # what happened before stays
+    db.expire_all()
+    tally = db.exec(select(UserTally)).one()
+    assert tally.activated == activated_before - 1
+    # The address is free again, for a new account with nothing of the old one.
+    assert (
+        rxapp("create-user", "erin@example.com", "--password-stdin", stdin=OLD_PASSWORD).code == 0
+    )
+    assert not _user(db, "erin@example.com").twofa_active
+
+
+def test_delete_user_without_yes_deletes_nothing_and_says_how(rxapp, db, erin):
+    result = rxapp("delete-user", "erin@example.com")
+
+    assert result.code == 2
+    assert result.err == (
+        "rxapp: error: deleting erin@example.com cannot be undone: run it again with --yes.\n"
+    )
+    assert _user(db, "erin@example.com") is not None
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("nobody@example.com", "no account with the email nobody@example.com."),
+        ("not-an-email", "Enter a valid email address"),
+        ("", "Enter your email address"),
+    ],
+    ids=["unknown", "malformed", "empty"],
+)
+def test_delete_user_of_no_such_account_fails_clearly(rxapp, db, erin, email, message):
+    result = rxapp("delete-user", email, "--yes")
+
+    assert result.code == 1
+    assert result.err.startswith(f"rxapp: error: {message}")
+    assert _user(db, "erin@example.com") is not None
+
+
+def test_deleting_the_last_admin_says_how_to_make_one(rxapp, db, erin):
+    rxapp("set-admin", "erin@example.com")
+
+    result = rxapp("delete-user", "erin@example.com", "--yes")
+
+    assert result.out.endswith(" No admin is left: make one with `rxapp set-admin EMAIL`.\n")
+
+
+@pytest.mark.both_databases
+def test_list_users_prints_the_dashboards_csv_filtered_and_searched(rxapp, db, erin):
+    accounts.create_user(db, "frank@example.com", "frank's long password", now=NOW)
+
+    everyone = rxapp("list-users")
+    activated = rxapp("list-users", "--twofa", "Activated")
+    searched = rxapp("list-users", "--search", " FR ")
+
+    header = ",".join(users_export.HEADER)
+    assert everyone.code == activated.code == searched.code == 0
+    assert everyone.out.splitlines()[0] == header
+    assert [line.split(",")[:2] for line in everyone.out.splitlines()[1:]] == [
+        ["erin@example.com", "Activated"],
+        ["frank@example.com", "Not activated"],
+    ]
+    assert [line.split(",")[0] for line in activated.out.splitlines()[1:]] == ["erin@example.com"]
+    assert [line.split(",")[0] for line in searched.out.splitlines()[1:]] == ["frank@example.com"]
+
+
+def test_list_users_refuses_an_unknown_filter_with_the_allowed_ones(db_url):
+    done = run_command(
+        [str(RXAPP_SCRIPT), "list-users", "--twofa", "bogus"],
+        env={**os.environ, "REFLEX_DB_URL": db_url},
+    )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "rxapp list-users: error: argument --twofa: Unknown 2FA filter 'bogus'. Use one of: "
+        "all, activated, not_activated, required, has_passkey."
+    )
+
+
+def test_list_users_into_a_pipe_closed_early_ends_quietly(db_url, tmp_path):
+    env = {**os.environ, "REFLEX_DB_URL": db_url}
+    seeded = run_command([str(RXAPP_SCRIPT), "seed-demo", "--users", "3000"], env=env)
+    assert seeded.returncode == 0, seeded.stderr
+
+    done = subprocess.run(
+        f"'{RXAPP_SCRIPT}' list-users | head -n 2",
+        shell=True,  # a fixed command line: the pipe is the point
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.stdout.splitlines()[1].startswith("admin@example.com,")
+    assert done.stderr == ""
