@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import AuthSession, PendingLogin, SignInApproval, User
 from rxapp.services import audit, secretbox, sessions, throttle, user_agents
+from rxapp.services.account_lock import hold_account
 from rxapp.services.mfa.common import audit_thresholds, plural
 from rxapp.services.sessions import SignedIn
 
@@ -35,6 +36,10 @@ LIFETIME = timedelta(minutes=2)
 MIN_INTERVAL = timedelta(seconds=10)
 MAX_REQUESTS = 5
 MAX_OPEN_PER_ACCOUNT = 3
+# Across sign-ins, abandoned ones included: a stranger with the password who starts over
+# and over cannot keep the account's devices prompting.
+MAX_PER_ACCOUNT_WINDOW = 10
+ACCOUNT_WINDOW = timedelta(minutes=10)
 CHOICES = 3
 
 
@@ -105,24 +110,17 @@ def ask(
         return PAUSED
     if wait := throttle.seconds_to_wait(db, pending.user_id, now=now):
         return throttle.wait_message(wait)
+    # The limits below count, then insert: two asks at once must not both pass them.
+    hold_account(db, pending.user_id)
     previous = db.exec(
         select(SignInApproval)
         .where(col(SignInApproval.pending_login_id) == pending.id)
         .order_by(col(SignInApproval.id).desc())
     ).all()
-    if previous and previous[0].status == "open" and previous[0].expires_at > now:
-        latest = previous[0]
-        number = int(_challenge(latest)["number"])  # type: ignore[call-overload]
-        return Request(ref=latest.ref, number=number, expires_at=latest.expires_at)
-    if len(previous) >= MAX_REQUESTS:
-        return "Too many approval requests for this sign-in. Use a code instead."
-    if previous and now - previous[0].created_at < MIN_INTERVAL:
-        wait = int((MIN_INTERVAL - (now - previous[0].created_at)).total_seconds()) + 1
-        return f"Wait {plural(wait, 'second')} before asking again."
-    # Each password step makes a new pending login with requests of its own: the account's
-    # devices are never shown more than a few at once.
-    if _open_elsewhere(db, pending, now=now) >= MAX_OPEN_PER_ACCOUNT:
-        return "Other sign-ins to this account are waiting for approval. Use a code instead."
+    refusal = _refusal(db, pending, previous, now=now)
+    if isinstance(refusal, Request) or refusal:
+        db.rollback()  # nothing written: the account's row is let go
+        return refusal
     number = 10 + secrets.randbelow(90)
     decoys: set[int] = set()
     while len(decoys) < CHOICES - 1:
@@ -144,6 +142,40 @@ def ask(
     audit.record(db, audit.Event.APPROVAL_REQUESTED, now=now, user_id=pending.user_id)
     db.commit()
     return Request(ref=approval.ref, number=number, expires_at=approval.expires_at)
+
+
+def _refusal(
+    db: Session, pending: PendingLogin, previous: list[SignInApproval], *, now: datetime
+) -> Request | str:
+    """The open request to show again, or why no new one may be made ("" when it may)."""
+    if previous and previous[0].status == "open" and previous[0].expires_at > now:
+        latest = previous[0]
+        number = int(_challenge(latest)["number"])  # type: ignore[call-overload]
+        return Request(ref=latest.ref, number=number, expires_at=latest.expires_at)
+    if len(previous) >= MAX_REQUESTS:
+        return "Too many approval requests for this sign-in. Use a code instead."
+    if previous and now - previous[0].created_at < MIN_INTERVAL:
+        wait = int((MIN_INTERVAL - (now - previous[0].created_at)).total_seconds()) + 1
+        return f"Wait {plural(wait, 'second')} before asking again."
+    # Each password step makes a new pending login with requests of its own: the account's
+    # devices are never shown more than a few at once, nor many in a while.
+    if _open_elsewhere(db, pending, now=now) >= MAX_OPEN_PER_ACCOUNT:
+        return "Other sign-ins to this account are waiting for approval. Use a code instead."
+    if _asked_lately(db, pending.user_id, now=now) >= MAX_PER_ACCOUNT_WINDOW:
+        return "Too many approval requests for this account lately. Use a code instead."
+    return ""
+
+
+def _asked_lately(db: Session, user_id: int, *, now: datetime) -> int:
+    """The account's requests made within `ACCOUNT_WINDOW`, for any sign-in."""
+    return db.exec(
+        select(sa.func.count())
+        .select_from(SignInApproval)
+        .where(
+            col(SignInApproval.user_id) == user_id,
+            col(SignInApproval.created_at) > now - ACCOUNT_WINDOW,
+        )
+    ).one()
 
 
 def _open_elsewhere(db: Session, pending: PendingLogin, *, now: datetime) -> int:

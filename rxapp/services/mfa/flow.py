@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from rxapp.models import Passkey, PendingLogin, User, UTCDateTime
 from rxapp.services import audit, devices, sessions, throttle
+from rxapp.services.account_lock import hold_account
 from rxapp.services.mfa.backup_codes import codes as backup_codes
 from rxapp.services.mfa.common import (
     CodeCheck,
@@ -322,7 +323,13 @@ def _with_tries_left(result: CodeCheck, left: int) -> str:
 
 def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:
     """A new batch of backup codes replacing every older one, audited in the same
-    transaction; commit. Returns the codes in clear, shown once."""
+    transaction; commit. Returns the codes in clear, shown once; none when 2FA is off by
+    now (turned off in another tab after this one's proof: no codes for an account
+    without it)."""
+    hold_account(db, user_id)  # a disable in another tab commits before this, or after it
+    if not db.exec(select(User.twofa_active).where(col(User.id) == user_id)).one():
+        db.rollback()
+        return []
     audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=user_id)
     return backup_codes.replace_batch(db, user_id, now=now)
 

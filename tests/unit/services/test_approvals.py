@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
-from rxapp.models import AuditEvent, SignInApproval, User
+from rxapp.models import AuditEvent, PendingLogin, SignInApproval, User
 from rxapp.services import accounts, approvals, audit, secretbox, sessions, throttle
 from rxapp.services.database import engine_for
 from tests.conftest import stored_bytes
@@ -238,6 +240,55 @@ def test_the_accounts_other_sign_ins_have_three_requests_open_at_most(db, user):
     [newest, *_] = approvals.prompts_for(db, phone, now=T0)
     assert approvals.decide(db, newest.ref, phone, None, now=T0) == "denied"
     later = T0 + timedelta(seconds=throttle.seconds_to_wait(db, user.id, now=T0))
+    assert isinstance(
+        approvals.ask(db, _pending(db, user, now=later), now=later), approvals.Request
+    )
+
+
+@pytest.mark.both_databases
+def test_asks_at_the_same_moment_still_leave_three_requests_open_at_most(db_url):
+    with Session(engine_for(db_url), expire_on_commit=False) as setup:
+        owner = accounts.create_user(setup, "bob@example.com", "bob's long password", now=T0)
+        _device(setup, owner)
+        for _ in range(approvals.MAX_OPEN_PER_ACCOUNT - 1):
+            assert isinstance(
+                approvals.ask(setup, _pending(setup, owner), now=T0), approvals.Request
+            )
+        pending_ids = [_pending(setup, owner).id for _ in range(6)]
+    start = threading.Barrier(len(pending_ids))
+
+    def ask(pending_id: int) -> approvals.Request | str:
+        with Session(engine_for(db_url), expire_on_commit=False) as own:
+            pending = own.get(PendingLogin, pending_id)
+            start.wait()
+            return approvals.ask(own, pending, now=T0)
+
+    with ThreadPoolExecutor(len(pending_ids)) as pool:
+        answers = list(pool.map(ask, pending_ids))
+
+    assert sum(isinstance(a, approvals.Request) for a in answers) == 1
+    refusals = {a for a in answers if isinstance(a, str)}
+    assert refusals == {
+        "Other sign-ins to this account are waiting for approval. Use a code instead."
+    }
+    with Session(engine_for(db_url)) as check:
+        assert len(check.exec(select(SignInApproval)).all()) == approvals.MAX_OPEN_PER_ACCOUNT
+
+
+def test_starting_over_and_over_does_not_keep_the_devices_prompting(db, user):
+    _device(db, user)
+    now = T0
+    for _ in range(approvals.MAX_PER_ACCOUNT_WINDOW):
+        pending = _pending(db, user, now=now)
+        assert isinstance(approvals.ask(db, pending, now=now), approvals.Request)
+        sessions.end_pending_login(db, pending.id, now=now)  # given up: its slot is free
+        db.commit()
+        now += 20 * SECOND
+
+    refused = approvals.ask(db, _pending(db, user, now=now), now=now)
+    assert refused == "Too many approval requests for this account lately. Use a code instead."
+
+    later = T0 + approvals.ACCOUNT_WINDOW + SECOND  # the first requests have left the window
     assert isinstance(
         approvals.ask(db, _pending(db, user, now=later), now=later), approvals.Request
     )

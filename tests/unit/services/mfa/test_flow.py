@@ -1126,3 +1126,15 @@ def test_clock_drift_message_says_how_far_and_which_way(offset, says):
 
     assert message is not None and says in message and "automatic time" in message
     assert totp_flows.clock_drift_message(secret, code_for(secret, T0), now=T0) is None
+
+
+def test_new_backup_codes_are_made_only_while_2fa_is_on(db, member):
+    assert len(mfa.new_backup_codes(db, member.id, now=ENROLLED_AT)) == backup_codes.BATCH_SIZE
+
+    # Turned off in another tab after this one's fresh proof: nothing is made or audited.
+    off = mfa.disable(db, member.id, code_for(member.secret, ENROLLED_AT, 1), now=ENROLLED_AT)
+    assert off.ok, off.message
+    before = audit_events(db, member.id)
+    assert mfa.new_backup_codes(db, member.id, now=ENROLLED_AT) == []
+    assert backup_codes.remaining(db, member.id) == 0
+    assert audit_events(db, member.id) == before
