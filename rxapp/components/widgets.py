@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import reflex as rx
 from reflex.vars.base import Var
+from reflex.vars.function import FunctionStringVar
 from reflex_base.utils.imports import ImportVar
 
 from rxapp.components.early_submit import MARK_STALE, busy_until_answered
@@ -15,11 +16,15 @@ from rxapp.components.layout import HEADING_ID, testid
 
 NB_HYPHEN = "\u2011"  # keeps "6-digit" on one line
 # Where focus goes when a dialog closes: back to the control that opened it (tracked by
-# `OPENER_TRACKER`), else the first `[data-focus-fallback]`, else the page's heading.
+# `OPENER_TRACKER`), else the first `[data-focus-fallback]`, else the page's heading; never
+# out of a dialog opened meanwhile (a closed dialog's content can leave the page late, at
+# the next render, which may be the one that opened the next dialog).
 RETURN_FOCUS_JS = (
-    "setTimeout(() => { const o = window.__rxOpener; const el = (o && o.isConnected && "
+    "setTimeout(() => { if (document.activeElement?.closest("
+    "'[role=dialog][data-state=open],[role=alertdialog][data-state=open]')) return; "
+    "const o = window.__rxOpener; const el = (o && o.isConnected && "
     "o.offsetParent !== null) ? o : (document.querySelector('[data-focus-fallback]') || "
-    f"document.getElementById('{HEADING_ID}')); if (el) el.focus(); }}, 0)"
+    f"document.getElementById('{HEADING_ID}')); if (el) el.focus(); }}, 0);"
 )
 OPENER_TRACKER = (
     "document.addEventListener('focusin', (e) => { const t = e.target; "
@@ -126,18 +131,32 @@ def local_time(iso: rx.Var[str], *, with_time: bool = True, **props: object) -> 
     )
 
 
+def _focus_handler(body: str) -> FunctionStringVar:
+    """A dialog's focus event run in the browser at once, not through Reflex's event queue
+    (where it would wait behind an event still being answered)."""
+    return FunctionStringVar.create(f"((event) => {{ event.preventDefault(); {body} }})")
+
+
+def kept_open_while_shown(test_id: str) -> dict[str, object]:
+    """A dialog's props: neither Escape nor a click outside closes it while the element
+    with `test_id` is on screen (what it shows would be lost for good); its own button
+    does."""
+    guard = FunctionStringVar.create(
+        f"((event) => {{ if (document.querySelector('[data-testid={test_id}]')) "
+        "event.preventDefault(); })"
+    )
+    return {"on_escape_key_down": guard, "on_interact_outside": guard}
+
+
 def dialog_focus(*, start_at: str = "") -> dict[str, object]:
     """A dialog's focus handling: on close, focus goes back to the control that opened it;
     with `start_at`, the dialog opens with focus on that element (its top) instead of the
     first field."""
-    props: dict[str, object] = {
-        "on_close_auto_focus": [rx.prevent_default, rx.call_script(RETURN_FOCUS_JS)],
-    }
+    props: dict[str, object] = {"on_close_auto_focus": _focus_handler(RETURN_FOCUS_JS)}
     if start_at:
-        props["on_open_auto_focus"] = [
-            rx.prevent_default,
-            rx.call_script(f"document.getElementById('{start_at}')?.focus()"),
-        ]
+        props["on_open_auto_focus"] = _focus_handler(
+            f"document.getElementById('{start_at}')?.focus();"
+        )
     return props
 
 
@@ -171,7 +190,7 @@ def announcer(text: rx.Var[str], *, test_id: str) -> rx.Component:
 
 def dialog_actions(
     cancel_label: str,
-    submit_label: str,
+    submit_label: str | rx.Var[str],
     *,
     test_id: str,
     answers: rx.Var[int],

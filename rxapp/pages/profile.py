@@ -13,7 +13,6 @@ from rxapp.pages.profile_dialogs import (
     disable_dialog,
     enroll_dialog,
     reauth_dialog,
-    replace_codes_dialog,
 )
 from rxapp.pages.profile_passkeys import (
     add_passkey_dialog,
@@ -210,7 +209,6 @@ def profile_page() -> rx.Component:
             passkeys_card(),
             activity_card(),
         ),
-        replace_codes_dialog(),
         enroll_dialog(),
         reauth_dialog(),
         disable_dialog(),

@@ -13,6 +13,7 @@ from rxapp.components.widgets import (
     countdown,
     dialog_actions,
     dialog_focus,
+    kept_open_while_shown,
     wait_countdown,
 )
 from rxapp.state.profile import ProfileState
@@ -163,10 +164,26 @@ def enroll_dialog() -> rx.Component:
 def reauth_dialog() -> rx.Component:
     """A fresh proof before a sensitive action: the password, or a current code."""
     for_enable = ReauthState.kind == "password"
+    # New backup codes ask here, once, before the saved ones stop working.
+    replacing = (ReauthState.purpose == "backup") & (ReauthState.backup_remaining > 0)
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Confirm it's you"),
+            rx.dialog.title(rx.cond(replacing, "Replace your backup codes?", "Confirm it's you")),
             rx.dialog.description(
+                rx.cond(
+                    replacing,
+                    rx.fragment(
+                        "You still have ",
+                        rx.text.strong(ReauthState.backup_remaining),
+                        rx.cond(
+                            ReauthState.backup_remaining == 1,
+                            " unused backup code. New codes replace it: the one you saved "
+                            "stops working at once. ",
+                            " unused backup codes. New codes replace them: the ones you saved "
+                            "stop working at once. ",
+                        ),
+                    ),
+                ),
                 rx.cond(
                     for_enable,
                     "Enter your password to continue.",
@@ -193,7 +210,10 @@ def reauth_dialog() -> rx.Component:
                         test_id="reauth-wait",
                     ),
                     dialog_actions(
-                        "Cancel", "Continue", test_id="reauth-submit", answers=ReauthState.answers
+                        "Cancel",
+                        rx.cond(replacing, "Replace codes", "Continue"),
+                        test_id="reauth-submit",
+                        answers=ReauthState.answers,
                     ),
                     rx.cond(
                         ReauthState.passkey_offered,
@@ -436,50 +456,8 @@ def backup_dialog() -> rx.Component:
             ),
             max_width="28rem",
             **dialog_focus(),
+            **kept_open_while_shown("backup-code"),
         ),
         open=BackupCodesState.open,
         on_open_change=BackupCodesState.close,
-    )
-
-
-def replace_codes_dialog() -> rx.Component:
-    """Ask before a batch of saved, unused backup codes is replaced."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Replace your backup codes?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "You still have ",
-                    rx.text.strong(ProfileState.backup_remaining),
-                    rx.cond(
-                        ProfileState.backup_remaining == 1,
-                        " unused backup code. New codes replace it: the one you saved stops "
-                        "working at once.",
-                        " unused backup codes. New codes replace them: the ones you saved stop "
-                        "working at once.",
-                    ),
-                ),
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep my codes", variant="soft", color_scheme="gray")
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Replace codes",
-                        on_click=BackupCodesState.confirm_replace,
-                        custom_attrs=testid("backup-replace-confirm"),
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
-                wrap="wrap",
-            ),
-            max_width="28rem",
-            **dialog_focus(),
-        ),
-        open=BackupCodesState.confirm_open,
-        on_open_change=BackupCodesState.keep_codes,
     )

@@ -194,12 +194,10 @@ def remove_passkey_dialog() -> rx.Component:
         rx.alert_dialog.content(
             rx.alert_dialog.title("Remove this passkey?"),
             rx.alert_dialog.description(
-                rx.text(
-                    rx.text.strong(PasskeysState.remove_name),
-                    " will no longer sign you in, and your other signed-in devices are "
-                    "signed out. If it is your only way of two-factor authentication, 2FA "
-                    "turns off and your backup codes are deleted.",
-                ),
+                rx.text.strong(PasskeysState.remove_name),
+                " will no longer sign you in, and your other signed-in devices are "
+                "signed out. If it is your only way of two-factor authentication, 2FA "
+                "turns off and your backup codes are deleted.",
                 size="2",
             ),
             rx.hstack(

@@ -292,12 +292,10 @@ def _reset_dialog() -> rx.Component:
         rx.alert_dialog.content(
             rx.alert_dialog.title("Reset two-factor authentication?"),
             rx.alert_dialog.description(
-                rx.text(
-                    "This deletes the authenticator key, passkeys and backup codes of ",
-                    rx.text.strong(UsersState.reset_email),
-                    " and signs them out everywhere. They will sign in with their password "
-                    "alone until they enable 2FA again.",
-                ),
+                "This deletes the authenticator key, passkeys and backup codes of ",
+                rx.text.strong(UsersState.reset_email),
+                " and signs them out everywhere. They will sign in with their password "
+                "alone until they enable 2FA again.",
                 size="2",
             ),
             rx.form(

@@ -47,6 +47,9 @@ ANOTHER_SIGN_IN = (
     "This browser started another sign-in in another tab, as {hint}: this page now "
     "continues that one. Nothing you entered here was checked. Enter a code for {hint}."
 )
+# What the sign-in page says when a step of this one finds it over (it lasts 5 minutes, and
+# ends with a password change, an admin's reset or too many wrong codes).
+SIGN_IN_ENDED = "Your sign-in expired or was ended. Enter your email and password again."
 SIGNED_IN_ELSEWHERE = (
     "This browser signed in as {email} in another tab: the sign-in this page was "
     "continuing has ended."
@@ -153,6 +156,12 @@ class PasscodeState(AuthState):
             rx.redirect(routes.LOGIN, replace=True),
         ]
 
+    def _sign_in_ended(self) -> list[rx.event.EventSpec]:
+        """Back to the password step, saying why: what the person just did found this
+        sign-in over."""
+        self._tell(SIGN_IN_ENDED)
+        return self._back_to_login()
+
     def _show_new_pending(self, view: PendingView) -> None:
         """Show the form for a pending login just started: nothing of an earlier one's
         request for approval carries over."""
@@ -234,7 +243,7 @@ class PasscodeState(AuthState):
 
         made = await self._as_pending(ask)
         if isinstance(made, SignedOut):
-            return self._back_to_login()
+            return self._sign_in_ended()
         if isinstance(made, str):
             self.approval_message = made
             return None
@@ -353,7 +362,7 @@ class PasscodeState(AuthState):
 
         options = await self._as_pending(begin)
         if isinstance(options, SignedOut):
-            return self._back_to_login()
+            return self._sign_in_ended()
         if not options:
             self.passkey_available = False
             self.error = "This account has no passkeys. Enter a code instead."
@@ -403,7 +412,7 @@ class PasscodeState(AuthState):
             outcome = await self._as_pending(run, heavy=heavy)
         if isinstance(outcome, SignedOut):
             self.error = ""
-            return self._back_to_login()
+            return self._sign_in_ended()
         result = outcome.check
         if not result.ok:
             self.error = result.message

@@ -15,7 +15,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
-from rxapp.services import audit, sessions, user_agents
+from rxapp.services import audit, policy, sessions, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
@@ -60,6 +60,8 @@ class AccountView:
     activity: tuple[audit.Activity, ...] = ()
     totp_active: bool = False
     passkeys: tuple[passkey_store.PasskeyInfo, ...] = ()
+    # The policy requires 2FA of this account by now and it is not on (RXAPP_REQUIRE_2FA).
+    setup_overdue: bool = False
 
 
 def read_account(db: Session, signed_in: SignedIn) -> AccountView:
@@ -80,6 +82,7 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         activity=tuple(audit.recent_activity(db, user.id)),
         totp_active=totp_flows.is_enabled(user),
         passkeys=tuple(passkey_store.listed(db, user.id)),
+        setup_overdue=not active and policy.requirement(user).overdue(now=utcnow()),
     )
 
 
@@ -180,7 +183,7 @@ class ProfileState(AuthState):
     async def open_profile(self) -> list[rx.event.EventSpec] | None:
         """on_load: load the account, or go to the login page. A navigation closes the
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
-        from rxapp.state.profile_dialogs import open_setup, restore_dialogs
+        from rxapp.state.profile_dialogs import EnrollState, open_setup, restore_dialogs
 
         arrived = self._take_arrival(routes.PROFILE)
         view = await self._show_account(arrived)
@@ -192,8 +195,11 @@ class ProfileState(AuthState):
         keep_open = reconnected or arrived is not None
         events = [*(await restore_dialogs(self, view, keep_open=keep_open) or [])]
         events.append(ApprovalState.watch)
-        if self._setup_on_arrival:
-            self._setup_on_arrival = False
-            if not view.twofa_active:
-                events.append(await open_setup(self))
+        arriving_fresh, self._setup_on_arrival = self._setup_on_arrival, False
+        if arriving_fresh and not view.twofa_active:
+            events.append(await open_setup(self))
+        elif view.setup_overdue and not (await self.get_state(EnrollState)).open:
+            # Required by now: every visit opens the setup (after the password, when the
+            # sign-in is no longer fresh), not only the first after signing in.
+            events.append(EnrollState.start)
         return [event for event in events if event is not None]

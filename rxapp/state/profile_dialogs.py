@@ -46,6 +46,10 @@ NO_KEY: dict[str, str] = {"plain": "", "grouped": "", "qr": "", "uri": ""}
 # A button from before a change made elsewhere (another tab, another device): the page
 # shows the account as it is now, and says why nothing else happened.
 ALREADY_ON = "An authenticator app is already set up (in another tab or on another device)."
+NO_CODES_WITHOUT_2FA = (
+    "Two-factor authentication was turned off (in another tab or on another device), so no "
+    "backup codes were made."
+)
 ALREADY_OFF = "The authenticator app was already removed (in another tab or on another device)."
 TURNED_OFF = (
     "Two-factor authentication is off: signing in asks only for your password, and your "
@@ -425,8 +429,6 @@ class BackupCodesState(ProfileState):
     open: bool = False
     first_batch: bool = False
     countdown: int = 0
-    # Asking before a saved batch is replaced (how many unused codes it still has).
-    confirm_open: bool = False
     extensions_left: int = 0
     # The codes on screen were replaced (or deleted) from another tab: they no longer work.
     replaced: bool = False
@@ -471,9 +473,11 @@ class BackupCodesState(ProfileState):
     async def _new_batch(self, *, first: bool) -> Any:
         seconds = get_settings().backup_reveal_seconds
 
-        def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal, AccountView]:
+        def make(db: Session, signed_in: SignedIn) -> tuple[reveals.Reveal | None, AccountView]:
             now = utcnow()
             codes = mfa.new_backup_codes(db, signed_in.user.id, now=now)
+            if not codes:
+                return None, read_account(db, signed_in)
             shown = [backup_codes.formatted(code) for code in codes]
             reveal = reveals.create(
                 db,
@@ -490,6 +494,8 @@ class BackupCodesState(ProfileState):
             return self._to_login()
         reveal, view = result
         self._apply(view)
+        if reveal is None:
+            return [rx.toast.info(NO_CODES_WITHOUT_2FA), keep_focus_script(TWOFA_HEADING_ID)]
         self.notice = ""
         self.first_batch = first
         self.extensions_left = reveals.MAX_EXTENSIONS
@@ -507,26 +513,16 @@ class BackupCodesState(ProfileState):
 
     @rx.event
     async def start(self) -> Any:
-        """New backup codes: first ask before unused saved codes are replaced."""
+        """New backup codes, after a current code entered in the proof dialog (which says
+        what the saved codes become): a sign-in alone (say with one phished code) never
+        yields lasting backup codes."""
         view = await self._as_user(read_account)
         if isinstance(view, SignedOut):
             return self._to_login()
         self._apply(view)
-        if view.twofa_active and view.backup_remaining > 0:
-            self.confirm_open = True
-            return None
-        return await self._proceed()
-
-    @rx.event
-    async def confirm_replace(self) -> Any:
-        """The person agreed to replace their saved codes."""
-        self.confirm_open = False
-        return await self._proceed()
-
-    @rx.event
-    def keep_codes(self, _open: object = False) -> None:
-        """Keep the saved codes: nothing changes."""
-        self.confirm_open = False
+        if view.twofa_active:
+            (await self.get_state(ReauthState))._ask("backup", view)
+        return None
 
     @rx.event
     async def extend(self) -> None:
@@ -547,17 +543,6 @@ class BackupCodesState(ProfileState):
             return
         self.extensions_left -= 1
         self._show(reveal)
-
-    async def _proceed(self) -> Any:
-        """New backup codes, always after a current code entered in the proof dialog: a
-        sign-in alone (say with one phished code) never yields lasting backup codes."""
-        result = await self._as_user(read_account)
-        if isinstance(result, SignedOut):
-            return self._to_login()
-        self._apply(result)
-        if result.twofa_active:
-            (await self.get_state(ReauthState))._ask("backup", result)
-        return None
 
     @rx.event
     async def close(self, _open: object = False) -> None:
@@ -654,7 +639,6 @@ async def restore_dialogs(
         disable.error = ""
         backup._hide()
         backup.open = False
-        backup.confirm_open = False
         return None
     await enroll._restore(view.user_id)
     countdown = await backup._restore(view.session_id)

@@ -263,7 +263,6 @@ def test_new_backup_codes_always_need_a_current_code(page: Page, rxapp_user: Acc
     expect(page).to_have_url(PROFILE_URL)
     # Signed in seconds ago, with a code: still, new codes ask for one of their own.
     page.get_by_test_id("generate-backup-codes").click()
-    page.get_by_test_id("backup-replace-confirm").click()  # saved codes: asked first
     expect(page.get_by_test_id("reauth-input")).to_be_visible()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
     page.get_by_test_id("reauth-input").fill(twofa.backup_codes[0])
@@ -283,4 +282,13 @@ def test_a_user_signing_in_past_the_grace_period_is_sent_to_set_up_2fa(
     sign_in(page, admin)
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("profile-notice")).to_contain_text("required")
+    expect(page.get_by_test_id("enroll-secret")).to_have_text(re.compile(r"\w{4} \w{4}"))
+    # Closing it is no way out: every later visit to the profile opens it again.
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
+    page.reload()
+    expect(page.get_by_test_id("enroll-secret")).to_have_text(re.compile(r"\w{4} \w{4}"))
+    page.keyboard.press("Escape")
+    page.goto("/users")  # closed to an admin without 2FA: back to the profile
+    expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("enroll-secret")).to_have_text(re.compile(r"\w{4} \w{4}"))

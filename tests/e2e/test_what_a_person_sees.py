@@ -21,6 +21,7 @@ from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
 from tests.e2e.conftest import (
     LOGIN_URL,
+    PASSCODE_URL,
     PROFILE_URL,
     enable_2fa,
     generate_backup_codes,
@@ -385,6 +386,32 @@ def test_a_voided_sign_in_says_so_and_offers_a_new_one(
     expect(page).to_have_url(LOGIN_URL)
 
 
+def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    account = user_id(rxapp_server, rxapp_user.email)
+    expired = (
+        update(PendingLogin)
+        .where(PendingLogin.user_id == account)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    _write(rxapp_server, expired)
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    page.get_by_test_id("passcode-submit").click()
+    expect(page).to_have_url(LOGIN_URL)
+    notice = page.get_by_test_id("login-notice")
+    expect(notice).to_have_text(
+        "Your sign-in expired or was ended. Enter your email and password again."
+    )
+    expect(notice).to_have_attribute("role", "status")
+    # Answered by signing in again: the notice goes with the password step.
+    page.get_by_test_id("login-email").fill(rxapp_user.email)
+    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(PASSCODE_URL)
+
+
 def test_the_enable_dialog_diagnoses_a_phone_clock_that_is_off(
     page: Page, rxapp_user: Account
 ) -> None:
@@ -426,16 +453,29 @@ def test_the_backup_code_notice_goes_when_2fa_is_turned_off(
     expect(notice).to_have_count(0)
 
 
-def test_replacing_saved_codes_asks_first_and_keeping_them_changes_nothing(
+def test_new_codes_ask_once_for_a_code_saying_the_saved_ones_stop_working(
     page: Page, rxapp_user: Account
 ) -> None:
     sign_in_to_profile(page, rxapp_user)
-    enable_2fa(page)
-    page.get_by_test_id("generate-backup-codes").click()
-    ask = page.get_by_role("alertdialog")
-    expect(ask).to_contain_text("5 unused backup codes")
-    ask.get_by_role("button", name="Keep my codes").click()
+    enable_2fa(page)  # its last step closes the first batch's dialog
+    page.get_by_test_id("generate-backup-codes").press("Enter")
+    ask = page.get_by_role("dialog", name="Replace your backup codes?")
+    expect(ask).to_contain_text(
+        "You still have 5 unused backup codes. New codes replace them: the ones you saved "
+        "stop working at once."
+    )
+    expect(page.get_by_test_id("reauth-submit")).to_have_text("Replace codes")
+    # One dialog, and the keyboard stays in it: typing goes to the code, Tab to its buttons
+    # (a closed dialog's focus return used to come late and take focus out of this one).
+    expect(page.get_by_test_id("reauth-input")).to_be_focused()
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("reauth-input")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(ask.locator(":focus")).to_have_count(1)
+    # Cancelled: nothing changes, and focus is back on the button.
+    page.keyboard.press("Escape")
     expect(ask).to_have_count(0)
+    expect(page.get_by_test_id("generate-backup-codes")).to_be_focused()
     expect(page.get_by_test_id("backup-code")).to_have_count(0)
     expect(page.get_by_test_id("backup-remaining")).to_have_text("5")
 
