@@ -36,8 +36,9 @@ LIFETIME = timedelta(minutes=2)
 MIN_INTERVAL = timedelta(seconds=10)
 MAX_REQUESTS = 5
 MAX_OPEN_PER_ACCOUNT = 3
-# Across sign-ins, abandoned ones included: a stranger with the password who starts over
-# and over cannot keep the account's devices prompting.
+# Requests not approved (denied, expired, or left by a sign-in given up), across sign-ins: a
+# stranger with the password who starts over and over cannot keep the devices prompting.
+# Approved ones do not count: the owner signing in again and again is never refused.
 MAX_PER_ACCOUNT_WINDOW = 10
 ACCOUNT_WINDOW = timedelta(minutes=10)
 CHOICES = 3
@@ -161,19 +162,21 @@ def _refusal(
     # devices are never shown more than a few at once, nor many in a while.
     if _open_elsewhere(db, pending, now=now) >= MAX_OPEN_PER_ACCOUNT:
         return "Other sign-ins to this account are waiting for approval. Use a code instead."
-    if _asked_lately(db, pending.user_id, now=now) >= MAX_PER_ACCOUNT_WINDOW:
+    if _unapproved_lately(db, pending.user_id, now=now) >= MAX_PER_ACCOUNT_WINDOW:
         return "Too many approval requests for this account lately. Use a code instead."
     return ""
 
 
-def _asked_lately(db: Session, user_id: int, *, now: datetime) -> int:
-    """The account's requests made within `ACCOUNT_WINDOW`, for any sign-in."""
+def _unapproved_lately(db: Session, user_id: int, *, now: datetime) -> int:
+    """The account's requests made within `ACCOUNT_WINDOW`, for any sign-in, that were not
+    approved."""
     return db.exec(
         select(sa.func.count())
         .select_from(SignInApproval)
         .where(
             col(SignInApproval.user_id) == user_id,
             col(SignInApproval.created_at) > now - ACCOUNT_WINDOW,
+            col(SignInApproval.status) != "approved",
         )
     ).one()
 
