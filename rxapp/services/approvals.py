@@ -11,7 +11,10 @@ nothing is asked and a right number approves nothing. Each decision is one condi
 UPDATE: one decision per request, on any instance. Requests expire after two minutes, one
 may be open per pending login, a pending login may ask at most five times, ten seconds
 apart, and the account's other sign-ins (each password step makes one) may have three
-requests open at most.
+requests open at most and ten not approved (open, denied, mismatched, expired or left by
+a sign-in given up) in any ten minutes, counted under a hold on the account's row. A
+stranger with the password who uses up that window keeps the owner from approving for
+those minutes, not from signing in with a code.
 """
 
 from __future__ import annotations
@@ -169,7 +172,7 @@ def _refusal(
 
 def _unapproved_lately(db: Session, user_id: int, *, now: datetime) -> int:
     """The account's requests made within `ACCOUNT_WINDOW`, for any sign-in, that were not
-    approved."""
+    approved (open, denied, mismatched or expired)."""
     return db.exec(
         select(sa.func.count())
         .select_from(SignInApproval)

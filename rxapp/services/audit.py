@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from rxapp.models import AuditEvent
+from rxapp.models import AuditEvent, User
 
 
 class Event(StrEnum):
@@ -117,6 +118,15 @@ class FailedCodes:
     latest_ip: str
 
 
+def _owners(user_id: int) -> sa.ColumnElement[bool]:
+    """The audit rows of account `user_id` as it is now: not those of an account deleted
+    before it was made (SQLite gives a new row the highest id plus one, so a deleted newest
+    account's id comes back), whose rows the audit trail keeps."""
+    created = select(User.created_at).where(col(User.id) == user_id).scalar_subquery()
+    since = func.coalesce(created, col(AuditEvent.at))  # no such account: all of its rows
+    return sa.and_(col(AuditEvent.user_id) == user_id, col(AuditEvent.at) >= since)
+
+
 def failed_codes_since(
     db: Session, user_id: int, since: datetime | None, *, except_session: str = ""
 ) -> FailedCodes | None:
@@ -124,8 +134,7 @@ def failed_codes_since(
     wrong codes and codes refused unchecked during a wait, other than from `except_session`
     (the sign-in being finished), or None."""
     query = select(func.count(), func.max(AuditEvent.id)).where(
-        col(AuditEvent.user_id) == user_id,
-        col(AuditEvent.event) == Event.SECOND_FACTOR_FAILED.value,
+        _owners(user_id), col(AuditEvent.event) == Event.SECOND_FACTOR_FAILED.value
     )
     if since is not None:
         query = query.where(col(AuditEvent.at) > since)
@@ -155,7 +164,7 @@ def admin_changes_since(
     query = (
         select(AuditEvent.event, AuditEvent.at)
         .where(
-            col(AuditEvent.user_id) == user_id,
+            _owners(user_id),
             col(AuditEvent.event).in_([event.value for event in ADMIN_CHANGES]),
         )
         .order_by(col(AuditEvent.id))
@@ -224,7 +233,7 @@ def recent_activity(db: Session, user_id: int, *, limit: int = 10) -> list[Activ
     rows = db.exec(
         select(AuditEvent)
         .where(
-            col(AuditEvent.user_id) == user_id,
+            _owners(user_id),
             col(AuditEvent.event).in_([event.value for event in ACTIVITY_LABELS]),
         )
         .order_by(col(AuditEvent.id).desc())

@@ -1,6 +1,7 @@
 """Who must use two-factor authentication, and from when (RXAPP_REQUIRE_2FA and
 RXAPP_2FA_GRACE_DAYS), as GitLab and GitHub enforce it: a grace period after the account is
-created, then the user is sent to set 2FA up right after signing in. Admins without 2FA
+created, then the user is sent to set 2FA up right after signing in and on every visit to
+the profile until it is on. Admins without 2FA
 never see the dashboard (OWASP ASVS 4.0.3 V4.3.1: MFA on administrative interfaces)."""
 
 from __future__ import annotations

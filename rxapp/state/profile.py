@@ -183,7 +183,12 @@ class ProfileState(AuthState):
     async def open_profile(self) -> list[rx.event.EventSpec] | None:
         """on_load: load the account, or go to the login page. A navigation closes the
         dialogs; a reconnect keeps them (and puts their secrets back in this process)."""
-        from rxapp.state.profile_dialogs import EnrollState, open_setup, restore_dialogs
+        from rxapp.state.profile_dialogs import (
+            EnrollState,
+            a_dialog_is_open,
+            open_setup,
+            restore_dialogs,
+        )
 
         arrived = self._take_arrival(routes.PROFILE)
         view = await self._show_account(arrived)
@@ -198,8 +203,9 @@ class ProfileState(AuthState):
         arriving_fresh, self._setup_on_arrival = self._setup_on_arrival, False
         if arriving_fresh and not view.twofa_active:
             events.append(await open_setup(self))
-        elif view.setup_overdue and not (await self.get_state(EnrollState)).open:
+        elif view.setup_overdue and not await a_dialog_is_open(self):
             # Required by now: every visit opens the setup (after the password, when the
-            # sign-in is no longer fresh), not only the first after signing in.
+            # sign-in is no longer fresh), not only the first after signing in; never over
+            # a dialog a reload kept open (adding a passkey meets the rule too).
             events.append(EnrollState.start)
         return [event for event in events if event is not None]

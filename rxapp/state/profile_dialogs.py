@@ -645,6 +645,18 @@ async def restore_dialogs(
     return [countdown] if countdown is not None else None
 
 
+async def a_dialog_is_open(profile: ProfileState) -> bool:
+    """Whether the profile shows one of its dialogs (a reload or reconnect keeps them)."""
+    from rxapp.state.profile_passkeys import PasskeysState
+    from rxapp.state.profile_password import PasswordState
+
+    for dialog in (EnrollState, ReauthState, DisableState, BackupCodesState, PasswordState):
+        if (await profile.get_state(dialog)).open:
+            return True
+    passkeys = await profile.get_state(PasskeysState)
+    return passkeys.add_open or passkeys.rename_open or passkeys.remove_open
+
+
 async def open_setup(profile: ProfileState) -> Any:
     """Open the 2FA setup at once (the policy requires it and the sign-in is fresh)."""
     return await (await profile.get_state(EnrollState))._begin()

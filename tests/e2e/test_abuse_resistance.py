@@ -292,3 +292,11 @@ def test_a_user_signing_in_past_the_grace_period_is_sent_to_set_up_2fa(
     page.goto("/users")  # closed to an admin without 2FA: back to the profile
     expect(page).to_have_url(PROFILE_URL)
     expect(page.get_by_test_id("enroll-secret")).to_have_text(re.compile(r"\w{4} \w{4}"))
+    # A dialog the person opened stays theirs across a reload: the setup waits.
+    page.keyboard.press("Escape")
+    page.get_by_test_id("change-password").click()
+    expect(page.get_by_test_id("password-current")).to_be_visible()
+    page.reload()
+    expect(page.get_by_test_id("password-current")).to_be_visible()
+    page.wait_for_timeout(500)  # what the reload's on_load sent has been answered
+    expect(page.get_by_test_id("enroll-secret")).to_have_count(0)

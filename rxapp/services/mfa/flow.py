@@ -327,7 +327,7 @@ def new_backup_codes(db: Session, user_id: int, *, now: datetime) -> list[str]:
     now (turned off in another tab after this one's proof: no codes for an account
     without it)."""
     hold_account(db, user_id)  # a disable in another tab commits before this, or after it
-    if not db.exec(select(User.twofa_active).where(col(User.id) == user_id)).one():
+    if not db.exec(select(User.twofa_active).where(col(User.id) == user_id)).first():
         db.rollback()
         return []
     audit.record(db, audit.Event.BACKUP_CODES_GENERATED, now=now, user_id=user_id)
