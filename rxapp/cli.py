@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -198,6 +199,10 @@ def _status_filter(raw: str):  # a users_query.StatusFilter (imported late)
 def _list_users(args: argparse.Namespace) -> None:
     from rxapp.services import users_export, users_query
 
+    try:
+        args.search.encode("utf-8")  # undecodable bytes arrive as lone surrogates
+    except UnicodeError:
+        raise UsageError("--search must be UTF-8 text.") from None
     with _Database() as db:
         lines = users_export.csv_lines(
             db,
@@ -206,12 +211,17 @@ def _list_users(args: argparse.Namespace) -> None:
             sort=users_query.SortKey.EMAIL,
             descending=False,
         )
+        # The header and the first row before anything is written: a database that is not
+        # ready fails here, not after a header that looks like an empty list.
+        started = [next(lines), *[row for row in [next(lines, None)] if row is not None]]
         try:
-            for line in lines:
+            for line in itertools.chain(started, lines):
                 sys.stdout.write(line)
             sys.stdout.flush()
         except BrokenPipeError:  # `rxapp list-users | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as error:  # a full disk, say
+            raise CommandError(f"could not write the list: {error.strerror}.") from None
 
 
 # Enough for any benchmark (the dashboard's is measured at 1,000,000), and a typo's

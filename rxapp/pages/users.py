@@ -105,7 +105,8 @@ def _row(row: Row) -> rx.Component:
             rx.cond(
                 row["required_by"] != "",
                 rx.text(
-                    "required by ",
+                    "required by",
+                    rx.el.br(),  # the date on a line of its own: the column fits a date
                     local_time(row["required_by"], with_time=False),
                     size="1",
                     color_scheme="gray",

@@ -307,7 +307,7 @@ class PasscodeState(AuthState):
                         self.leaving = True
                         events = [*device_events, *self._enter(state.session_token, state.user)]
                     elif state.kind == "gone":
-                        events = self._back_to_login()
+                        events = self._sign_in_ended()
                     else:
                         events = []
                 for event in events:

@@ -15,7 +15,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from rxapp import routes
-from rxapp.services import audit, policy, sessions, user_agents
+from rxapp.services import audit, policy, reauth, sessions, user_agents
 from rxapp.services.clock import utcnow
 from rxapp.services.mfa import flow as mfa
 from rxapp.services.mfa.backup_codes import codes as backup_codes
@@ -62,6 +62,8 @@ class AccountView:
     passkeys: tuple[passkey_store.PasskeyInfo, ...] = ()
     # The policy requires 2FA of this account by now and it is not on (RXAPP_REQUIRE_2FA).
     setup_overdue: bool = False
+    # The session's proof is fresh enough to add a way into the account (see reauth).
+    may_change_methods: bool = False
 
 
 def read_account(db: Session, signed_in: SignedIn) -> AccountView:
@@ -83,6 +85,7 @@ def read_account(db: Session, signed_in: SignedIn) -> AccountView:
         totp_active=totp_flows.is_enabled(user),
         passkeys=tuple(passkey_store.listed(db, user.id)),
         setup_overdue=not active and policy.requirement(user).overdue(now=utcnow()),
+        may_change_methods=reauth.may_change_methods(signed_in, now=utcnow()),
     )
 
 

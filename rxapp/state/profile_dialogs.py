@@ -640,6 +640,9 @@ async def restore_dialogs(
         backup._hide()
         backup.open = False
         return None
+    if enroll.open and not view.may_change_methods:
+        # A setup kept open past the proof's freshness: opening it again asks for the proof.
+        enroll._close()
     await enroll._restore(view.user_id)
     countdown = await backup._restore(view.session_id)
     return [countdown] if countdown is not None else None

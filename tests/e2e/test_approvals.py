@@ -4,12 +4,14 @@ two real browsers: approve, a wrong number, deny; the waiting page updates by it
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
 from sqlmodel import select
 
-from rxapp.models import KnownDevice, User
+from rxapp.models import KnownDevice, PendingLogin, User
 from rxapp.services import sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.tokens import token_hash
@@ -82,6 +84,27 @@ def test_picking_the_right_number_signs_the_waiting_browser_in(
     # The approving profile's activity has it at once, no reload.
     activity = phone.get_by_test_id("activity-table")
     expect(activity).to_contain_text("Sign-in approved from a signed-in device")
+
+
+def test_an_answer_after_the_sign_in_expired_tells_the_waiting_page_why(
+    phone_and_laptop: tuple[Page, Page], rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    phone, laptop = phone_and_laptop
+    number = _ask(laptop)
+    _choices(phone)
+    with rxapp_server.db() as db:
+        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
+        db.exec(
+            update(PendingLogin)
+            .where(PendingLogin.user_id == user.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.commit()
+    phone.get_by_test_id("approval-choice").filter(has_text=number).click()
+    expect(laptop).to_have_url(LOGIN_URL)
+    expect(laptop.get_by_test_id("login-notice")).to_have_text(
+        "Your sign-in expired or was ended. Enter your email and password again."
+    )
 
 
 def _browser_row(server: RxappServer, page: Page) -> KnownDevice | None:

@@ -449,6 +449,28 @@ def test_a_long_email_stays_in_its_column(
             db.commit()
 
 
+def test_the_date_2fa_is_required_by_stays_in_its_column(
+    page: Page, rxapp_admin: Account, rxapp_server: RxappServer
+) -> None:
+    email = f"due{uuid.uuid4().hex[:6]}@example.com"  # an admin: the policy asks for 2FA
+    with rxapp_server.db() as db:
+        db.add(
+            User(email=email, password_hash="$argon2id$seeded", created_at=utcnow(), is_admin=True)
+        )
+        db.commit()
+    try:
+        _admin_on_users(page, rxapp_admin)
+        _search(page, email)
+        required = page.get_by_test_id("user-2fa-required-by")
+        expect(required).to_contain_text("required by")
+        overflow = required.evaluate("el => el.scrollWidth - el.clientWidth")
+        assert overflow <= 0, f"the date runs {overflow}px into the next column"
+    finally:
+        with rxapp_server.db() as db:
+            db.exec(delete(User).where(User.email == email))
+            db.commit()
+
+
 def test_an_open_dashboard_closes_itself_when_its_admin_turns_2fa_off(
     page: Page, rxapp_admin: Account
 ) -> None:

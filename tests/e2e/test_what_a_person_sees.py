@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import update
 from sqlmodel import select
 
-from rxapp.models import AuditEvent, PendingLogin, User
+from rxapp.models import AuditEvent, AuthSession, PendingLogin, User
 from rxapp.services import admin
 from rxapp.services.clock import utcnow
 from rxapp.testing import Account, RxappServer
@@ -410,6 +410,27 @@ def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
     page.get_by_test_id("login-password").fill(rxapp_user.password)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(PASSCODE_URL)
+
+
+def test_a_setup_left_open_past_the_fresh_proof_asks_for_it_again_after_a_reload(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    sign_in_to_profile(page, rxapp_user)
+    page.get_by_test_id("enable-2fa").click()
+    expect(page.get_by_test_id("enroll-secret")).to_be_visible()
+    account = user_id(rxapp_server, rxapp_user.email)
+    _write(
+        rxapp_server,
+        update(AuthSession)
+        .where(AuthSession.user_id == account)
+        .values(fresh_proof_at=utcnow() - timedelta(hours=7)),
+    )
+    page.reload()
+    expect(page.get_by_test_id("twofa-status")).to_have_text("Not activated")
+    expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
+    page.get_by_test_id("enable-2fa").click()
+    expect(page.get_by_test_id("reauth-input")).to_be_visible()  # the password first
+    expect(page.get_by_test_id("enroll-secret")).to_have_count(0)
 
 
 def test_the_enable_dialog_diagnoses_a_phone_clock_that_is_off(

@@ -729,3 +729,39 @@ def test_list_users_into_a_pipe_closed_early_ends_quietly(db_url, tmp_path):
 
     assert done.stdout.splitlines()[1].startswith("admin@example.com,")
     assert done.stderr == ""
+
+
+def test_list_users_on_a_database_not_migrated_writes_no_header_before_the_error(tmp_path):
+    env = {**os.environ, "REFLEX_DB_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+
+    done = run_command([str(RXAPP_SCRIPT), "list-users"], env=env)
+
+    assert done.returncode == 1
+    assert done.stdout == ""  # `> users.csv` is not left looking like an empty list
+    assert done.stderr.startswith("rxapp: error: the database is not ready")
+
+
+def test_list_users_refuses_a_search_that_is_not_utf8_and_a_full_disk_clearly(db_url):
+    env = {**os.environ, "REFLEX_DB_URL": db_url}
+    search = os.fsdecode(b"\xff")  # as the shell passes undecodable bytes
+
+    undecodable = run_command([str(RXAPP_SCRIPT), "list-users", "--search", search], env=env)
+    with open("/dev/full", "w") as full:
+        unwritable = subprocess.run(
+            [str(RXAPP_SCRIPT), "list-users"],
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert (undecodable.returncode, undecodable.stderr) == (
+        2,
+        "rxapp: error: --search must be UTF-8 text.\n",
+    )
+    assert (unwritable.returncode, unwritable.stderr) == (
+        1,
+        "rxapp: error: could not write the list: No space left on device.\n",
+    )
