@@ -162,6 +162,13 @@ class PasscodeState(AuthState):
         self._tell(SIGN_IN_ENDED)
         return self._back_to_login()
 
+    def _gone(self) -> list[rx.event.EventSpec]:
+        """Back to the password step, saying why when this page was showing a sign-in of
+        this browser that is over now (not when it never showed one)."""
+        if self.account_hint and not self.leaving:
+            return self._sign_in_ended()
+        return self._back_to_login()
+
     def _show_new_pending(self, view: PendingView) -> None:
         """Show the form for a pending login just started: nothing of an earlier one's
         request for approval carries over."""
@@ -171,6 +178,8 @@ class PasscodeState(AuthState):
     def _show_pending(self, view: PendingView) -> None:
         """Show the form for the pending login this connection proved (with the wait for
         codes, if one is running: told and counted down, before a code is refused for it)."""
+        if self.notice == SIGN_IN_ENDED:  # said on the way out, wrong now (a reload re-proved it)
+            self.notice = ""
         self.error = throttle.wait_message(view.wait_seconds) if view.wait_seconds else ""
         self.wait_seconds = view.wait_seconds
         self.voided = False
@@ -204,7 +213,7 @@ class PasscodeState(AuthState):
             self._tell(SIGNED_IN_ELSEWHERE.format(email=email))
             return [rx.redirect(routes.PROFILE, replace=True)]
         self.error = ""
-        return self._back_to_login()
+        return self._gone()
 
     @rx.event
     async def refresh(self) -> list[rx.event.EventSpec]:
@@ -222,8 +231,9 @@ class PasscodeState(AuthState):
         if isinstance(found, SignedOut):
             self.error = ""
             self.voided = False
+            events = self._gone()
             self.account_hint = ""
-            return self._back_to_login()
+            return events
         self._show_pending(found)
         if self.approval_waiting and self._approval_ref:
             return [PasscodeState.wait_for_approval]  # a reconnect: keep waiting

@@ -386,19 +386,16 @@ def test_a_voided_sign_in_says_so_and_offers_a_new_one(
     expect(page).to_have_url(LOGIN_URL)
 
 
-def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
-    page: Page, rxapp_user: Account, rxapp_server: RxappServer
-) -> None:
-    twofa = with_2fa_at_passcode(page, rxapp_user)
-    account = user_id(rxapp_server, rxapp_user.email)
-    expired = (
+def _expire_the_sign_in(server: RxappServer, account: Account) -> None:
+    _write(
+        server,
         update(PendingLogin)
-        .where(PendingLogin.user_id == account)
-        .values(expires_at=utcnow() - timedelta(seconds=1))
+        .where(PendingLogin.user_id == user_id(server, account.email))
+        .values(expires_at=utcnow() - timedelta(seconds=1)),
     )
-    _write(rxapp_server, expired)
-    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
-    page.get_by_test_id("passcode-submit").click()
+
+
+def _told_the_sign_in_ended(page: Page, account: Account) -> None:
     expect(page).to_have_url(LOGIN_URL)
     notice = page.get_by_test_id("login-notice")
     expect(notice).to_have_text(
@@ -406,10 +403,30 @@ def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
     )
     expect(notice).to_have_attribute("role", "status")
     # Answered by signing in again: the notice goes with the password step.
-    page.get_by_test_id("login-email").fill(rxapp_user.email)
-    page.get_by_test_id("login-password").fill(rxapp_user.password)
+    page.get_by_test_id("login-email").fill(account.email)
+    page.get_by_test_id("login-password").fill(account.password)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(PASSCODE_URL)
+    expect(notice).to_have_count(0)
+
+
+def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    twofa = with_2fa_at_passcode(page, rxapp_user)
+    page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
+    _expire_the_sign_in(rxapp_server, rxapp_user)
+    page.get_by_test_id("passcode-submit").click()
+    _told_the_sign_in_ended(page, rxapp_user)
+
+
+def test_the_code_page_reloaded_after_the_sign_in_expired_says_why_too(
+    page: Page, rxapp_user: Account, rxapp_server: RxappServer
+) -> None:
+    with_2fa_at_passcode(page, rxapp_user)
+    _expire_the_sign_in(rxapp_server, rxapp_user)
+    page.reload()
+    _told_the_sign_in_ended(page, rxapp_user)
 
 
 def test_a_setup_left_open_past_the_fresh_proof_asks_for_it_again_after_a_reload(
