@@ -213,7 +213,7 @@ def _list_users(args: argparse.Namespace) -> None:
         )
         # The header and the first row before anything is written: a database that is not
         # ready fails here, not after a header that looks like an empty list.
-        started = [next(lines), *[row for row in [next(lines, None)] if row is not None]]
+        started = list(itertools.islice(lines, 2))
         try:
             for line in itertools.chain(started, lines):
                 sys.stdout.write(line)

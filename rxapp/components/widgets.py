@@ -131,19 +131,19 @@ def local_time(iso: rx.Var[str], *, with_time: bool = True, **props: object) -> 
     )
 
 
-def _focus_handler(body: str) -> FunctionStringVar:
-    """A dialog's focus event run in the browser at once, not through Reflex's event queue
-    (where it would wait behind an event still being answered)."""
-    return FunctionStringVar.create(f"((event) => {{ event.preventDefault(); {body} }})")
+def _in_browser(body: str) -> FunctionStringVar:
+    """A dialog event's handler run in the browser at once, with the event as `event`: not
+    through Reflex's event queue (where it would wait behind an event still being
+    answered)."""
+    return FunctionStringVar.create(f"((event) => {{ {body} }})")
 
 
 def kept_open_while_shown(test_id: str) -> dict[str, object]:
     """A dialog's props: neither Escape nor a click outside closes it while the element
     with `test_id` is on screen (what it shows would be lost for good); its own button
     does."""
-    guard = FunctionStringVar.create(
-        f"((event) => {{ if (document.querySelector('[data-testid={test_id}]')) "
-        "event.preventDefault(); })"
+    guard = _in_browser(
+        f"if (document.querySelector('[data-testid={test_id}]')) event.preventDefault();"
     )
     return {"on_escape_key_down": guard, "on_interact_outside": guard}
 
@@ -152,10 +152,12 @@ def dialog_focus(*, start_at: str = "") -> dict[str, object]:
     """A dialog's focus handling: on close, focus goes back to the control that opened it;
     with `start_at`, the dialog opens with focus on that element (its top) instead of the
     first field."""
-    props: dict[str, object] = {"on_close_auto_focus": _focus_handler(RETURN_FOCUS_JS)}
+    props: dict[str, object] = {
+        "on_close_auto_focus": _in_browser(f"event.preventDefault(); {RETURN_FOCUS_JS}")
+    }
     if start_at:
-        props["on_open_auto_focus"] = _focus_handler(
-            f"document.getElementById('{start_at}')?.focus();"
+        props["on_open_auto_focus"] = _in_browser(
+            f"event.preventDefault(); document.getElementById('{start_at}')?.focus();"
         )
     return props
 

@@ -130,3 +130,21 @@ def user_id(server: RxappServer, email: str) -> int:
 
     with server.db() as db:
         return db.exec(select(User.id).where(User.email == email)).one()
+
+
+def expire_the_sign_in(server: RxappServer, account: Account) -> None:
+    """End the account's pending sign-ins' five minutes now, as if they had run out."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from rxapp.models import PendingLogin
+    from rxapp.services.clock import utcnow
+
+    with server.db() as db:
+        db.exec(
+            update(PendingLogin)
+            .where(PendingLogin.user_id == user_id(server, account.email))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.commit()

@@ -4,14 +4,12 @@ two real browsers: approve, a wrong number, deny; the waiting page updates by it
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
 from sqlmodel import select
 
-from rxapp.models import KnownDevice, PendingLogin, User
+from rxapp.models import KnownDevice, User
 from rxapp.services import sessions
 from rxapp.services.clock import utcnow
 from rxapp.services.tokens import token_hash
@@ -24,6 +22,7 @@ from tests.e2e.conftest import (
     sign_in,
     sign_in_to_profile,
 )
+from tests.e2e.people import expire_the_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +91,7 @@ def test_an_answer_after_the_sign_in_expired_tells_the_waiting_page_why(
     phone, laptop = phone_and_laptop
     number = _ask(laptop)
     _choices(phone)
-    with rxapp_server.db() as db:
-        user = db.exec(select(User).where(User.email == rxapp_user.email)).one()
-        db.exec(
-            update(PendingLogin)
-            .where(PendingLogin.user_id == user.id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
-        db.commit()
+    expire_the_sign_in(rxapp_server, rxapp_user)
     phone.get_by_test_id("approval-choice").filter(has_text=number).click()
     expect(laptop).to_have_url(LOGIN_URL)
     expect(laptop.get_by_test_id("login-notice")).to_have_text(

@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     sign_out,
 )
 from tests.e2e.people import (
+    expire_the_sign_in,
     sample_every_20ms,
     samples,
     signed_in_with_a_backup_code,
@@ -388,15 +389,6 @@ def test_a_voided_sign_in_says_so_and_offers_a_new_one(
     expect(page).to_have_url(LOGIN_URL)
 
 
-def _expire_the_sign_in(server: RxappServer, account: Account) -> None:
-    _write(
-        server,
-        update(PendingLogin)
-        .where(PendingLogin.user_id == user_id(server, account.email))
-        .values(expires_at=utcnow() - timedelta(seconds=1)),
-    )
-
-
 def _told_the_sign_in_ended(page: Page, account: Account) -> None:
     expect(page).to_have_url(LOGIN_URL)
     notice = page.get_by_test_id("login-notice")
@@ -417,7 +409,7 @@ def test_a_code_sent_after_the_sign_in_expired_says_why_on_the_sign_in_page(
 ) -> None:
     twofa = with_2fa_at_passcode(page, rxapp_user)
     page.get_by_test_id("passcode-input").fill(twofa.code(steps_ahead=1))
-    _expire_the_sign_in(rxapp_server, rxapp_user)
+    expire_the_sign_in(rxapp_server, rxapp_user)
     # The page may notice first (its own check when the tab is shown or refreshed, as seen
     # in CI): either way the person lands on the sign-in page, told why.
     with contextlib.suppress(PlaywrightTimeoutError):
@@ -429,7 +421,7 @@ def test_the_code_page_reloaded_after_the_sign_in_expired_says_why_too(
     page: Page, rxapp_user: Account, rxapp_server: RxappServer
 ) -> None:
     with_2fa_at_passcode(page, rxapp_user)
-    _expire_the_sign_in(rxapp_server, rxapp_user)
+    expire_the_sign_in(rxapp_server, rxapp_user)
     page.reload()
     _told_the_sign_in_ended(page, rxapp_user)
 
