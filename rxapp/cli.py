@@ -7,6 +7,7 @@ import itertools
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -306,6 +307,12 @@ class _Database:
                 f"{_database_name()}",
                 file=sys.stderr,
             )
+        missing = _missing_sqlite_file(get_settings().db_url)
+        if missing is not None:  # a mistyped path: no empty database, no key file beside it
+            raise CommandError(
+                f"there is no database at {missing} ({_database_name()}): check REFLEX_DB_URL, "
+                "or create it: `make migrate` with the same REFLEX_DB_URL"
+            )
         if self._check_key:  # a wrong key: nothing is read or written with it
             check_key(get_settings().db_url)
         else:
@@ -327,6 +334,19 @@ class _Database:
                 f"the database cannot be used: {_database_name()}: {reason}"
             ) from None
         return False
+
+
+def _missing_sqlite_file(db_url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (SQLite would create it empty)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    if url.database.startswith("file:"):
+        return None  # a URI: its own options say whether it may be created
+    path = Path(url.database)
+    return None if path.exists() else path
 
 
 def _schema_missing(error: OperationalError | ProgrammingError) -> bool:

@@ -58,12 +58,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def run_command(
-    command: list[str], *, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 120
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path = PROJECT_ROOT,
+    timeout: float = 120,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` as an operator would, its output captured as text (never raises on a
     non-zero exit: the tests read it)."""
     return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        command,
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -201,6 +201,7 @@ def test_usage_errors_exit_with_2(rxapp, capsys, args):
 
 @pytest.mark.both_databases
 def test_unmigrated_database_gives_advice_not_a_traceback(rxapp, use_db, tmp_path):
+    (tmp_path / "empty.db").touch()  # what `sqlite3 empty.db` or a failed migrate leaves
     use_db(f"sqlite:///{tmp_path / 'empty.db'}")
 
     result = rxapp("create-user", "bob@example.com", "--password-stdin", stdin="bob-password-1\n")
@@ -592,8 +593,9 @@ def test_a_sqlite_file_in_a_missing_folder_without_a_key_is_one_line(tmp_path):
     done = run_command([str(RXAPP_SCRIPT), "reset-2fa", "a@example.com"], env=env)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
-        f"rxapp: error: the key file {tmp_path}/missing/x.key cannot be made: No such file or "
-        "directory (set RXAPP_SECRET_KEY, or check the database's folder)"
+        f"rxapp: error: there is no database at {tmp_path}/missing/x.db "
+        f"(sqlite:///{tmp_path}/missing/x.db): check REFLEX_DB_URL, or create it: "
+        "`make migrate` with the same REFLEX_DB_URL"
     )
     assert "Traceback" not in done.stderr
 
@@ -732,6 +734,7 @@ def test_list_users_into_a_pipe_closed_early_ends_quietly(db_url, tmp_path):
 
 
 def test_list_users_on_a_database_not_migrated_writes_no_header_before_the_error(tmp_path):
+    (tmp_path / "new.db").touch()
     env = {**os.environ, "REFLEX_DB_URL": f"sqlite:///{tmp_path / 'new.db'}"}
 
     done = run_command([str(RXAPP_SCRIPT), "list-users"], env=env)
@@ -739,6 +742,23 @@ def test_list_users_on_a_database_not_migrated_writes_no_header_before_the_error
     assert done.returncode == 1
     assert done.stdout == ""  # `> users.csv` is not left looking like an empty list
     assert done.stderr.startswith("rxapp: error: the database is not ready")
+
+
+@pytest.mark.parametrize(
+    "command", [["list-users"], ["create-user", "bob@example.com", "--password-stdin"]]
+)
+def test_a_mistyped_database_path_is_named_and_nothing_is_created_there(tmp_path, command):
+    typo = tmp_path / "rxap.db"
+    env = {**os.environ, "REFLEX_DB_URL": f"sqlite:///{typo}"}
+
+    done = run_command([str(RXAPP_SCRIPT), *command], env=env, input="bob-password-1\n")
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"rxapp: error: there is no database at {typo} (sqlite:///{typo}): check "
+        "REFLEX_DB_URL, or create it: `make migrate` with the same REFLEX_DB_URL\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no empty database, no key file beside it
 
 
 def test_list_users_refuses_a_search_that_is_not_utf8_and_a_full_disk_clearly(db_url):

@@ -43,4 +43,4 @@ def test_without_reflex_db_url_the_command_names_the_embedded_database(
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert "REFLEX_DB_URL is not set: using the embedded database sqlite:///" in err
-    assert code == 1 and "the database is not ready: sqlite:///" in err  # not migrated
+    assert code == 1 and "there is no database at " in err  # never created

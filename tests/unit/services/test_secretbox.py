@@ -169,3 +169,17 @@ def test_malformed_key_file_is_refused(env, tmp_path):
 
     with pytest.raises(SecretKeyError, match=r"app\.key"):
         secretbox.encrypt(PLAINTEXT)
+
+
+def test_a_key_file_that_cannot_be_made_is_one_clear_error(env, tmp_path):
+    database = tmp_path / "missing" / "app.db"
+    env.setenv("REFLEX_DB_URL", f"sqlite:///{database}")
+    reread()
+
+    with pytest.raises(SecretKeyError) as refused:
+        secretbox.encrypt(PLAINTEXT)
+
+    assert str(refused.value) == (
+        f"the key file {tmp_path}/missing/app.key cannot be made: No such file or directory "
+        "(set RXAPP_SECRET_KEY, or check the database's folder)"
+    )
